@@ -1,0 +1,53 @@
+//! Argument parsing and dispatch; one file per command.
+
+mod check;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Live-reload directories of Python scripts, gated by their unit tests.
+#[derive(Debug, Parser)]
+#[command(name = "relive", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Load a script directory once and report; exit 0 when it loads, 1 when a script fails.
+    Check(check::CheckArgs),
+}
+
+/// How a command prints its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// Readable text.
+    #[default]
+    Human,
+    /// One JSON document.
+    Json,
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Check(args) => check::run(args),
+    }
+}
+
+/// Sets up `log` output on stderr; `RELIVE_LOG` (env_logger syntax) overrides `default`.
+fn init_logging(default: &str) {
+    let env = env_logger::Env::default().filter_or("RELIVE_LOG", default);
+    env_logger::Builder::from_env(env).format_timestamp(None).format_target(false).init();
+}
+
+/// The namespace for a directory when none is given: its folder name.
+fn default_namespace(dir: &std::path::Path) -> anyhow::Result<String> {
+    let absolute = std::path::absolute(dir)?;
+    absolute
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| anyhow::anyhow!("cannot name a namespace after {}: give --namespace", dir.display()))
+}

@@ -1,0 +1,286 @@
+//! The reload engine: the [`Reloader`], its builder, and the tables of directories and
+//! scripts it owns.
+//!
+//! This file orchestrates; each concern has its own file: `directory` (what is on disk),
+//! `namespace` (modules in `sys.modules`), `script` (one script's code and exports),
+//! `resolve` (load order) and `load` (one directory's all-or-nothing load).
+
+mod directory;
+mod error;
+mod load;
+mod namespace;
+mod resolve;
+mod script;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use serde::Serialize;
+
+pub use error::Error;
+use namespace::{DirId, Namespaces};
+
+use crate::python;
+use crate::report::{LoadReport, RemoveReport, ScriptPath};
+
+/// How reloads put new code into effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Patch classes and functions in place; identity is kept (R rules). The default.
+    #[default]
+    Update,
+    /// Replace the script's globals and exports with the new version's (O1).
+    Overwrite,
+}
+
+/// Settings of a [`Reloader`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Update or overwrite.
+    pub mode: Mode,
+    /// Whether scripts' unit tests run (T7).
+    pub tests: bool,
+    /// Per-script bound on module-level execution plus tests (T6).
+    pub test_timeout: Duration,
+    /// Keep what loaded when some scripts of a directory fail (L7).
+    pub partial: bool,
+    /// Remove names a new version no longer defines instead of leaking them (R10).
+    pub prune: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            mode: Mode::Update,
+            tests: true,
+            test_timeout: Duration::from_secs(10),
+            partial: false,
+            prune: false,
+        }
+    }
+}
+
+/// Builds a [`Reloader`]; every setting has a default.
+#[derive(Debug, Default, Clone)]
+pub struct ReloaderBuilder {
+    config: Config,
+}
+
+impl ReloaderBuilder {
+    /// Update (default) or overwrite mode.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.config.mode = mode;
+        self
+    }
+
+    /// Run scripts' unit tests on load and reload (default true).
+    pub fn tests(mut self, tests: bool) -> Self {
+        self.config.tests = tests;
+        self
+    }
+
+    /// Per-script timeout for module-level code and tests (default 10 s).
+    pub fn test_timeout(mut self, timeout: Duration) -> Self {
+        self.config.test_timeout = timeout;
+        self
+    }
+
+    /// Keep the scripts that loaded when others fail; the rest are pending (default false).
+    pub fn partial(mut self, partial: bool) -> Self {
+        self.config.partial = partial;
+        self
+    }
+
+    /// Remove names a new version no longer defines (default false: leak them).
+    pub fn prune(mut self, prune: bool) -> Self {
+        self.config.prune = prune;
+        self
+    }
+
+    /// Starts the interpreter if needed and makes the reloader.
+    ///
+    /// # Errors
+    /// [`Error::Python`] when relive's own Python helpers cannot be set up.
+    pub fn build(self) -> Result<Reloader, Error> {
+        python::attach(|py| {
+            let registry = script::new_registry(py).map_err(|e| Error::python(py, &e))?;
+            Ok(Reloader {
+                config: self.config,
+                namespaces: Namespaces::default(),
+                directories: BTreeMap::new(),
+                scripts: BTreeMap::new(),
+                registry,
+                next_directory: 0,
+            })
+        })
+    }
+}
+
+/// A registered script directory.
+#[derive(Debug)]
+struct Directory {
+    /// The path as the caller gave it, for messages and reports.
+    given: PathBuf,
+    /// Canonical path.
+    root: PathBuf,
+    /// Base namespace.
+    namespace: String,
+    /// Scripts of a partial load that did not load yet (W2).
+    pending: BTreeSet<PathBuf>,
+}
+
+/// A script in effect.
+#[derive(Debug)]
+struct Script {
+    directory: DirId,
+    path: ScriptPath,
+    namespace: String,
+    /// The retained globals: the one globals dict of this script's code (update mode).
+    globals: Py<PyDict>,
+    version: u32,
+    /// Names this script contributes to its namespace, sorted.
+    contributions: Vec<String>,
+}
+
+/// Loads script directories into namespaces and reloads them as they change.
+///
+/// ```no_run
+/// let mut reloader = relive::Reloader::builder().build()?;
+/// let report = reloader.add_directory("game", "scripts/")?;
+/// println!("{report}");
+/// # Ok::<(), relive::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Reloader {
+    config: Config,
+    namespaces: Namespaces,
+    directories: BTreeMap<DirId, Directory>,
+    /// Scripts in effect, by canonical file path.
+    scripts: BTreeMap<PathBuf, Script>,
+    /// Python-side registry of contributed objects (L4, see `script.py`).
+    registry: Py<PyAny>,
+    next_directory: DirId,
+}
+
+impl Reloader {
+    /// A builder with the default settings.
+    pub fn builder() -> ReloaderBuilder {
+        ReloaderBuilder::default()
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Loads every script of `directory` into the namespace `namespace` and its
+    /// sub-namespaces (L1–L8). A load that fails is an outcome in the report, not an error:
+    /// by default nothing of it is kept (L7).
+    ///
+    /// # Errors
+    /// A missing directory, an invalid or taken namespace, a folder name that cannot be a
+    /// namespace, a directory that is registered already, or an interpreter failure.
+    pub fn add_directory(
+        &mut self,
+        namespace: &str,
+        directory: impl AsRef<Path>,
+    ) -> Result<LoadReport, Error> {
+        let directory = directory.as_ref();
+        python::attach(|py| self.load_directory(py, namespace, directory))
+    }
+
+    /// Removes a directory: its namespaces and contributions leave `sys.modules` and their
+    /// parents, and its scripts, pending scripts and leaks are forgotten (L9). Objects the
+    /// program still holds keep working with their retained globals.
+    ///
+    /// # Errors
+    /// [`Error::NotRegistered`] when the directory is not registered.
+    pub fn remove_directory(&mut self, directory: impl AsRef<Path>) -> Result<RemoveReport, Error> {
+        let given = directory.as_ref();
+        let root = given.canonicalize().unwrap_or_else(|_| given.to_path_buf());
+        let id = self
+            .directories
+            .iter()
+            .find(|(_, d)| d.root == root || d.given == given)
+            .map(|(&id, _)| id)
+            .ok_or_else(|| Error::NotRegistered { path: given.to_path_buf() })?;
+        python::attach(|py| {
+            let removed: Vec<PathBuf> =
+                self.scripts.iter().filter(|(_, s)| s.directory == id).map(|(f, _)| f.clone()).collect();
+            for file in &removed {
+                let script = self.scripts.remove(file).expect("listed above");
+                self.forget_contributions(py, &script)?;
+            }
+            let namespaces = self.namespaces.owned_by(id);
+            self.namespaces.remove(py, &namespaces).map_err(|e| Error::python(py, &e))?;
+            let directory = self.directories.remove(&id).expect("found above");
+            log::info!("removed {} ({})", directory.namespace, directory.given.display());
+            Ok(RemoveReport {
+                namespace: directory.namespace,
+                directory: directory.given.display().to_string(),
+                namespaces,
+                scripts: removed.len(),
+            })
+        })
+    }
+
+    /// Every namespace relive owns or made as a parent, sorted.
+    pub fn namespaces(&self) -> Vec<String> {
+        self.namespaces.names().map(str::to_string).collect()
+    }
+
+    /// The version of the script at `file` (1 after load), `None` when it is not in effect.
+    pub fn version(&self, file: impl AsRef<Path>) -> Option<u32> {
+        let file = file.as_ref().canonicalize().ok()?;
+        self.scripts.get(&file).map(|s| s.version)
+    }
+
+    /// Scripts in effect, as (base namespace, path relative to their directory), sorted.
+    pub fn scripts(&self) -> Vec<(String, ScriptPath)> {
+        self.scripts
+            .values()
+            .map(|s| (self.directories[&s.directory].namespace.clone(), s.path.clone()))
+            .collect()
+    }
+
+    /// Pending scripts of partial loads (W2), as absolute paths.
+    pub fn pending(&self) -> Vec<PathBuf> {
+        self.directories.values().flat_map(|d| d.pending.iter().cloned()).collect()
+    }
+
+    /// Names `file` contributes to its namespace (L4), sorted.
+    pub fn contributions(&self, file: impl AsRef<Path>) -> Option<Vec<String>> {
+        let file = file.as_ref().canonicalize().ok()?;
+        self.scripts.get(&file).map(|s| s.contributions.clone())
+    }
+
+    /// The namespace a loaded script contributes to.
+    pub fn script_namespace(&self, file: impl AsRef<Path>) -> Option<String> {
+        let file = file.as_ref().canonicalize().ok()?;
+        self.scripts.get(&file).map(|s| s.namespace.clone())
+    }
+
+    fn forget_contributions(&self, py: Python<'_>, script: &Script) -> Result<(), Error> {
+        self.registry
+            .bind(py)
+            .call_method1("forget_script", (script.globals.bind(py), script.contributions.clone()))
+            .map(drop)
+            .map_err(|e| Error::python(py, &e))
+    }
+}
+
+impl Drop for Reloader {
+    /// Removes every directory, so the process is left without relive's namespaces.
+    fn drop(&mut self) {
+        let roots: Vec<PathBuf> = self.directories.values().map(|d| d.root.clone()).collect();
+        for root in roots {
+            if let Err(err) = self.remove_directory(&root) {
+                log::error!("could not remove {} while dropping the reloader: {err}", root.display());
+            }
+        }
+    }
+}

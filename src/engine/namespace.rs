@@ -1,0 +1,213 @@
+//! Synthetic namespaces: real module objects in `sys.modules`, one per script folder (L1),
+//! their ownership (L2) and their clean removal (L7, L9).
+//!
+//! Each namespace is a package-like module (`__path__ = []`), so `import game.ai` and
+//! `from game.ai import Brain` work from any Python code. Parents are created as needed
+//! and every namespace is an attribute of its parent. This file never executes scripts.
+
+use std::collections::BTreeMap;
+
+use pyo3::prelude::*;
+use pyo3::types::{IntoPyDict, PyDict, PyModule};
+
+use crate::engine::error::Error;
+
+/// Which registered directory owns a namespace.
+pub(crate) type DirId = u64;
+
+#[derive(Debug)]
+struct Entry {
+    module: Py<PyModule>,
+    /// `None` for a parent relive made only to hold a directory's namespace (`mods` of
+    /// `mods.game`).
+    owner: Option<DirId>,
+}
+
+/// Every namespace relive made, by dotted name.
+#[derive(Debug, Default)]
+pub(crate) struct Namespaces {
+    entries: BTreeMap<String, Entry>,
+}
+
+impl Namespaces {
+    /// Checks that `name` can become the base namespace of a new directory (L2).
+    pub(crate) fn check_available(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        owner_path: impl Fn(DirId) -> std::path::PathBuf,
+    ) -> Result<(), Error> {
+        if let Some(owner) = self.owner_of(name) {
+            return Err(Error::NamespaceOwned { name: name.to_string(), directory: owner_path(owner) });
+        }
+        let mut prefix = String::new();
+        for component in name.split('.') {
+            if !prefix.is_empty() {
+                prefix.push('.');
+            }
+            prefix.push_str(component);
+            if self.entries.contains_key(&prefix) {
+                continue;
+            }
+            if let Some(module) = foreign_module(py, &prefix).map_err(|e| Error::python(py, &e))? {
+                return Err(Error::NamespaceTaken { name: name.to_string(), module });
+            }
+        }
+        Ok(())
+    }
+
+    /// The directory owning `name`, if a directory does.
+    pub(crate) fn owner_of(&self, name: &str) -> Option<DirId> {
+        self.entries.get(name).and_then(|e| e.owner)
+    }
+
+    /// Every namespace name relive has made.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    /// The module of a namespace.
+    pub(crate) fn module<'py>(&self, py: Python<'py>, name: &str) -> Option<Bound<'py, PyModule>> {
+        self.entries.get(name).map(|e| e.module.bind(py).clone())
+    }
+
+    /// Creates `name` (and missing parents) for the directory `owner` whose base namespace
+    /// is `base`; parents above `base` are implicit and removed with their last child.
+    pub(crate) fn create(&mut self, py: Python<'_>, base: &str, name: &str, owner: DirId) -> PyResult<()> {
+        let mut parent: Option<Bound<'_, PyModule>> = None;
+        let components: Vec<&str> = name.split('.').collect();
+        for depth in 1..=components.len() {
+            let dotted = components[..depth].join(".");
+            let owned = dotted == base || dotted.starts_with(&format!("{base}."));
+            let module = match self.entries.get_mut(&dotted) {
+                Some(entry) => {
+                    if owned {
+                        entry.owner = Some(owner);
+                    }
+                    entry.module.bind(py).clone()
+                }
+                None => {
+                    let module = new_namespace_module(py, &dotted)?;
+                    let entry = Entry { module: module.clone().unbind(), owner: owned.then_some(owner) };
+                    self.entries.insert(dotted, entry);
+                    module
+                }
+            };
+            if let Some(parent) = &parent {
+                parent.setattr(components[depth - 1], &module)?;
+            }
+            parent = Some(module);
+        }
+        Ok(())
+    }
+
+    /// Removes the namespaces `names` from `sys.modules` and from their parents, then every
+    /// implicit parent left without children. Deepest names go first.
+    pub(crate) fn remove(&mut self, py: Python<'_>, names: &[String]) -> PyResult<()> {
+        let mut names: Vec<&String> = names.iter().collect();
+        names.sort_by_key(|n| std::cmp::Reverse(n.matches('.').count()));
+        for name in names {
+            self.remove_one(py, name)?;
+        }
+        loop {
+            let orphan = self.entries.iter().rev().find(|(name, entry)| {
+                entry.owner.is_none() && !self.entries.keys().any(|k| k.starts_with(&format!("{name}.")))
+            });
+            match orphan.map(|(name, _)| name.clone()) {
+                Some(name) => self.remove_one(py, &name)?,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Namespaces owned by `owner`, sorted.
+    pub(crate) fn owned_by(&self, owner: DirId) -> Vec<String> {
+        self.entries.iter().filter(|(_, e)| e.owner == Some(owner)).map(|(n, _)| n.clone()).collect()
+    }
+
+    fn remove_one(&mut self, py: Python<'_>, name: &str) -> PyResult<()> {
+        let prefix = format!("{name}.");
+        let owner = self.entries.get(name).and_then(|e| e.owner);
+        let foreign_child =
+            self.entries.iter().any(|(n, e)| n.starts_with(&prefix) && e.owner.is_some() && e.owner != owner);
+        if foreign_child {
+            // Another directory's namespace lives below: keep this one as its implicit parent.
+            if let Some(entry) = self.entries.get_mut(name) {
+                entry.owner = None;
+            }
+            return Ok(());
+        }
+        let Some(entry) = self.entries.remove(name) else { return Ok(()) };
+        let module = entry.module.bind(py);
+        let modules = py.import("sys")?.getattr("modules")?.cast_into::<PyDict>()?;
+        if modules.get_item(name)?.is_some_and(|m| m.is(module)) {
+            modules.del_item(name)?;
+        }
+        if let Some((parent, leaf)) = name.rsplit_once('.')
+            && let Some(parent) = self.entries.get(parent)
+        {
+            let parent = parent.module.bind(py);
+            if parent.getattr(leaf).is_ok_and(|m| m.is(module)) {
+                parent.delattr(leaf)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn new_namespace_module<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyModule>> {
+    let spec = py
+        .import("importlib.machinery")?
+        .getattr("ModuleSpec")?
+        .call((name, py.None()), Some(&[("is_package", true)].into_py_dict(py)?))?;
+    let module = py.import("importlib.util")?.call_method1("module_from_spec", (spec,))?;
+    module.setattr("__doc__", format!("relive namespace {name}"))?;
+    let modules = py.import("sys")?.getattr("modules")?;
+    modules.set_item(name, &module)?;
+    Ok(module.cast_into::<PyModule>()?)
+}
+
+/// `Some(repr)` when `name` is a module relive does not own: loaded, or importable.
+fn foreign_module(py: Python<'_>, name: &str) -> PyResult<Option<String>> {
+    let modules = py.import("sys")?.getattr("modules")?;
+    if let Ok(module) = modules.get_item(name) {
+        return Ok(Some(module.repr()?.to_string()));
+    }
+    if name.contains('.') {
+        return Ok(None);
+    }
+    let spec = py.import("importlib.util")?.call_method1("find_spec", (name,))?;
+    if spec.is_none() {
+        return Ok(None);
+    }
+    let origin = spec.getattr("origin")?;
+    let origin = if origin.is_none() { "built-in".to_string() } else { origin.to_string() };
+    Ok(Some(format!("<module '{name}' from '{origin}'>")))
+}
+
+/// Whether `name` can be one component of a namespace: a Python identifier that is not a
+/// keyword (L1).
+pub(crate) fn check_component(py: Python<'_>, name: &str) -> Result<(), &'static str> {
+    let string = pyo3::types::PyString::new(py, name);
+    let identifier = string.call_method0("isidentifier").and_then(|v| v.is_truthy()).unwrap_or(false);
+    if !identifier {
+        return Err("not a Python identifier");
+    }
+    let keyword = py
+        .import("keyword")
+        .and_then(|k| k.call_method1("iskeyword", (name,)))
+        .and_then(|v| v.is_truthy())
+        .unwrap_or(false);
+    if keyword { Err("a Python keyword") } else { Ok(()) }
+}
+
+/// Checks a dotted namespace name given by the caller (L1).
+pub(crate) fn check_name(py: Python<'_>, name: &str) -> Result<(), Error> {
+    for component in name.split('.') {
+        check_component(py, component).map_err(|reason| Error::InvalidNamespace {
+            name: name.to_string(),
+            reason: format!("{component:?} is {reason}"),
+        })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,263 @@
+"""Python-side helpers for one script: decode, parse, compile, export rules, waits.
+
+Loaded once by src/engine/script.rs. Rust passes values in as arguments; nothing here keeps
+state except the `Registry` objects Rust creates and owns, one per reloader.
+"""
+
+import ast
+import builtins
+import io
+import tokenize
+import types
+import unittest
+
+MARKER = "__relive__"
+
+
+class GlobalsMarker:
+    """Placed in every globals dict relive creates, so its lifetime can be observed (R12)."""
+
+    __slots__ = ("path", "__weakref__")
+
+    def __init__(self, path):
+        self.path = path
+
+    def __repr__(self):
+        return f"<relive globals of {self.path}>"
+
+
+class Registry:
+    """Which objects relive scripts contributed, and which globals dicts are scripts' own.
+
+    Used to tell an object a script defined from one it imported from a sibling (L4).
+    Objects are kept by id with the object itself, so an id is never reused while listed.
+    """
+
+    def __init__(self):
+        self.contributed = {}
+        self.script_globals = {}
+
+    def add_script(self, g, exported):
+        self.script_globals[id(g)] = g
+        for name in exported:
+            value = g[name]
+            self.contributed[id(value)] = value
+
+    def forget_script(self, g, exported):
+        self.script_globals.pop(id(g), None)
+        for name in exported:
+            value = g.get(name)
+            if value is not None and self.contributed.get(id(value)) is value:
+                del self.contributed[id(value)]
+
+
+class RelativeImportError(SyntaxError):
+    """A relative import in a script (L3): scripts import namespaces by absolute name."""
+
+
+class UndecodableSource(ValueError):
+    """Source bytes that are not text in their declared (or default) encoding (E1)."""
+
+
+def decode(data, filename):
+    """Bytes to text by PEP 263: a coding cookie or a BOM, else UTF-8."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as err:
+        if "unknown encoding" in str(err):
+            raise UndecodableSource(str(err)) from None
+        encoding = "utf-8"
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise UndecodableSource(
+            f"line {line} is not valid {encoding} (byte {data[err.start]:#04x}); "
+            "save the file as UTF-8 or declare its encoding with a PEP 263 coding comment"
+        ) from None
+
+
+def new_globals(namespace, path, display_path):
+    """Fresh globals for one execution of a script (L3)."""
+    return {
+        "__name__": namespace,
+        "__file__": path,
+        "__builtins__": builtins,
+        "__doc__": None,
+        MARKER: GlobalsMarker(display_path),
+    }
+
+
+def parse(text, filename):
+    """Parse and compile a script.
+
+    Returns (code, bindings, imported, imports): the names its top-level statements bind
+    other than by importing, the names only import statements bind, and the
+    (module, name) pairs of its top-level `from MODULE import NAME` statements (L4, L6).
+    """
+    tree = ast.parse(text, filename, "exec")
+    _reject_relative_imports(tree, filename, text)
+    bindings, imported, imports = set(), set(), []
+    _scan(tree.body, bindings, imported, imports)
+    code = compile(tree, filename, "exec", dont_inherit=True)
+    return code, sorted(bindings), sorted(imported - bindings), imports
+
+
+def _reject_relative_imports(tree, filename, text):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            dots = "." * node.level
+            line = text.splitlines()[node.lineno - 1] if node.lineno else None
+            raise RelativeImportError(
+                f"relative import 'from {dots}{node.module or ''} import ...' is not supported "
+                "in relive scripts; import the namespace by its full name",
+                (filename, node.lineno, node.col_offset + 1, line),
+            )
+
+
+def _scan(body, bindings, imported, imports):
+    """Top-level bindings and imports, looking inside if/try/with/for/while but not defs."""
+    for stmt in body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bindings.add(stmt.name)
+        elif isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                imported.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(stmt, ast.ImportFrom):
+            for alias in stmt.names:
+                if alias.name != "*":
+                    imported.add(alias.asname or alias.name)
+                imports.append((stmt.module or "", alias.name))
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for target in targets:
+                _names(target, bindings)
+        elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+            _names(stmt.target, bindings)
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            for item in stmt.items:
+                if item.optional_vars is not None:
+                    _names(item.optional_vars, bindings)
+        elif isinstance(stmt, ast.Try):
+            for handler in stmt.handlers:
+                if handler.name:
+                    bindings.add(handler.name)
+        for field in ("body", "orelse", "finalbody"):
+            inner = getattr(stmt, field, None)
+            if inner and not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                _scan(inner, bindings, imported, imports)
+        if isinstance(stmt, ast.Try):
+            for handler in stmt.handlers:
+                _scan(handler.body, bindings, imported, imports)
+
+
+def _names(target, bindings):
+    for node in ast.walk(target):
+        if isinstance(node, ast.Name):
+            bindings.add(node.id)
+
+
+def exports(g, namespace, registry, imported):
+    """The names a script exports into its namespace, sorted (L4).
+
+    With `__all__`, exactly those names. Otherwise every public module-level name except
+    modules, unittest test cases, names only import statements bind (`imported`), and
+    classes, functions and objects the script did not define.
+    """
+    if "__all__" in g:
+        names = list(g["__all__"])
+        missing = [n for n in names if n not in g]
+        if missing:
+            raise AttributeError(f"__all__ names {', '.join(map(repr, missing))}, which the script does not define")
+        return sorted(set(names))
+    imported = set(imported)
+    return sorted(
+        name
+        for name, value in g.items()
+        if name not in imported and _is_exported(name, value, g, namespace, registry)
+    )
+
+
+def _is_exported(name, value, g, namespace, registry):
+    if name.startswith("_") or isinstance(value, types.ModuleType):
+        return False
+    if isinstance(value, type):
+        if issubclass(value, unittest.TestCase):
+            return False
+        return _defines_class(value, g, namespace, registry)
+    if isinstance(value, types.FunctionType):
+        return _defines_function(value, g)
+    if isinstance(value, (types.BuiltinFunctionType, types.MethodWrapperType)):
+        return False
+    if _is_atom(value):
+        return True
+    return id(value) not in registry.contributed
+
+
+def _defines_function(fn, g):
+    """A function is defined by the script when it, or what it wraps, runs in its globals."""
+    seen = set()
+    while fn is not None and id(fn) not in seen:
+        seen.add(id(fn))
+        if getattr(fn, "__globals__", None) is g:
+            return True
+        fn = getattr(fn, "__wrapped__", None)
+    return False
+
+
+def _defines_class(cls, g, namespace, registry):
+    if getattr(cls, "__module__", None) != namespace or id(cls) in registry.contributed:
+        return False
+    for member in vars(cls).values():
+        target = getattr(member, "__globals__", None)
+        if target is not None and target is not g and id(target) in registry.script_globals:
+            return False
+    return True
+
+
+def _is_atom(value):
+    return isinstance(value, (int, float, complex, str, bytes, bool, type(None), tuple, frozenset))
+
+
+def wait_target(exc, namespaces):
+    """What a failed script waits for, when the failure is about a relive namespace (L6).
+
+    Returns ("name", namespace, name), ("namespace", namespace, None),
+    ("anything", namespace, None), or None for a real error.
+    """
+    if isinstance(exc, ModuleNotFoundError):
+        missing = exc.name or ""
+        owner = _owning_namespace(missing, namespaces)
+        if owner is None:
+            return None
+        parent, _, leaf = missing.rpartition(".")
+        if parent in namespaces:
+            return ("name", parent, leaf)
+        return ("namespace", missing, None)
+    if isinstance(exc, ImportError):
+        if exc.name in namespaces:
+            name = _quoted_name(str(exc))
+            return ("name", exc.name, name) if name else ("anything", exc.name, None)
+        return None
+    if isinstance(exc, AttributeError):
+        obj = getattr(exc, "obj", None)
+        module_name = getattr(obj, "__name__", None) if isinstance(obj, types.ModuleType) else None
+        if module_name in namespaces and exc.name:
+            return ("name", module_name, exc.name)
+    return None
+
+
+def _owning_namespace(dotted, namespaces):
+    while dotted:
+        if dotted in namespaces:
+            return dotted
+        dotted = dotted.rpartition(".")[0]
+    return None
+
+
+def _quoted_name(message):
+    # "cannot import name 'Brain' from 'game.ai' (unknown location)"
+    prefix = "cannot import name '"
+    if message.startswith(prefix):
+        return message[len(prefix):].split("'", 1)[0]
+    return None

@@ -1,0 +1,29 @@
+//! relive live-reloads directories of Python scripts into a running program, safely.
+//!
+//! It embeds CPython (through pyo3) and loads each script directory into synthetic
+//! namespaces (`scripts/` → `game`, `scripts/ai/` → `game.ai`): real modules in
+//! `sys.modules` that any Python code can import. The contract it keeps is written down as
+//! numbered rules (L loading, T tests, R reloading, O overwrite mode, W watching, E bad
+//! input); documentation and tests name the rules they cover.
+//!
+//! ```no_run
+//! use relive::Reloader;
+//!
+//! let mut reloader = Reloader::builder().build()?;
+//! let report = reloader.add_directory("game", "examples/arena")?;
+//! println!("{report}");
+//! # Ok::<(), relive::Error>(())
+//! ```
+//!
+//! A load is all or nothing (L7): when a script fails, the report says which, where and
+//! why, and nothing of the directory stays in `sys.modules`.
+#![deny(missing_docs)]
+#![warn(clippy::unwrap_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod engine;
+pub mod python;
+pub mod report;
+
+pub use engine::{Config, Error, Mode, Reloader, ReloaderBuilder};
+pub use report::{Duplicate, LoadReport, Outcome, RemoveReport, ScriptLoad, ScriptPath, ScriptProblem, Wait};

@@ -1,0 +1,345 @@
+//! Reports: what a load (and later a reload or a test run) did, as plain data.
+//!
+//! Reports hold strings, numbers, enums and relative paths only, never Python objects, so
+//! they cannot keep a candidate alive (R12). Each renders for people through `Display` and
+//! for machines through `Serialize`; neither is derived from the other. Nothing here prints.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::python::PyFailure;
+
+/// The outcome words of the contract, shared by reports and scenario expectations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// A directory, or a new or formerly pending script, went live.
+    Loaded,
+    /// A load failed; nothing of it was kept (L7).
+    LoadFailed,
+    /// A new script could not load yet and waits (W2, L7 `partial`).
+    Pending,
+    /// A reload was applied.
+    Reloaded,
+    /// A reload was rejected; the old code keeps running.
+    Rejected,
+    /// Only a test file changed; its script's tests ran again (T5).
+    Retested,
+    /// A script or directory was removed.
+    Removed,
+    /// The file's bytes equal the version in effect (R11).
+    Unchanged,
+}
+
+impl Outcome {
+    /// The contract's word for this outcome.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Loaded => "loaded",
+            Outcome::LoadFailed => "load-failed",
+            Outcome::Pending => "pending",
+            Outcome::Reloaded => "reloaded",
+            Outcome::Rejected => "rejected",
+            Outcome::Retested => "retested",
+            Outcome::Removed => "removed",
+            Outcome::Unchanged => "unchanged",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A script's path relative to its script directory, `/`-separated (`ai/brain.py`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ScriptPath(String);
+
+impl ScriptPath {
+    /// Builds the path of `file` relative to `root`; `None` when `file` is not under `root`.
+    pub fn relative(root: &std::path::Path, file: &std::path::Path) -> Option<ScriptPath> {
+        let rel = file.strip_prefix(root).ok()?;
+        let parts: Vec<String> =
+            rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+        Some(ScriptPath(parts.join("/")))
+    }
+
+    /// The path as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ScriptPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for ScriptPath {
+    fn from(s: &str) -> Self {
+        ScriptPath(s.replace('\\', "/"))
+    }
+}
+
+/// What a blocked script waits for (L6).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Wait {
+    /// A name in a relive namespace: `game.ai.Brain`.
+    Name {
+        /// Dotted namespace name.
+        namespace: String,
+        /// The missing name.
+        name: String,
+    },
+    /// A namespace that does not exist (an `import game.nothing`).
+    Namespace {
+        /// Dotted namespace name.
+        namespace: String,
+    },
+    /// Something in a relive namespace that could not be told from the error.
+    Anything {
+        /// The namespace the error was about.
+        namespace: String,
+    },
+}
+
+impl fmt::Display for Wait {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Wait::Name { namespace, name } => write!(f, "{namespace}.{name}"),
+            Wait::Namespace { namespace } => write!(f, "namespace {namespace}"),
+            Wait::Anything { namespace } => write!(f, "something new in {namespace}"),
+        }
+    }
+}
+
+/// Why a script did not load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ScriptProblem {
+    /// The file could not be read.
+    Unreadable {
+        /// The I/O error.
+        message: String,
+    },
+    /// The bytes could not be decoded as Python source (PEP 263).
+    Undecodable {
+        /// Python's decoding error.
+        message: String,
+    },
+    /// Compiling or executing the script raised (syntax errors included).
+    Error {
+        /// The exception, as text.
+        failure: Box<PyFailure>,
+    },
+    /// The script waits for a name no script of the directory exports (L6).
+    Blocked {
+        /// What it waits for.
+        waits_for: Wait,
+        /// The import error it last raised, as text.
+        failure: Box<PyFailure>,
+    },
+    /// The script is blocked on a name bound by another blocked script, in a cycle (L6).
+    Cycle {
+        /// What it waits for.
+        waits_for: Wait,
+        /// The cycle, starting and ending at the smallest path: `a.py -> b.py -> a.py`.
+        cycle: String,
+    },
+}
+
+impl fmt::Display for ScriptProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScriptProblem::Unreadable { message } => write!(f, "cannot read file: {message}"),
+            ScriptProblem::Undecodable { message } => write!(f, "cannot decode source: {message}"),
+            ScriptProblem::Error { failure } => match failure.location() {
+                Some(at) => write!(f, "{failure} (at {at})"),
+                None => write!(f, "{failure}"),
+            },
+            ScriptProblem::Blocked { waits_for, failure } => {
+                write!(f, "blocked: waits for {waits_for} ({failure})")
+            }
+            ScriptProblem::Cycle { waits_for, cycle } => {
+                write!(f, "blocked in a cycle: waits for {waits_for}; cycle: {cycle}")
+            }
+        }
+    }
+}
+
+/// One script's part in a load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScriptLoad {
+    /// Path relative to the script directory.
+    pub path: ScriptPath,
+    /// Dotted name of the namespace the script contributes to.
+    pub namespace: String,
+    /// `loaded`, `load-failed`, or `pending` (partial loads).
+    pub outcome: Outcome,
+    /// How many times the script's module-level code ran during this load (L6).
+    pub executions: u32,
+    /// Names the script exports into its namespace, sorted (L4); duplicates excluded.
+    pub contributions: Vec<String>,
+    /// Why it did not load, when it did not.
+    pub problem: Option<ScriptProblem>,
+}
+
+/// A name exported by two scripts of one namespace, or by a script and a sub-namespace (L5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Duplicate {
+    /// Dotted namespace name.
+    pub namespace: String,
+    /// The duplicated name.
+    pub name: String,
+    /// The winner: the script first in sorted path order, or the sub-namespace.
+    pub kept: String,
+    /// The script whose export was dropped.
+    pub ignored: ScriptPath,
+}
+
+impl fmt::Display for Duplicate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "duplicate name {}.{}: {} ignored, {} kept",
+            self.namespace, self.name, self.ignored, self.kept
+        )
+    }
+}
+
+/// What `add_directory` did (L1–L8).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoadReport {
+    /// Base namespace of the directory.
+    pub namespace: String,
+    /// The directory as given.
+    pub directory: String,
+    /// `loaded` or `load-failed`.
+    pub outcome: Outcome,
+    /// Whether the load kept what succeeded (L7 `partial`).
+    pub partial: bool,
+    /// Namespaces the directory owns after the load (none after a failed load), sorted.
+    pub namespaces: Vec<String>,
+    /// Every script, sorted by path.
+    pub scripts: Vec<ScriptLoad>,
+    /// Duplicated names (L5), sorted.
+    pub duplicates: Vec<Duplicate>,
+    /// Import cycles among blocked scripts (L6): `a.py -> c.py -> b.py -> a.py`.
+    pub cycles: Vec<String>,
+    /// Total executions of module-level code (L6: close to the number of scripts).
+    pub executions: u32,
+}
+
+impl LoadReport {
+    /// The scripts that did not load.
+    pub fn failures(&self) -> impl Iterator<Item = &ScriptLoad> {
+        self.scripts.iter().filter(|s| s.problem.is_some())
+    }
+
+    /// The script at `path`, if the load saw it.
+    pub fn script(&self, path: &str) -> Option<&ScriptLoad> {
+        self.scripts.iter().find(|s| s.path.as_str() == path)
+    }
+}
+
+impl fmt::Display for LoadReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let failed = self.failures().count();
+        let total = self.scripts.len();
+        match self.outcome {
+            Outcome::LoadFailed => writeln!(
+                f,
+                "load failed: {} from {}: {failed} of {total} {} failed; nothing was kept",
+                self.namespace,
+                self.directory,
+                plural(total, "script", "scripts"),
+            )?,
+            _ => {
+                write!(
+                    f,
+                    "loaded {} from {}: {} {} in {} {} ({})",
+                    self.namespace,
+                    self.directory,
+                    total - failed,
+                    plural(total - failed, "script", "scripts"),
+                    self.namespaces.len(),
+                    plural(self.namespaces.len(), "namespace", "namespaces"),
+                    self.namespaces.join(", "),
+                )?;
+                if failed > 0 {
+                    write!(f, "; {failed} pending")?;
+                }
+                writeln!(f)?
+            }
+        }
+        let width = self.scripts.iter().map(|s| s.path.as_str().len()).max().unwrap_or(0);
+        for script in &self.scripts {
+            match &script.problem {
+                None => {
+                    let names = if script.contributions.is_empty() {
+                        "(exports nothing)".to_string()
+                    } else {
+                        script.contributions.join(", ")
+                    };
+                    let status = if self.outcome == Outcome::LoadFailed { "ran, undone" } else { "ok" };
+                    writeln!(
+                        f,
+                        "  {:width$}  {status:<11}  {}: {names}",
+                        script.path.as_str(),
+                        script.namespace
+                    )?
+                }
+                Some(problem) => writeln!(
+                    f,
+                    "  {:width$}  {:<11}  {problem}",
+                    script.path.as_str(),
+                    script.outcome.as_str()
+                )?,
+            }
+        }
+        for cycle in &self.cycles {
+            writeln!(f, "  cycle: {cycle}")?;
+        }
+        for duplicate in &self.duplicates {
+            writeln!(f, "  warning: {duplicate}")?;
+        }
+        Ok(())
+    }
+}
+
+fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 { one } else { many }
+}
+
+/// What `remove_directory` did (L9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RemoveReport {
+    /// Base namespace of the directory.
+    pub namespace: String,
+    /// The directory as given when it was added.
+    pub directory: String,
+    /// Namespaces removed, sorted.
+    pub namespaces: Vec<String>,
+    /// How many scripts were forgotten.
+    pub scripts: usize,
+}
+
+impl fmt::Display for RemoveReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "removed {} from {}: {} {}, namespaces {}",
+            self.namespace,
+            self.directory,
+            self.scripts,
+            plural(self.scripts, "script", "scripts"),
+            self.namespaces.join(", ")
+        )
+    }
+}

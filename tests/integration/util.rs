@@ -1,0 +1,101 @@
+//! Shared test set-up: a temp script directory, one interpreter user at a time, and a
+//! logger that keeps what relive logs.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+/// A temporary script directory.
+pub struct ScriptDir {
+    dir: tempfile::TempDir,
+}
+
+impl ScriptDir {
+    pub fn new() -> ScriptDir {
+        ScriptDir { dir: tempfile::tempdir().expect("temp dir") }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `text` to `rel` (folders created), exactly as given.
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        self.write_bytes(rel, text.as_bytes())
+    }
+
+    pub fn write_bytes(&self, rel: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().expect("has a parent")).expect("create folders");
+        std::fs::write(&path, bytes).expect("write file");
+        path
+    }
+}
+
+/// The interpreter's `sys.modules` and relive's namespaces are process-wide: tests that
+/// load directories take this lock so they never see each other's namespaces.
+pub fn python_lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    install_logger();
+    let guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    LOGS.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    guard
+}
+
+static LOGS: Mutex<Vec<(log::Level, String)>> = Mutex::new(Vec::new());
+
+/// Every line logged since the lock was taken, as `LEVEL message`.
+pub fn logs() -> Vec<String> {
+    LOGS.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(l, m)| format!("{l} {m}")).collect()
+}
+
+struct Capture;
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        if record.target().starts_with("relive") {
+            LOGS.lock().unwrap_or_else(|p| p.into_inner()).push((record.level(), record.args().to_string()));
+        }
+    }
+    fn flush(&self) {}
+}
+
+fn install_logger() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        log::set_logger(&Capture).expect("no other logger in the test binary");
+        log::set_max_level(log::LevelFilter::Trace);
+    });
+}
+
+/// Evaluates a Python expression with `sys` and `importlib` available.
+pub fn eval<T>(expr: &str) -> T
+where
+    T: for<'a, 'py> pyo3::FromPyObject<'a, 'py>,
+{
+    use pyo3::prelude::*;
+    relive::python::attach(|py| {
+        let globals = pyo3::types::PyDict::new(py);
+        globals.set_item("sys", py.import("sys").expect("sys")).expect("set");
+        globals.set_item("importlib", py.import("importlib").expect("importlib")).expect("set");
+        let code = std::ffi::CString::new(expr).expect("no NUL");
+        let value = py
+            .eval(&code, Some(&globals), None)
+            .unwrap_or_else(|e| panic!("{expr}: {}", relive::python::PyFailure::from_err(py, &e)));
+        value.extract::<T>().unwrap_or_else(|_| panic!("{expr}: unexpected type"))
+    })
+}
+
+/// Runs Python statements with `sys` and `importlib` available.
+pub fn run(code: &str) {
+    use pyo3::prelude::*;
+    relive::python::attach(|py| {
+        let globals = pyo3::types::PyDict::new(py);
+        globals.set_item("sys", py.import("sys").expect("sys")).expect("set");
+        let source = std::ffi::CString::new(code).expect("no NUL");
+        py.run(&source, Some(&globals), None)
+            .unwrap_or_else(|e| panic!("{code}: {}", relive::python::PyFailure::from_err(py, &e)));
+    })
+}
