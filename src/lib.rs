@@ -27,3 +27,8 @@ pub mod report;
 
 pub use engine::{Config, Error, Mode, Reloader, ReloaderBuilder};
 pub use report::{Duplicate, LoadReport, Outcome, RemoveReport, ScriptLoad, ScriptPath, ScriptProblem, Wait};
+
+/// The README's Rust examples compile as doc tests, so the README stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

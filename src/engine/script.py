@@ -7,6 +7,7 @@ state except the `Registry` objects Rust creates and owns, one per reloader.
 import ast
 import builtins
 import io
+import re
 import tokenize
 import types
 import unittest
@@ -103,7 +104,12 @@ def parse(text, filename):
     return code, sorted(bindings), sorted(imported - bindings), imports
 
 
+_RELATIVE_IMPORT = re.compile(r"\bfrom\s+\.")
+
+
 def _reject_relative_imports(tree, filename, text):
+    if not _RELATIVE_IMPORT.search(text):
+        return
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.level:
             dots = "." * node.level

@@ -1,6 +1,7 @@
 //! Integration tests, one module per capability, all through the public Rust API with real
 //! temp folders and the real interpreter.
 
+mod cli;
 mod interpreter;
 mod load;
 mod load_errors;
