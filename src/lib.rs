@@ -25,8 +25,11 @@ pub mod engine;
 pub mod python;
 pub mod report;
 
-pub use engine::{Config, Error, Mode, Reloader, ReloaderBuilder};
-pub use report::{Duplicate, LoadReport, Outcome, RemoveReport, ScriptLoad, ScriptPath, ScriptProblem, Wait};
+pub use engine::{Config, Error, Leak, Mode, Reloader, ReloaderBuilder};
+pub use report::{
+    Changes, Duplicate, LoadReport, Outcome, RejectReason, ReloadReport, RemoveReport, ScriptLoad,
+    ScriptPath, ScriptProblem, Wait,
+};
 
 /// The README's Rust examples compile as doc tests, so the README stays true.
 #[cfg(doctest)]

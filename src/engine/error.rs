@@ -81,6 +81,18 @@ pub enum Error {
         /// The directory.
         path: PathBuf,
     },
+    /// A file handed to `reload` is in no registered directory.
+    #[error("{} is not in a registered script directory", path.display())]
+    OutsideDirectories {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A file handed to `reload` is not a script relive watches (not `.py`, or hidden).
+    #[error("{} is not a script relive watches", path.display())]
+    Ignored {
+        /// The file.
+        path: PathBuf,
+    },
     /// The interpreter failed where no script was at fault.
     #[error("Python failed inside relive: {failure}")]
     Python {

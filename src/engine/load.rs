@@ -22,6 +22,7 @@ use crate::report::{Duplicate, LoadReport, Outcome, ScriptLoad, ScriptProblem, W
 /// One script's progress through a load.
 struct Attempt {
     found: FoundScript,
+    bytes: Vec<u8>,
     compiled: Option<Compiled>,
     executions: u32,
     globals: Option<Py<PyDict>>,
@@ -225,6 +226,8 @@ impl Reloader {
                         globals,
                         version: 1,
                         contributions: attempt.contributions.clone(),
+                        bytes: std::mem::take(&mut attempt.bytes),
+                        text: attempt.compiled.as_ref().map(|c| c.text.clone()).unwrap_or_default(),
                     };
                     self.scripts.insert(attempt.found.file.clone(), script);
                 }
@@ -306,6 +309,7 @@ impl Attempt {
     fn new(found: FoundScript) -> Attempt {
         Attempt {
             found,
+            bytes: Vec::new(),
             compiled: None,
             executions: 0,
             globals: None,
@@ -317,10 +321,18 @@ impl Attempt {
 
     /// Reads and compiles; a failure here is final for this load.
     fn prepare(&mut self, py: Python<'_>) {
-        match script::read(&self.found.file).and_then(|bytes| script::compile(py, &self.found.file, &bytes)) {
+        let bytes = match script::read(&self.found.file) {
+            Ok(bytes) => bytes,
+            Err(problem) => {
+                self.problem = Some(problem);
+                return;
+            }
+        };
+        match script::compile(py, &self.found.file, &bytes) {
             Ok(compiled) => self.compiled = Some(compiled),
             Err(problem) => self.problem = Some(problem),
         }
+        self.bytes = bytes;
     }
 
     fn execute(

@@ -7,10 +7,13 @@
 
 mod directory;
 mod error;
+mod leaks;
 mod load;
 mod namespace;
+mod reload;
 mod resolve;
 mod script;
+mod update;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -21,6 +24,8 @@ use pyo3::types::PyDict;
 use serde::Serialize;
 
 pub use error::Error;
+pub use leaks::Leak;
+use leaks::Leaks;
 use namespace::{DirId, Namespaces};
 
 use crate::python;
@@ -114,7 +119,9 @@ impl ReloaderBuilder {
                 directories: BTreeMap::new(),
                 scripts: BTreeMap::new(),
                 registry,
+                leaks: Leaks::default(),
                 next_directory: 0,
+                fail_apply_after: None,
             })
         })
     }
@@ -144,6 +151,10 @@ struct Script {
     version: u32,
     /// Names this script contributes to its namespace, sorted.
     contributions: Vec<String>,
+    /// The bytes in effect, to tell an identical write (R11).
+    bytes: Vec<u8>,
+    /// The decoded source in effect, for R8's statement comparison.
+    text: String,
 }
 
 /// Loads script directories into namespaces and reloads them as they change.
@@ -163,7 +174,10 @@ pub struct Reloader {
     scripts: BTreeMap<PathBuf, Script>,
     /// Python-side registry of contributed objects (L4, see `script.py`).
     registry: Py<PyAny>,
+    leaks: Leaks,
     next_directory: DirId,
+    /// Test hook for R2: make the next applies fail after this many journaled changes.
+    fail_apply_after: Option<usize>,
 }
 
 impl Reloader {
@@ -216,6 +230,7 @@ impl Reloader {
                 self.forget_contributions(py, &script)?;
             }
             let namespaces = self.namespaces.owned_by(id);
+            self.leaks.forget_namespaces(&namespaces);
             self.namespaces.remove(py, &namespaces).map_err(|e| Error::python(py, &e))?;
             let directory = self.directories.remove(&id).expect("found above");
             log::info!("removed {} ({})", directory.namespace, directory.given.display());
@@ -262,6 +277,18 @@ impl Reloader {
     pub fn script_namespace(&self, file: impl AsRef<Path>) -> Option<String> {
         let file = file.as_ref().canonicalize().ok()?;
         self.scripts.get(&file).map(|s| s.namespace.clone())
+    }
+
+    /// Every leaked name (R10), sorted by namespace and name.
+    pub fn leaks(&self) -> Vec<Leak> {
+        self.leaks.list()
+    }
+
+    /// Makes every following apply fail after `changes` journaled changes, to prove the
+    /// undo journal restores the program (R2). For tests only.
+    #[doc(hidden)]
+    pub fn inject_apply_failure(&mut self, changes: Option<usize>) {
+        self.fail_apply_after = changes;
     }
 
     fn forget_contributions(&self, py: Python<'_>, script: &Script) -> Result<(), Error> {

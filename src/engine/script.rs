@@ -19,6 +19,8 @@ static HELPER: Helper = Helper::new(include_str!("script.py"), c"src/engine/scri
 pub(crate) struct Compiled {
     /// The code object.
     pub(crate) code: Py<PyAny>,
+    /// The decoded source, for R8's statement comparison on the next reload.
+    pub(crate) text: String,
     /// Names its top-level statements bind other than by importing (L6 cycles, order).
     pub(crate) bindings: Vec<String>,
     /// Names only its import statements bind: never exported (L4).
@@ -43,10 +45,10 @@ pub(crate) fn compile(py: Python<'_>, file: &Path, bytes: &[u8]) -> Result<Compi
     let parsed = helper.call_method1("parse", (text, &filename)).map_err(|err| ScriptProblem::Error {
         failure: Box::new(PyFailure::locate(py, &err, Some(&filename))),
     })?;
-    let (code, bindings, imported, imports) = parsed
-        .extract::<(Py<PyAny>, Vec<String>, Vec<String>, Vec<(String, String)>)>()
+    let (code, text, bindings, imported, imports) = parsed
+        .extract::<(Py<PyAny>, String, Vec<String>, Vec<String>, Vec<(String, String)>)>()
         .map_err(|err| ScriptProblem::Error { failure: Box::new(PyFailure::from_err(py, &err)) })?;
-    Ok(Compiled { code, bindings, imported, imports })
+    Ok(Compiled { code, text, bindings, imported, imports })
 }
 
 /// Fresh globals for one execution of a script, with relive's marker in it (L3, R12).

@@ -5,4 +5,5 @@ mod cli;
 mod interpreter;
 mod load;
 mod load_errors;
+mod update;
 mod util;

@@ -1,0 +1,601 @@
+//! Reloading changed files, alone or as a batch (R1, R11, R14, W2, W3, O1).
+//!
+//! Each changed script gets a candidate: read, compile, execute into fresh globals, export.
+//! Only a candidate that got that far is handed to `update` (or overwrite mode); any
+//! failure rejects it and nothing relive controls changes. New files are loaded (or stay
+//! pending), deleted files leak or prune their names, and identical bytes are `unchanged`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyModule};
+
+use super::directory::{self, FoundScript};
+use super::leaks::Leak;
+use super::namespace::{self, DirId};
+use super::resolve;
+use super::script::{self, Compiled};
+use super::update::{self, ApplyError, Candidate};
+use super::{Error, Mode, Reloader, Script};
+use crate::python::{self, PyFailure};
+use crate::report::{Changes, Outcome, RejectReason, ReloadReport, ScriptPath, ScriptProblem, Wait};
+
+/// A file of a batch, resolved against the registered directories.
+struct Change {
+    found: FoundScript,
+    directory: DirId,
+}
+
+/// A changed or new script that compiled, waiting for its turn in the batch.
+struct Prepared {
+    change: Change,
+    bytes: Vec<u8>,
+    compiled: Compiled,
+}
+
+impl Reloader {
+    /// Reloads one changed file (or loads a new one, or removes a deleted one) and returns
+    /// what happened to it. See [`Reloader::reload_batch`].
+    ///
+    /// # Errors
+    /// The file is not in a registered directory, or the interpreter failed.
+    pub fn reload(&mut self, file: impl AsRef<Path>) -> Result<ReloadReport, Error> {
+        let file = file.as_ref();
+        let reports = self.reload_batch([file])?;
+        let path = self.locate(file)?.found.path;
+        reports.into_iter().find(|r| r.path == path).ok_or(Error::Ignored { path: file.to_path_buf() })
+    }
+
+    /// Handles files changed together as one batch (R14): candidates are built in load
+    /// order, each applied or rejected on its own. The reports hold one entry per script
+    /// of the batch, plus pending scripts that loaded because of it (W2), sorted by path.
+    ///
+    /// # Errors
+    /// A file is not in a registered directory, or the interpreter failed.
+    pub fn reload_batch<P: AsRef<Path>>(
+        &mut self,
+        files: impl IntoIterator<Item = P>,
+    ) -> Result<Vec<ReloadReport>, Error> {
+        let mut changes = Vec::new();
+        let mut seen = BTreeSet::new();
+        for file in files {
+            let change = self.locate(file.as_ref())?;
+            if is_watched_script(&change) && seen.insert(change.found.file.clone()) {
+                changes.push(change);
+            }
+        }
+        changes.sort_by(|a, b| a.found.path.cmp(&b.found.path));
+        python::attach(|py| self.run_batch(py, changes))
+    }
+
+    fn run_batch(&mut self, py: Python<'_>, changes: Vec<Change>) -> Result<Vec<ReloadReport>, Error> {
+        let mut reports = Vec::new();
+        let mut prepared = Vec::new();
+        for change in changes {
+            let start = Instant::now();
+            if !change.found.file.exists() {
+                reports.push(self.remove_script(py, &change, start)?);
+                continue;
+            }
+            let bytes = match script::read(&change.found.file) {
+                Ok(bytes) => bytes,
+                Err(problem) => {
+                    reports.push(self.refuse(&change, RejectReason::Script { problem }, start));
+                    continue;
+                }
+            };
+            if self.scripts.get(&change.found.file).is_some_and(|s| s.bytes == bytes) {
+                reports.push(self.unchanged(&change, start));
+                continue;
+            }
+            match script::compile(py, &change.found.file, &bytes) {
+                Ok(compiled) => prepared.push(Prepared { change, bytes, compiled }),
+                Err(problem) => reports.push(self.refuse(&change, RejectReason::Script { problem }, start)),
+            }
+        }
+        let order = batch_order(&prepared);
+        let mut slots: Vec<Option<Prepared>> = prepared.into_iter().map(Some).collect();
+        let mut rejected: BTreeMap<(String, String), ScriptPath> = BTreeMap::new();
+        let mut progressed = false;
+        for i in order {
+            let item = slots[i].take().expect("each script once");
+            let start = Instant::now();
+            let bindings: Vec<(String, String)> = item
+                .compiled
+                .bindings
+                .iter()
+                .map(|n| (item.change.found.namespace.clone(), n.clone()))
+                .collect();
+            let path = item.change.found.path.clone();
+            let report = if self.scripts.contains_key(&item.change.found.file) {
+                self.reload_script(py, item, &rejected, start)?
+            } else {
+                self.load_new_script(py, item, &rejected, start)?
+            };
+            match report.outcome {
+                Outcome::Rejected | Outcome::Pending => {
+                    rejected.extend(bindings.into_iter().map(|key| (key, path.clone())));
+                }
+                _ => progressed = true,
+            }
+            reports.push(report);
+        }
+        if progressed {
+            let batch: BTreeSet<ScriptPath> = reports.iter().map(|r| r.path.clone()).collect();
+            reports.extend(self.retry_pending(py, &batch)?);
+        }
+        reports.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(reports)
+    }
+
+    /// Builds, checks and applies a candidate for a script in effect (R1, R2).
+    fn reload_script(
+        &mut self,
+        py: Python<'_>,
+        item: Prepared,
+        rejected: &BTreeMap<(String, String), ScriptPath>,
+        start: Instant,
+    ) -> Result<ReloadReport, Error> {
+        let Prepared { change, bytes, compiled } = item;
+        let candidate = match self.build_candidate(py, &change, &compiled, rejected)? {
+            Ok(candidate) => candidate,
+            Err(reason) => return Ok(self.refuse(&change, reason, start)),
+        };
+        let exports =
+            match script::exports(py, &compiled, &candidate, &change.found.namespace, self.registry.bind(py))
+            {
+                Ok(exports) => exports,
+                Err(err) => return Ok(self.refuse(&change, script_error(py, &err, &change), start)),
+            };
+        let exports = self.claim_names(py, &change, exports);
+        let file = change.found.file.clone();
+        let script = &self.scripts[&file];
+        let module =
+            self.namespaces.module(py, &script.namespace).expect("a loaded script's namespace exists");
+        let retained = script.globals.bind(py).clone();
+        let exports_old = script.contributions.clone();
+        let old_source = script.text.clone();
+        let input = Candidate {
+            namespace: &change.found.namespace,
+            module: &module,
+            retained: &retained,
+            candidate: &candidate,
+            registry: self.registry.bind(py),
+            old_source: &old_source,
+            new_source: &compiled.text,
+            exports_old: &exports_old,
+            exports_new: &exports,
+            prune: self.config.prune,
+            fail_after: self.fail_apply_after,
+        };
+        let applied = match self.config.mode {
+            Mode::Update => update::apply_update(py, &input),
+            Mode::Overwrite => update::apply_overwrite(py, &input),
+        };
+        let mut changes = match applied {
+            Ok(changes) => changes,
+            Err(ApplyError::Rejected(message)) => {
+                return Ok(self.refuse(&change, RejectReason::Shape { message }, start));
+            }
+            Err(ApplyError::Failed(failure)) => {
+                return Ok(self.refuse(&change, RejectReason::Apply { failure: Box::new(failure) }, start));
+            }
+        };
+        let globals = match self.config.mode {
+            Mode::Update => retained.clone(),
+            Mode::Overwrite => candidate.clone(),
+        };
+        self.account_names(py, &change, &module, &retained, &candidate, &exports, &mut changes)?;
+        self.swap_registry(py, &file, &globals, &exports)?;
+        let script = self.scripts.get_mut(&file).expect("still loaded");
+        script.version += 1;
+        script.bytes = bytes;
+        script.text = compiled.text;
+        script.contributions = exports;
+        script.globals = globals.unbind();
+        let version = script.version;
+        if self.config.mode == Mode::Update {
+            // R12: the candidate's objects are translated or dropped; nothing may keep its dict.
+            candidate.clear();
+        }
+        for kind in &changes.kind_changed {
+            log::warn!("{}: kind changed: {kind}", change.found.path);
+        }
+        let report = ReloadReport {
+            path: change.found.path.clone(),
+            namespace: change.found.namespace.clone(),
+            outcome: Outcome::Reloaded,
+            version: Some(version),
+            changes: Some(changes),
+            reason: None,
+            duration_ms: elapsed_ms(start),
+        };
+        log::info!("{report}");
+        Ok(report)
+    }
+
+    /// Executes a candidate into fresh globals; a failure is the reason to reject it.
+    fn build_candidate<'py>(
+        &self,
+        py: Python<'py>,
+        change: &Change,
+        compiled: &Compiled,
+        rejected: &BTreeMap<(String, String), ScriptPath>,
+    ) -> Result<Result<Bound<'py, PyDict>, RejectReason>, Error> {
+        let found = &change.found;
+        let candidate = script::new_globals(py, &found.namespace, &found.file, found.path.as_str())
+            .map_err(|e| Error::python(py, &e))?;
+        let Err(err) = script::execute(py, compiled, &candidate) else {
+            return Ok(Ok(candidate));
+        };
+        let names: Vec<String> = self.namespaces.names().map(str::to_string).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        if let Some(Wait::Name { namespace, name }) =
+            script::wait_target(py, &err, &refs).map_err(|e| Error::python(py, &e))?
+            && let Some(script) = rejected.get(&(namespace.clone(), name.clone()))
+        {
+            let waits_for = Wait::Name { namespace, name };
+            return Ok(Err(RejectReason::NeedsRejected { waits_for, script: script.clone() }));
+        }
+        Ok(Err(script_error(py, &err, change)))
+    }
+
+    /// Loads a script that is not in effect: a new file or a pending one (W2).
+    fn load_new_script(
+        &mut self,
+        py: Python<'_>,
+        item: Prepared,
+        rejected: &BTreeMap<(String, String), ScriptPath>,
+        start: Instant,
+    ) -> Result<ReloadReport, Error> {
+        let Prepared { change, bytes, compiled } = item;
+        let base = self.directories[&change.directory].namespace.clone();
+        if let Err(err) = self.namespaces.create(py, &base, &change.found.namespace, change.directory) {
+            return Err(Error::python(py, &err));
+        }
+        let built = self.build_candidate(py, &change, &compiled, rejected)?;
+        let exported = built.and_then(|globals| {
+            script::exports(py, &compiled, &globals, &change.found.namespace, self.registry.bind(py))
+                .map(|names| (globals, names))
+                .map_err(|err| script_error(py, &err, &change))
+        });
+        let (globals, exports) = match exported {
+            Ok(done) => done,
+            Err(reason) => {
+                let directory = self.directories.get_mut(&change.directory).expect("registered");
+                directory.pending.insert(change.found.file.clone());
+                let report = ReloadReport {
+                    path: change.found.path.clone(),
+                    namespace: change.found.namespace.clone(),
+                    outcome: Outcome::Pending,
+                    version: None,
+                    changes: None,
+                    reason: Some(reason),
+                    duration_ms: elapsed_ms(start),
+                };
+                log::info!("{report}");
+                return Ok(report);
+            }
+        };
+        let exports = self.claim_names(py, &change, exports);
+        let module = self.namespaces.module(py, &change.found.namespace).expect("created above");
+        for name in &exports {
+            let value = globals.get_item(name).map_err(|e| Error::python(py, &e))?;
+            module.setattr(name.as_str(), value).map_err(|e| Error::python(py, &e))?;
+        }
+        let reclaimed = self.leaks.reclaim(&change.found.namespace, &exports);
+        self.registry
+            .bind(py)
+            .call_method1("add_script", (&globals, exports.clone()))
+            .map_err(|e| Error::python(py, &e))?;
+        self.directories.get_mut(&change.directory).expect("registered").pending.remove(&change.found.file);
+        let script = Script {
+            directory: change.directory,
+            path: change.found.path.clone(),
+            namespace: change.found.namespace.clone(),
+            globals: globals.unbind(),
+            version: 1,
+            contributions: exports,
+            bytes,
+            text: compiled.text,
+        };
+        self.scripts.insert(change.found.file.clone(), script);
+        let report = ReloadReport {
+            path: change.found.path.clone(),
+            namespace: change.found.namespace.clone(),
+            outcome: Outcome::Loaded,
+            version: Some(1),
+            changes: Some(Changes { reclaimed, ..Changes::default() }),
+            reason: None,
+            duration_ms: elapsed_ms(start),
+        };
+        log::info!("{report}");
+        Ok(report)
+    }
+
+    /// Retries pending scripts outside the batch until none loads any more (W2).
+    fn retry_pending(
+        &mut self,
+        py: Python<'_>,
+        batch: &BTreeSet<ScriptPath>,
+    ) -> Result<Vec<ReloadReport>, Error> {
+        let mut reports = Vec::new();
+        loop {
+            let pending: Vec<PathBuf> = self.pending();
+            let mut progressed = false;
+            for file in pending {
+                let change = self.locate(&file)?;
+                if batch.contains(&change.found.path)
+                    || reports.iter().any(|r: &ReloadReport| r.path == change.found.path)
+                {
+                    continue;
+                }
+                let start = Instant::now();
+                let Ok(bytes) = script::read(&file) else { continue };
+                let Ok(compiled) = script::compile(py, &file, &bytes) else { continue };
+                let report =
+                    self.load_new_script(py, Prepared { change, bytes, compiled }, &BTreeMap::new(), start)?;
+                if report.outcome == Outcome::Loaded {
+                    progressed = true;
+                    reports.push(report);
+                }
+            }
+            if !progressed {
+                return Ok(reports);
+            }
+        }
+    }
+
+    /// A deleted script: its names leak (or are pruned) and it is forgotten (W3).
+    fn remove_script(
+        &mut self,
+        py: Python<'_>,
+        change: &Change,
+        start: Instant,
+    ) -> Result<ReloadReport, Error> {
+        let directory = self.directories.get_mut(&change.directory).expect("registered");
+        directory.pending.remove(&change.found.file);
+        let mut changes = Changes::default();
+        if let Some(script) = self.scripts.remove(&change.found.file) {
+            self.forget_contributions(py, &script)?;
+            let module = self.namespaces.module(py, &script.namespace);
+            for name in &script.contributions {
+                let Some(module) = &module else { break };
+                if self.config.prune {
+                    if module.hasattr(name.as_str()).unwrap_or(false) {
+                        module.delattr(name.as_str()).map_err(|e| Error::python(py, &e))?;
+                    }
+                    changes.pruned.push(name.clone());
+                } else if let Ok(object) = module.getattr(name.as_str()) {
+                    let leak = Leak {
+                        namespace: script.namespace.clone(),
+                        name: name.clone(),
+                        script: script.path.clone(),
+                        version: script.version,
+                    };
+                    self.leaks.record(leak, object.unbind());
+                    changes.leaked.push(name.clone());
+                }
+            }
+        }
+        let report = ReloadReport {
+            path: change.found.path.clone(),
+            namespace: change.found.namespace.clone(),
+            outcome: Outcome::Removed,
+            version: None,
+            changes: Some(changes),
+            reason: None,
+            duration_ms: elapsed_ms(start),
+        };
+        log::info!("{report}");
+        Ok(report)
+    }
+
+    /// Keeps the names another script of the namespace owns with an earlier path, and
+    /// sub-namespaces; takes over names owned by later paths (L5).
+    fn claim_names(&mut self, py: Python<'_>, change: &Change, exports: Vec<String>) -> Vec<String> {
+        let namespace = &change.found.namespace;
+        let mut claimed = Vec::new();
+        for name in exports {
+            if self.namespaces.module(py, &format!("{namespace}.{name}")).is_some() {
+                log::warn!(
+                    "duplicate name {namespace}.{name}: {} ignored, namespace {namespace}.{name} kept",
+                    change.found.path
+                );
+                continue;
+            }
+            let owner = self.scripts.iter_mut().find(|(file, s)| {
+                **file != change.found.file && &s.namespace == namespace && s.contributions.contains(&name)
+            });
+            match owner {
+                Some((_, other)) if other.path < change.found.path => {
+                    log::warn!(
+                        "duplicate name {namespace}.{name}: {} ignored, {} kept",
+                        change.found.path,
+                        other.path
+                    );
+                    continue;
+                }
+                Some((_, other)) => {
+                    log::warn!(
+                        "duplicate name {namespace}.{name}: {} ignored, {} kept",
+                        other.path,
+                        change.found.path
+                    );
+                    other.contributions.retain(|n| n != &name);
+                }
+                None => {}
+            }
+            claimed.push(name);
+        }
+        claimed
+    }
+
+    /// Leaks, prunes and re-claims after an applied reload (R10).
+    #[allow(clippy::too_many_arguments)]
+    fn account_names(
+        &mut self,
+        py: Python<'_>,
+        change: &Change,
+        module: &Bound<'_, PyModule>,
+        retained: &Bound<'_, PyDict>,
+        candidate: &Bound<'_, PyDict>,
+        exports: &[String],
+        changes: &mut Changes,
+    ) -> Result<(), Error> {
+        let script = &self.scripts[&change.found.file];
+        let next_version = script.version + 1;
+        for name in &script.contributions {
+            if exports.contains(name) || candidate.contains(name).unwrap_or(false) {
+                continue;
+            }
+            if self.config.prune {
+                changes.pruned.push(name.clone());
+                continue;
+            }
+            let object = match module.getattr(name.as_str()) {
+                Ok(object) => object,
+                Err(_) => retained
+                    .get_item(name)
+                    .map_err(|e| Error::python(py, &e))?
+                    .unwrap_or_else(|| py.None().into_bound(py)),
+            };
+            let leak = Leak {
+                namespace: change.found.namespace.clone(),
+                name: name.clone(),
+                script: change.found.path.clone(),
+                version: next_version,
+            };
+            self.leaks.record(leak, object.unbind());
+            changes.leaked.push(name.clone());
+        }
+        changes.reclaimed = self.leaks.reclaim(&change.found.namespace, exports);
+        Ok(())
+    }
+
+    fn swap_registry(
+        &self,
+        py: Python<'_>,
+        file: &Path,
+        globals: &Bound<'_, PyDict>,
+        exports: &[String],
+    ) -> Result<(), Error> {
+        let script = &self.scripts[file];
+        self.forget_contributions(py, script)?;
+        self.registry
+            .bind(py)
+            .call_method1("add_script", (globals, exports.to_vec()))
+            .map(drop)
+            .map_err(|e| Error::python(py, &e))
+    }
+
+    fn refuse(&mut self, change: &Change, reason: RejectReason, start: Instant) -> ReloadReport {
+        let loaded = self.scripts.get(&change.found.file);
+        let outcome = if loaded.is_some() { Outcome::Rejected } else { Outcome::Pending };
+        if loaded.is_none() {
+            let directory = self.directories.get_mut(&change.directory).expect("registered");
+            directory.pending.insert(change.found.file.clone());
+        }
+        let report = ReloadReport {
+            path: change.found.path.clone(),
+            namespace: change.found.namespace.clone(),
+            outcome,
+            version: loaded.map(|s| s.version),
+            changes: None,
+            reason: Some(reason),
+            duration_ms: elapsed_ms(start),
+        };
+        log::info!("{report}");
+        report
+    }
+
+    fn unchanged(&self, change: &Change, start: Instant) -> ReloadReport {
+        ReloadReport {
+            path: change.found.path.clone(),
+            namespace: change.found.namespace.clone(),
+            outcome: Outcome::Unchanged,
+            version: self.scripts.get(&change.found.file).map(|s| s.version),
+            changes: None,
+            reason: None,
+            duration_ms: elapsed_ms(start),
+        }
+    }
+
+    /// Which directory a file belongs to, its path and namespace.
+    fn locate(&self, file: &Path) -> Result<Change, Error> {
+        let file = canonical_file(file);
+        let (id, dir) = self
+            .directories
+            .iter()
+            .filter(|(_, d)| file.starts_with(&d.root))
+            .max_by_key(|(_, d)| d.root.as_os_str().len())
+            .ok_or_else(|| Error::OutsideDirectories { path: file.clone() })?;
+        let path = ScriptPath::relative(&dir.root, &file).expect("under the root");
+        let folder = file.parent().unwrap_or(&dir.root);
+        let namespace = python::attach(|py| {
+            directory::namespace_of(&dir.root, folder, &dir.namespace, &|n| namespace::check_component(py, n))
+        })?;
+        Ok(Change { found: FoundScript { path, file, namespace }, directory: *id })
+    }
+}
+
+/// `.py`, not hidden, not in `__pycache__` (the W1 filter, for direct calls too).
+fn is_watched_script(change: &Change) -> bool {
+    let path = change.found.path.as_str();
+    path.ends_with(".py") && !path.split('/').any(directory::is_ignored_name)
+}
+
+/// The canonical form of a path that may no longer exist: its nearest existing ancestor
+/// canonicalised, plus the rest.
+fn canonical_file(file: &Path) -> PathBuf {
+    if let Ok(path) = file.canonicalize() {
+        return path;
+    }
+    let mut rest = Vec::new();
+    let mut current = file.to_path_buf();
+    while let Some(name) = current.file_name().map(|n| n.to_os_string()) {
+        rest.push(name);
+        if !current.pop() {
+            break;
+        }
+        if let Ok(base) = current.canonicalize() {
+            return rest.iter().rev().fold(base, |path, part| path.join(part));
+        }
+    }
+    file.to_path_buf()
+}
+
+/// The L6 order for a batch: a script runs after the batch members it imports names from.
+fn batch_order(prepared: &[Prepared]) -> Vec<usize> {
+    let mut binders: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for (i, p) in prepared.iter().enumerate() {
+        for name in &p.compiled.bindings {
+            binders.entry((p.change.found.namespace.as_str(), name.as_str())).or_insert(i);
+        }
+    }
+    let deps: Vec<Vec<usize>> = prepared
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            p.compiled
+                .imports
+                .iter()
+                .filter_map(|(m, n)| binders.get(&(m.as_str(), n.as_str())).copied())
+                .filter(|&b| b != i)
+                .collect()
+        })
+        .collect();
+    resolve::static_order(&deps)
+}
+
+fn script_error(py: Python<'_>, err: &PyErr, change: &Change) -> RejectReason {
+    let file = change.found.file.to_string_lossy();
+    let failure = PyFailure::locate(py, err, Some(&file));
+    RejectReason::Script { problem: ScriptProblem::Error { failure: Box::new(failure) } }
+}
+
+fn elapsed_ms(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1000.0
+}

@@ -1,0 +1,150 @@
+//! Update mode (R2–R10) and overwrite mode (O1): putting a tested candidate into effect.
+//!
+//! The patching itself lives in `update.py` (the translator, the undo journal and the
+//! module-level state rule); this file passes it the retained and candidate globals and
+//! turns its answer into [`Changes`] or a rejection. Nothing here decides *whether* to
+//! apply: the engine calls this only for a candidate that compiled, ran and passed its tests.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyModule};
+
+use crate::python::{Helper, PyFailure};
+use crate::report::Changes;
+
+static HELPER: Helper = Helper::new(include_str!("update.py"), c"src/engine/update.py", c"_relive_update");
+
+/// What to apply.
+pub(crate) struct Candidate<'a, 'py> {
+    pub(crate) namespace: &'a str,
+    pub(crate) module: &'a Bound<'py, PyModule>,
+    pub(crate) retained: &'a Bound<'py, PyDict>,
+    pub(crate) candidate: &'a Bound<'py, PyDict>,
+    pub(crate) registry: &'a Bound<'py, PyAny>,
+    pub(crate) old_source: &'a str,
+    pub(crate) new_source: &'a str,
+    pub(crate) exports_old: &'a [String],
+    pub(crate) exports_new: &'a [String],
+    pub(crate) prune: bool,
+    /// Test hook: fail after this many journaled changes (R2).
+    pub(crate) fail_after: Option<usize>,
+}
+
+/// Why applying did not happen; every change made was undone.
+pub(crate) enum ApplyError {
+    /// A shape change relive does not apply (R7).
+    Rejected(String),
+    /// Something raised half-way (R2).
+    Failed(PyFailure),
+}
+
+/// Applies in update mode: in place, through the journal.
+pub(crate) fn apply_update(py: Python<'_>, c: &Candidate<'_, '_>) -> Result<Changes, ApplyError> {
+    let helper = HELPER.module(py);
+    let args = (
+        c.namespace,
+        c.module,
+        c.retained,
+        c.candidate,
+        c.registry,
+        c.old_source,
+        c.new_source,
+        c.exports_old.to_vec(),
+        c.exports_new.to_vec(),
+        c.prune,
+        c.fail_after,
+    );
+    let summary = helper.call_method1("apply", args).map_err(|err| classify(py, helper, &err))?;
+    read_summary(&summary).map_err(|err| ApplyError::Failed(PyFailure::from_err(py, &err)))
+}
+
+/// Applies in overwrite mode: the candidate's exports replace the namespace entries (O1).
+pub(crate) fn apply_overwrite(py: Python<'_>, c: &Candidate<'_, '_>) -> Result<Changes, ApplyError> {
+    let helper = HELPER.module(py);
+    let args = (c.module, c.candidate, c.exports_old.to_vec(), c.exports_new.to_vec(), c.prune);
+    helper.call_method1("overwrite", args).map_err(|err| classify(py, helper, &err))?;
+    Ok(Changes { values_replaced: c.exports_new.to_vec(), ..Changes::default() })
+}
+
+fn classify(py: Python<'_>, helper: &Bound<'_, PyModule>, err: &PyErr) -> ApplyError {
+    let rejected = helper.getattr("Rejected").is_ok_and(|kind| err.is_instance(py, &kind));
+    if rejected {
+        ApplyError::Rejected(err.value(py).to_string())
+    } else {
+        ApplyError::Failed(PyFailure::from_err(py, err))
+    }
+}
+
+fn read_summary(summary: &Bound<'_, PyAny>) -> PyResult<Changes> {
+    let names = |key: &str| -> PyResult<Vec<String>> {
+        let mut names: Vec<String> = summary.get_item(key)?.extract()?;
+        names.sort();
+        names.dedup();
+        Ok(names)
+    };
+    let kinds: Vec<(String, String, String)> = summary.get_item("kind_changed")?.extract()?;
+    Ok(Changes {
+        classes_updated: names("classes_updated")?,
+        classes_created: names("classes_created")?,
+        functions_rebound: names("functions_rebound")?,
+        functions_forwarded: names("functions_forwarded")?,
+        values_replaced: names("values_replaced")?,
+        values_kept: names("kept")?,
+        kind_changed: kinds.into_iter().map(|(n, a, b)| format!("{n}: {a} -> {b}")).collect(),
+        ..Changes::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helper_compiles() {
+        crate::python::attach(|py| assert!(HELPER.module(py).hasattr("apply").unwrap()));
+    }
+
+    fn kept(old: &str, new: &str) -> Vec<String> {
+        crate::python::attach(|py| {
+            let names: std::collections::BTreeSet<String> =
+                HELPER.module(py).call_method1("kept_names", (old, new)).unwrap().extract().unwrap();
+            names.into_iter().collect()
+        })
+    }
+
+    #[test]
+    fn r8_an_unchanged_value_statement_is_kept() {
+        assert_eq!(kept("REG = []\ndef f():\n    return 1\n", "REG = []\ndef f():\n    return 2\n"), ["REG"]);
+    }
+
+    #[test]
+    fn r8_a_statement_reading_a_changed_name_is_not_kept() {
+        assert_eq!(
+            kept("LIMIT = 1\nDOUBLE = LIMIT * 2\n", "LIMIT = 2\nDOUBLE = LIMIT * 2\n"),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn r8_a_changed_class_does_not_invalidate_its_instances() {
+        let old = "class P:\n    x = 1\nDEFAULT = P()\n";
+        let new = "class P:\n    x = 2\nDEFAULT = P()\n";
+        assert_eq!(kept(old, new), ["DEFAULT"]);
+    }
+
+    #[test]
+    fn r8_a_changed_function_invalidates_its_results() {
+        let old = "def make():\n    return 1\nMADE = make()\n";
+        let new = "def make():\n    return 2\nMADE = make()\n";
+        assert_eq!(kept(old, new), Vec::<String>::new());
+    }
+
+    #[test]
+    fn r8_a_mutation_added_or_removed_reruns_the_binding() {
+        assert_eq!(
+            kept("CONFIG = {}\nCONFIG['a'] = 1\n", "CONFIG = {}\nCONFIG['a'] = 2\n"),
+            Vec::<String>::new()
+        );
+        assert_eq!(kept("LOG = []\nLOG.append('x')\n", "LOG = []\n"), Vec::<String>::new());
+        assert_eq!(kept("LOG = []\nOTHER = 1\n", "LOG = []\nOTHER = 2\n"), ["LOG"]);
+    }
+}
