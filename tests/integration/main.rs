@@ -3,6 +3,7 @@
 
 mod cli;
 mod interpreter;
+mod leaks;
 mod load;
 mod load_errors;
 mod update;

@@ -1,0 +1,67 @@
+//! Memory over 1,000 reloads (R12): process RSS and live class count, sampled every 100
+//! reloads, against the RSS after a warm-up of 100 reloads measured in the same run.
+//! Run with `cargo bench --bench memory`.
+
+use std::ffi::CString;
+
+use pyo3::prelude::*;
+
+const RELOADS: usize = 1000;
+
+fn script(version: usize) -> String {
+    let mut text = String::new();
+    for c in 0..5 {
+        text.push_str(&format!(
+            "class C{c}:\n    def v(self):\n        return {version}\n    @property\n    def p(self):\n        return {c}\n"
+        ));
+    }
+    text.push_str(&format!("DEFAULT = C0()\nTABLE = {{'k': C1()}}\nVERSION = {version}\n"));
+    text
+}
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("linux /proc");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS line")
+}
+
+fn live_classes() -> usize {
+    relive::python::attach(|py| {
+        let code = CString::new(
+            "(__import__('gc').collect(), sum(1 for o in __import__('gc').get_objects() if isinstance(o, type) and o.__module__ == 'bench'))[1]",
+        )
+        .expect("no NUL");
+        py.eval(&code, None, None).expect("count").extract().expect("int")
+    })
+}
+
+fn main() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("a.py");
+    std::fs::write(&file, script(0)).expect("write");
+    let mut reloader = relive::Reloader::builder().tests(false).build().expect("reloader");
+    reloader.add_directory("bench", dir.path()).expect("load");
+    let mut baseline = 0;
+    println!("memory: {RELOADS} reloads of a script with 5 classes");
+    for version in 1..=RELOADS + 100 {
+        std::fs::write(&file, script(version)).expect("write");
+        let report = reloader.reload(&file).expect("reload");
+        assert_eq!(report.outcome, relive::Outcome::Reloaded, "{report}");
+        if version == 100 {
+            live_classes();
+            baseline = rss_kib();
+            println!("  after 100 warm-up reloads: RSS {baseline} KiB");
+        } else if version > 100 && (version - 100) % 200 == 0 {
+            let classes = live_classes();
+            let rss = rss_kib();
+            println!(
+                "  after {:>4} more reloads: RSS {rss} KiB (growth {:+} KiB), live classes {classes}",
+                version - 100,
+                rss as i64 - baseline as i64
+            );
+        }
+    }
+}
