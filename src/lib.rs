@@ -22,14 +22,17 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod engine;
+pub mod junit;
 pub mod python;
 pub mod report;
+pub mod testing;
 
 pub use engine::{Config, Error, Leak, Mode, Reloader, ReloaderBuilder};
 pub use report::{
     Changes, Duplicate, LoadReport, Outcome, RejectReason, ReloadReport, RemoveReport, ScriptLoad,
     ScriptPath, ScriptProblem, Wait,
 };
+pub use testing::{TestOutcome, TestReport, TestResult};
 
 /// The README's Rust examples compile as doc tests, so the README stays true.
 #[cfg(doctest)]

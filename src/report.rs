@@ -9,6 +9,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::python::PyFailure;
+use crate::testing::TestReport;
 
 /// The outcome words of the contract, shared by reports and scenario expectations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -120,7 +121,7 @@ impl fmt::Display for Wait {
 }
 
 /// Why a script did not load.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum ScriptProblem {
     /// The file could not be read.
@@ -145,6 +146,24 @@ pub enum ScriptProblem {
         /// The import error it last raised, as text.
         failure: Box<PyFailure>,
     },
+    /// The script's tests failed, errored or unexpectedly succeeded (T4).
+    Tests {
+        /// How many tests were found.
+        found: usize,
+        /// How many failed.
+        failed: usize,
+        /// The first failing test's id and message.
+        first: String,
+    },
+    /// The per-script timeout expired (T6, E2).
+    Timeout {
+        /// The timeout.
+        seconds: f64,
+        /// `module-level code` or `tests`.
+        during: String,
+        /// Whether the worker thread was abandoned, blocked inside C.
+        abandoned: bool,
+    },
     /// The script is blocked on a name bound by another blocked script, in a cycle (L6).
     Cycle {
         /// What it waits for.
@@ -166,6 +185,16 @@ impl fmt::Display for ScriptProblem {
             ScriptProblem::Blocked { waits_for, failure } => {
                 write!(f, "blocked: waits for {waits_for} ({failure})")
             }
+            ScriptProblem::Tests { found, failed, first } => {
+                write!(f, "tests failed: {failed} of {found} ({first})")
+            }
+            ScriptProblem::Timeout { seconds, during, abandoned } => {
+                write!(f, "timed out after {seconds} s in {during}")?;
+                if *abandoned {
+                    write!(f, "; the worker thread was abandoned, blocked inside C")?;
+                }
+                Ok(())
+            }
             ScriptProblem::Cycle { waits_for, cycle } => {
                 write!(f, "blocked in a cycle: waits for {waits_for}; cycle: {cycle}")
             }
@@ -174,7 +203,7 @@ impl fmt::Display for ScriptProblem {
 }
 
 /// One script's part in a load.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ScriptLoad {
     /// Path relative to the script directory.
     pub path: ScriptPath,
@@ -188,6 +217,8 @@ pub struct ScriptLoad {
     pub contributions: Vec<String>,
     /// Why it did not load, when it did not.
     pub problem: Option<ScriptProblem>,
+    /// Its tests, from the execution that got furthest (T3); `None` with tests off.
+    pub tests: Option<TestReport>,
 }
 
 /// A name exported by two scripts of one namespace, or by a script and a sub-namespace (L5).
@@ -214,7 +245,7 @@ impl fmt::Display for Duplicate {
 }
 
 /// What `add_directory` did (L1–L8).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LoadReport {
     /// Base namespace of the directory.
     pub namespace: String,
@@ -302,6 +333,9 @@ impl fmt::Display for LoadReport {
                     script.outcome.as_str()
                 )?,
             }
+            if let Some(tests) = &script.tests {
+                write_tests(f, tests, "      ")?;
+            }
         }
         for cycle in &self.cycles {
             writeln!(f, "  cycle: {cycle}")?;
@@ -310,6 +344,34 @@ impl fmt::Display for LoadReport {
             writeln!(f, "  warning: {duplicate}")?;
         }
         Ok(())
+    }
+}
+
+/// A test summary line, then each failing test with its message and traceback, indented.
+fn write_tests(f: &mut fmt::Formatter<'_>, tests: &TestReport, indent: &str) -> fmt::Result {
+    writeln!(f, "{indent}{tests}")?;
+    for failure in tests.failures() {
+        writeln!(
+            f,
+            "{indent}{} {}: {}",
+            failure.outcome.as_str().to_uppercase(),
+            failure.id,
+            failure.message
+        )?;
+        for line in failure.traceback.lines() {
+            writeln!(f, "{indent}  {line}")?;
+        }
+    }
+    Ok(())
+}
+
+impl LoadReport {
+    /// Totals over every script's tests: (passed, failed, skipped).
+    pub fn test_totals(&self) -> (usize, usize, usize) {
+        self.scripts
+            .iter()
+            .filter_map(|s| s.tests.as_ref())
+            .fold((0, 0, 0), |(p, f, s), t| (p + t.passed(), f + t.failed(), s + t.skipped()))
     }
 }
 
@@ -345,7 +407,7 @@ impl fmt::Display for RemoveReport {
 }
 
 /// Why a reload was rejected (R1, R2, R7, R14).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum RejectReason {
     /// The file could not be read or decoded, or did not compile or execute.
@@ -431,6 +493,8 @@ pub struct ReloadReport {
     pub changes: Option<Changes>,
     /// Why it was rejected (or why a new script is pending).
     pub reason: Option<RejectReason>,
+    /// The tests that ran against the candidate (or, for `retested`, the code in effect).
+    pub tests: Option<TestReport>,
     /// Wall time of the reload in milliseconds (not part of transcripts).
     pub duration_ms: f64,
 }
@@ -443,6 +507,9 @@ impl fmt::Display for ReloadReport {
         }
         if let Some(reason) = &self.reason {
             write!(f, ": {reason}")?;
+        }
+        if let Some(tests) = &self.tests {
+            write!(f, "; {tests}")?;
         }
         if let Some(changes) = &self.changes {
             let parts = [

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -23,6 +24,15 @@ pub struct CheckArgs {
     /// Keep the scripts that load when others fail (they still fail the check).
     #[arg(long)]
     partial: bool,
+    /// Do not discover or run the scripts' unit tests (T7).
+    #[arg(long)]
+    no_tests: bool,
+    /// Per-script timeout in seconds for module-level code plus tests (T6).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    test_timeout: f64,
+    /// Also write the results as JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
 }
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
@@ -31,12 +41,28 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         Some(namespace) => namespace,
         None => super::default_namespace(&args.dir)?,
     };
-    let mut reloader = Reloader::builder().partial(args.partial).build()?;
+    if !(args.test_timeout > 0.0 && args.test_timeout.is_finite()) {
+        anyhow::bail!("--test-timeout must be a positive number of seconds");
+    }
+    let mut reloader = Reloader::builder()
+        .partial(args.partial)
+        .tests(!args.no_tests)
+        .test_timeout(Duration::from_secs_f64(args.test_timeout))
+        .build()?;
     let report = reloader
         .add_directory(&namespace, &args.dir)
         .with_context(|| format!("cannot load {}", args.dir.display()))?;
+    if let Some(path) = &args.junit {
+        std::fs::write(path, relive::junit::load_report(&report))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     match args.format {
-        Format::Human => print!("{report}"),
+        Format::Human => {
+            print!("{report}");
+            let (passed, failed, skipped) = report.test_totals();
+            let skipped = if skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
+            println!("{passed} passed, {failed} failed{skipped}");
+        }
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
     }
     let ok = report.outcome == Outcome::Loaded && report.failures().next().is_none();

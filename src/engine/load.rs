@@ -11,6 +11,7 @@ use std::path::Path;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use super::candidate::Checked;
 use super::directory::{self, FoundScript};
 use super::namespace::{self, DirId};
 use super::resolve::{self, Resolver};
@@ -18,6 +19,7 @@ use super::script::{self, Compiled};
 use super::{Directory, Error, Reloader, Script};
 use crate::python::PyFailure;
 use crate::report::{Duplicate, LoadReport, Outcome, ScriptLoad, ScriptProblem, Wait};
+use crate::testing::TestReport;
 
 /// One script's progress through a load.
 struct Attempt {
@@ -29,6 +31,7 @@ struct Attempt {
     contributions: Vec<String>,
     problem: Option<ScriptProblem>,
     last_import_failure: Option<PyFailure>,
+    tests: Option<TestReport>,
 }
 
 impl Reloader {
@@ -119,7 +122,7 @@ impl Reloader {
             }
             let all_namespaces: Vec<String> = self.namespaces.names().map(str::to_string).collect();
             let ns_refs: Vec<&str> = all_namespaces.iter().map(String::as_str).collect();
-            match attempts[i].execute(py, &ns_refs, self.registry.bind(py))? {
+            match attempts[i].execute(py, self, &ns_refs)? {
                 Executed::Exported(names) => {
                     let installed = self.install(py, i, names, attempts, &mut owners, &mut duplicates)?;
                     let namespace = attempts[i].found.namespace.clone();
@@ -316,6 +319,7 @@ impl Attempt {
             contributions: Vec::new(),
             problem: None,
             last_import_failure: None,
+            tests: None,
         }
     }
 
@@ -338,22 +342,32 @@ impl Attempt {
     fn execute(
         &mut self,
         py: Python<'_>,
+        reloader: &Reloader,
         namespaces: &[&str],
-        registry: &Bound<'_, PyAny>,
     ) -> Result<Executed, Error> {
         let compiled = self.compiled.as_ref().expect("only compiled scripts execute");
         let file = self.found.file.clone();
         let globals = script::new_globals(py, &self.found.namespace, &file, self.found.path.as_str())
             .map_err(|e| Error::python(py, &e))?;
         self.executions += 1;
-        let outcome = script::execute(py, compiled, &globals)
-            .and_then(|()| script::exports(py, compiled, &globals, &self.found.namespace, registry));
-        let err = match outcome {
-            Ok(names) => {
-                self.globals = Some(globals.unbind());
-                return Ok(Executed::Exported(names));
+        let err = match reloader.check_candidate(py, &self.found, compiled, &globals)? {
+            Checked::Passed(tests) => {
+                self.tests = tests;
+                let registry = reloader.registry.bind(py);
+                match script::exports(py, compiled, &globals, &self.found.namespace, registry) {
+                    Ok(names) => {
+                        self.globals = Some(globals.unbind());
+                        return Ok(Executed::Exported(names));
+                    }
+                    Err(err) => err,
+                }
             }
-            Err(err) => err,
+            Checked::Failed(problem, tests) => {
+                self.tests = tests;
+                self.problem = Some(problem);
+                return Ok(Executed::Failed);
+            }
+            Checked::Raised(err) => err,
         };
         let filename = file.to_string_lossy();
         let failure = PyFailure::locate(py, &err, Some(&filename));
@@ -392,6 +406,7 @@ fn build_report(
             executions: a.executions,
             contributions: a.contributions.clone(),
             problem: a.problem.clone(),
+            tests: a.tests.clone(),
         })
         .collect();
     LoadReport {

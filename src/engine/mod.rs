@@ -5,6 +5,7 @@
 //! `namespace` (modules in `sys.modules`), `script` (one script's code and exports),
 //! `resolve` (load order) and `load` (one directory's all-or-nothing load).
 
+mod candidate;
 mod directory;
 mod error;
 mod leaks;
@@ -23,6 +24,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use serde::Serialize;
 
+pub(crate) use directory::tested_script_name;
 pub use error::Error;
 pub use leaks::Leak;
 use leaks::Leaks;

@@ -12,6 +12,7 @@ use std::time::Instant;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyModule};
 
+use super::candidate::Checked;
 use super::directory::{self, FoundScript};
 use super::leaks::Leak;
 use super::namespace::{self, DirId};
@@ -21,11 +22,18 @@ use super::update::{self, ApplyError, Candidate};
 use super::{Error, Mode, Reloader, Script};
 use crate::python::{self, PyFailure};
 use crate::report::{Changes, Outcome, RejectReason, ReloadReport, ScriptPath, ScriptProblem, Wait};
+use crate::testing::{TestReport, discover};
 
 /// A file of a batch, resolved against the registered directories.
 struct Change {
     found: FoundScript,
     directory: DirId,
+}
+
+/// A candidate after its check: its globals, or why it is rejected; and its tests.
+struct Built<'py> {
+    candidate: Result<Bound<'py, PyDict>, RejectReason>,
+    tests: Option<TestReport>,
 }
 
 /// A changed or new script that compiled, waiting for its turn in the batch.
@@ -43,8 +51,8 @@ impl Reloader {
     /// The file is not in a registered directory, or the interpreter failed.
     pub fn reload(&mut self, file: impl AsRef<Path>) -> Result<ReloadReport, Error> {
         let file = file.as_ref();
+        let path = self.subject(file)?.0.found.path;
         let reports = self.reload_batch([file])?;
-        let path = self.locate(file)?.found.path;
         reports.into_iter().find(|r| r.path == path).ok_or(Error::Ignored { path: file.to_path_buf() })
     }
 
@@ -59,19 +67,36 @@ impl Reloader {
         files: impl IntoIterator<Item = P>,
     ) -> Result<Vec<ReloadReport>, Error> {
         let mut changes = Vec::new();
+        let mut retests = Vec::new();
         let mut seen = BTreeSet::new();
         for file in files {
-            let change = self.locate(file.as_ref())?;
-            if is_watched_script(&change) && seen.insert(change.found.file.clone()) {
+            let (change, is_test_file) = self.subject(file.as_ref())?;
+            if !is_watched_script(&change) {
+                continue;
+            }
+            if is_test_file {
+                retests.push(change);
+            } else if seen.insert(change.found.file.clone()) {
                 changes.push(change);
             }
         }
+        retests.retain(|r| !seen.contains(&r.found.file));
+        retests.sort_by(|a, b| a.found.path.cmp(&b.found.path));
+        retests.dedup_by(|a, b| a.found.file == b.found.file);
         changes.sort_by(|a, b| a.found.path.cmp(&b.found.path));
-        python::attach(|py| self.run_batch(py, changes))
+        python::attach(|py| self.run_batch(py, changes, retests))
     }
 
-    fn run_batch(&mut self, py: Python<'_>, changes: Vec<Change>) -> Result<Vec<ReloadReport>, Error> {
+    fn run_batch(
+        &mut self,
+        py: Python<'_>,
+        changes: Vec<Change>,
+        retests: Vec<Change>,
+    ) -> Result<Vec<ReloadReport>, Error> {
         let mut reports = Vec::new();
+        for change in retests {
+            reports.push(self.retest(py, &change, Instant::now())?);
+        }
         let mut prepared = Vec::new();
         for change in changes {
             let start = Instant::now();
@@ -82,7 +107,7 @@ impl Reloader {
             let bytes = match script::read(&change.found.file) {
                 Ok(bytes) => bytes,
                 Err(problem) => {
-                    reports.push(self.refuse(&change, RejectReason::Script { problem }, start));
+                    reports.push(self.refuse(&change, RejectReason::Script { problem }, None, start));
                     continue;
                 }
             };
@@ -92,7 +117,9 @@ impl Reloader {
             }
             match script::compile(py, &change.found.file, &bytes) {
                 Ok(compiled) => prepared.push(Prepared { change, bytes, compiled }),
-                Err(problem) => reports.push(self.refuse(&change, RejectReason::Script { problem }, start)),
+                Err(problem) => {
+                    reports.push(self.refuse(&change, RejectReason::Script { problem }, None, start))
+                }
             }
         }
         let order = batch_order(&prepared);
@@ -130,6 +157,26 @@ impl Reloader {
         Ok(reports)
     }
 
+    /// Runs a script's tests against the code in effect because its test file changed (T5).
+    fn retest(&mut self, py: Python<'_>, change: &Change, start: Instant) -> Result<ReloadReport, Error> {
+        let script = &self.scripts[&change.found.file];
+        let globals = script.globals.bind(py).clone();
+        let version = Some(script.version);
+        let report = match self.retest_script(py, &change.found, &globals)? {
+            Ok(tests) => {
+                ReloadReport { version, tests: Some(tests), ..report_for(change, Outcome::Retested, start) }
+            }
+            Err((problem, tests)) => ReloadReport {
+                version,
+                reason: Some(RejectReason::Script { problem }),
+                tests,
+                ..report_for(change, Outcome::Retested, start)
+            },
+        };
+        log::info!("{report}");
+        Ok(report)
+    }
+
     /// Builds, checks and applies a candidate for a script in effect (R1, R2).
     fn reload_script(
         &mut self,
@@ -139,16 +186,16 @@ impl Reloader {
         start: Instant,
     ) -> Result<ReloadReport, Error> {
         let Prepared { change, bytes, compiled } = item;
-        let candidate = match self.build_candidate(py, &change, &compiled, rejected)? {
+        let Built { candidate, tests } = self.build_candidate(py, &change, &compiled, rejected)?;
+        let candidate = match candidate {
             Ok(candidate) => candidate,
-            Err(reason) => return Ok(self.refuse(&change, reason, start)),
+            Err(reason) => return Ok(self.refuse(&change, reason, tests, start)),
         };
-        let exports =
-            match script::exports(py, &compiled, &candidate, &change.found.namespace, self.registry.bind(py))
-            {
-                Ok(exports) => exports,
-                Err(err) => return Ok(self.refuse(&change, script_error(py, &err, &change), start)),
-            };
+        let registry = self.registry.bind(py);
+        let exports = match script::exports(py, &compiled, &candidate, &change.found.namespace, registry) {
+            Ok(exports) => exports,
+            Err(err) => return Ok(self.refuse(&change, script_error(py, &err, &change), tests, start)),
+        };
         let exports = self.claim_names(py, &change, exports);
         let file = change.found.file.clone();
         let script = &self.scripts[&file];
@@ -177,10 +224,11 @@ impl Reloader {
         let mut changes = match applied {
             Ok(changes) => changes,
             Err(ApplyError::Rejected(message)) => {
-                return Ok(self.refuse(&change, RejectReason::Shape { message }, start));
+                return Ok(self.refuse(&change, RejectReason::Shape { message }, tests, start));
             }
             Err(ApplyError::Failed(failure)) => {
-                return Ok(self.refuse(&change, RejectReason::Apply { failure: Box::new(failure) }, start));
+                let reason = RejectReason::Apply { failure: Box::new(failure) };
+                return Ok(self.refuse(&change, reason, tests, start));
             }
         };
         let globals = match self.config.mode {
@@ -204,31 +252,32 @@ impl Reloader {
             log::warn!("{}: kind changed: {kind}", change.found.path);
         }
         let report = ReloadReport {
-            path: change.found.path.clone(),
-            namespace: change.found.namespace.clone(),
-            outcome: Outcome::Reloaded,
             version: Some(version),
             changes: Some(changes),
-            reason: None,
-            duration_ms: elapsed_ms(start),
+            tests,
+            ..report_for(&change, Outcome::Reloaded, start)
         };
         log::info!("{report}");
         Ok(report)
     }
 
-    /// Executes a candidate into fresh globals; a failure is the reason to reject it.
+    /// Executes and tests a candidate; a failure is the reason to reject it.
     fn build_candidate<'py>(
         &self,
         py: Python<'py>,
         change: &Change,
         compiled: &Compiled,
         rejected: &BTreeMap<(String, String), ScriptPath>,
-    ) -> Result<Result<Bound<'py, PyDict>, RejectReason>, Error> {
+    ) -> Result<Built<'py>, Error> {
         let found = &change.found;
         let candidate = script::new_globals(py, &found.namespace, &found.file, found.path.as_str())
             .map_err(|e| Error::python(py, &e))?;
-        let Err(err) = script::execute(py, compiled, &candidate) else {
-            return Ok(Ok(candidate));
+        let err = match self.check_candidate(py, found, compiled, &candidate)? {
+            Checked::Passed(tests) => return Ok(Built { candidate: Ok(candidate), tests }),
+            Checked::Failed(problem, tests) => {
+                return Ok(Built { candidate: Err(RejectReason::Script { problem }), tests });
+            }
+            Checked::Raised(err) => err,
         };
         let names: Vec<String> = self.namespaces.names().map(str::to_string).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -237,9 +286,10 @@ impl Reloader {
             && let Some(script) = rejected.get(&(namespace.clone(), name.clone()))
         {
             let waits_for = Wait::Name { namespace, name };
-            return Ok(Err(RejectReason::NeedsRejected { waits_for, script: script.clone() }));
+            let reason = RejectReason::NeedsRejected { waits_for, script: script.clone() };
+            return Ok(Built { candidate: Err(reason), tests: None });
         }
-        Ok(Err(script_error(py, &err, change)))
+        Ok(Built { candidate: Err(script_error(py, &err, change)), tests: None })
     }
 
     /// Loads a script that is not in effect: a new file or a pending one (W2).
@@ -255,8 +305,8 @@ impl Reloader {
         if let Err(err) = self.namespaces.create(py, &base, &change.found.namespace, change.directory) {
             return Err(Error::python(py, &err));
         }
-        let built = self.build_candidate(py, &change, &compiled, rejected)?;
-        let exported = built.and_then(|globals| {
+        let Built { candidate, tests } = self.build_candidate(py, &change, &compiled, rejected)?;
+        let exported = candidate.and_then(|globals| {
             script::exports(py, &compiled, &globals, &change.found.namespace, self.registry.bind(py))
                 .map(|names| (globals, names))
                 .map_err(|err| script_error(py, &err, &change))
@@ -267,13 +317,9 @@ impl Reloader {
                 let directory = self.directories.get_mut(&change.directory).expect("registered");
                 directory.pending.insert(change.found.file.clone());
                 let report = ReloadReport {
-                    path: change.found.path.clone(),
-                    namespace: change.found.namespace.clone(),
-                    outcome: Outcome::Pending,
-                    version: None,
-                    changes: None,
                     reason: Some(reason),
-                    duration_ms: elapsed_ms(start),
+                    tests,
+                    ..report_for(&change, Outcome::Pending, start)
                 };
                 log::info!("{report}");
                 return Ok(report);
@@ -303,13 +349,10 @@ impl Reloader {
         };
         self.scripts.insert(change.found.file.clone(), script);
         let report = ReloadReport {
-            path: change.found.path.clone(),
-            namespace: change.found.namespace.clone(),
-            outcome: Outcome::Loaded,
             version: Some(1),
             changes: Some(Changes { reclaimed, ..Changes::default() }),
-            reason: None,
-            duration_ms: elapsed_ms(start),
+            tests,
+            ..report_for(&change, Outcome::Loaded, start)
         };
         log::info!("{report}");
         Ok(report)
@@ -380,15 +423,7 @@ impl Reloader {
                 }
             }
         }
-        let report = ReloadReport {
-            path: change.found.path.clone(),
-            namespace: change.found.namespace.clone(),
-            outcome: Outcome::Removed,
-            version: None,
-            changes: Some(changes),
-            reason: None,
-            duration_ms: elapsed_ms(start),
-        };
+        let report = ReloadReport { changes: Some(changes), ..report_for(change, Outcome::Removed, start) };
         log::info!("{report}");
         Ok(report)
     }
@@ -491,7 +526,13 @@ impl Reloader {
             .map_err(|e| Error::python(py, &e))
     }
 
-    fn refuse(&mut self, change: &Change, reason: RejectReason, start: Instant) -> ReloadReport {
+    fn refuse(
+        &mut self,
+        change: &Change,
+        reason: RejectReason,
+        tests: Option<TestReport>,
+        start: Instant,
+    ) -> ReloadReport {
         let loaded = self.scripts.get(&change.found.file);
         let outcome = if loaded.is_some() { Outcome::Rejected } else { Outcome::Pending };
         if loaded.is_none() {
@@ -499,13 +540,10 @@ impl Reloader {
             directory.pending.insert(change.found.file.clone());
         }
         let report = ReloadReport {
-            path: change.found.path.clone(),
-            namespace: change.found.namespace.clone(),
-            outcome,
             version: loaded.map(|s| s.version),
-            changes: None,
             reason: Some(reason),
-            duration_ms: elapsed_ms(start),
+            tests,
+            ..report_for(change, outcome, start)
         };
         log::info!("{report}");
         report
@@ -513,13 +551,18 @@ impl Reloader {
 
     fn unchanged(&self, change: &Change, start: Instant) -> ReloadReport {
         ReloadReport {
-            path: change.found.path.clone(),
-            namespace: change.found.namespace.clone(),
-            outcome: Outcome::Unchanged,
             version: self.scripts.get(&change.found.file).map(|s| s.version),
-            changes: None,
-            reason: None,
-            duration_ms: elapsed_ms(start),
+            ..report_for(change, Outcome::Unchanged, start)
+        }
+    }
+
+    /// The script a changed file stands for: itself, or for a test file beside a loaded
+    /// script, that script (T5); and whether it was a test file.
+    fn subject(&self, file: &Path) -> Result<(Change, bool), Error> {
+        let file = canonical_file(file);
+        match discover::script_for(&file).filter(|script| self.scripts.contains_key(script)) {
+            Some(script) => Ok((self.locate(&script)?, true)),
+            None => Ok((self.locate(&file)?, false)),
         }
     }
 
@@ -588,6 +631,20 @@ fn batch_order(prepared: &[Prepared]) -> Vec<usize> {
         })
         .collect();
     resolve::static_order(&deps)
+}
+
+/// A report for `change` with nothing but its outcome filled in.
+fn report_for(change: &Change, outcome: Outcome, start: Instant) -> ReloadReport {
+    ReloadReport {
+        path: change.found.path.clone(),
+        namespace: change.found.namespace.clone(),
+        outcome,
+        version: None,
+        changes: None,
+        reason: None,
+        tests: None,
+        duration_ms: elapsed_ms(start),
+    }
 }
 
 fn script_error(py: Python<'_>, err: &PyErr, change: &Change) -> RejectReason {

@@ -64,12 +64,6 @@ pub(crate) fn new_globals<'py>(
         .cast_into::<PyDict>()?)
 }
 
-/// Executes compiled code into `globals`.
-pub(crate) fn execute(py: Python<'_>, compiled: &Compiled, globals: &Bound<'_, PyDict>) -> PyResult<()> {
-    py.import("builtins")?.call_method1("exec", (compiled.code.bind(py), globals))?;
-    Ok(())
-}
-
 /// What a failed execution waits for, when the failure is about one of `namespaces` (L6).
 pub(crate) fn wait_target(py: Python<'_>, err: &PyErr, namespaces: &[&str]) -> PyResult<Option<Wait>> {
     let namespaces = PySet::new(py, namespaces)?;

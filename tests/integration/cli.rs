@@ -84,3 +84,95 @@ fn check_partial_still_fails_but_reports_pending() {
     assert!(text.contains("1 pending"), "{text}");
     assert!(text.contains("b.py") && text.contains("pending"), "{text}");
 }
+
+#[test]
+fn check_names_the_failing_test_file_and_assertion_and_exits_1() {
+    let dir = ScriptDir::new();
+    dir.write("brain.py", "def think():\n    return 1\n");
+    dir.write(
+        "brain_unittest.py",
+        "import unittest\nclass BrainTest(unittest.TestCase):\n    def test_ok(self):\n        pass\n    def test_think(self):\n        self.assertEqual(think(), 2)\n",
+    );
+    let output = relive(&["check", dir.path().to_str().unwrap(), "-n", "game"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(text.contains("FAIL game.BrainTest.test_think: AssertionError: 1 != 2"), "{text}");
+    assert!(text.contains("brain_unittest.py\", line 6"), "{text}");
+    assert!(text.ends_with("1 passed, 1 failed\n"), "{text}");
+}
+
+#[test]
+fn check_stops_a_hanging_test_within_the_timeout_plus_a_second() {
+    let dir = ScriptDir::new();
+    dir.write("a.py", "X = 1\n");
+    dir.write("a_unittest.py", "import unittest\nclass T(unittest.TestCase):\n    def test_hang(self):\n        while True:\n            pass\n");
+    let start = std::time::Instant::now();
+    let output = relive(&["check", dir.path().to_str().unwrap(), "-n", "game", "--test-timeout", "0.5"]);
+    assert!(start.elapsed() < std::time::Duration::from_millis(500 + 1000 + 1500), "{:?}", start.elapsed());
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("timed out after 0.5 s in tests"), "{}", stdout(&output));
+}
+
+#[test]
+fn check_no_tests_skips_the_tests() {
+    let dir = ScriptDir::new();
+    dir.write("a.py", "X = 1\n");
+    dir.write(
+        "a_unittest.py",
+        "import unittest\nclass T(unittest.TestCase):\n    def test_fail(self):\n        self.fail('no')\n",
+    );
+    assert_eq!(relive(&["check", dir.path().to_str().unwrap(), "-n", "game"]).status.code(), Some(1));
+    let output = relive(&["check", dir.path().to_str().unwrap(), "-n", "game", "--no-tests"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout(&output).ends_with("0 passed, 0 failed\n"));
+}
+
+#[test]
+fn check_writes_junit_that_parses() {
+    let dir = ScriptDir::new();
+    dir.write("a.py", "X = 1\n");
+    dir.write(
+        "a_unittest.py",
+        "import unittest\nclass T(unittest.TestCase):\n    def test_ok(self):\n        print('hello')\n    def test_bad(self):\n        self.assertEqual(X, 2)\n    @unittest.skip('later')\n    def test_skip(self):\n        pass\n",
+    );
+    dir.write("b.py", "def broken(:\n");
+    let junit = dir.path().join("out.xml");
+    let output = relive(&[
+        "check",
+        dir.path().to_str().unwrap(),
+        "-n",
+        "game",
+        "--partial",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    // Parse with Python's XML parser: structure, not strings.
+    let script = format!(
+        "import xml.etree.ElementTree as ET\n\
+         root = ET.parse({junit:?}).getroot()\n\
+         suites = {{s.get('name'): s for s in root.iter('testsuite')}}\n\
+         a = suites['a.py']\n\
+         cases = {{c.get('name'): c for c in a.iter('testcase')}}\n\
+         assert sorted(cases) == ['test_bad', 'test_ok', 'test_skip'], sorted(cases)\n\
+         assert cases['test_bad'].find('failure').get('message') == 'AssertionError: 1 != 2'\n\
+         assert 'a_unittest.py' in cases['test_bad'].find('failure').text\n\
+         assert cases['test_skip'].find('skipped') is not None\n\
+         assert cases['test_ok'].find('system-out').text == 'hello\\n'\n\
+         assert cases['test_ok'].get('classname') == 'game.T'\n\
+         b = suites['b.py']\n\
+         assert b.find('testcase').find('error').get('message').startswith('SyntaxError')\n\
+         assert root.get('failures') == '1' and root.get('errors') == '1' and root.get('tests') == '4'\n\
+         print('ok')\n"
+    );
+    let parsed = Command::new(relive::python::BUILD_PYTHON_EXECUTABLE.unwrap())
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&parsed.stdout),
+        "ok\n",
+        "{}",
+        String::from_utf8_lossy(&parsed.stderr)
+    );
+}

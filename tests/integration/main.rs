@@ -6,5 +6,6 @@ mod interpreter;
 mod leaks;
 mod load;
 mod load_errors;
+mod testgate;
 mod update;
 mod util;

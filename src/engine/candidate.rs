@@ -1,0 +1,145 @@
+//! Checking a candidate before anything goes live (R1, T2): execute its module-level code,
+//! then run its tests, both bounded by the per-script timeout (T6).
+//!
+//! Used alike by loads (`load`) and reloads (`reload`), so a script meets the same gate on
+//! its first load and on every change.
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use super::directory::FoundScript;
+use super::script::{self, Compiled};
+use super::{Error, Reloader};
+use crate::python::PyFailure;
+use crate::report::ScriptProblem;
+use crate::testing::run::{self, Finished, Job, Phase, TestFile};
+use crate::testing::{TestReport, discover};
+
+/// How a candidate fared.
+pub(crate) enum Checked {
+    /// It ran, and its tests (if on) passed.
+    Passed(Option<TestReport>),
+    /// Its module-level code raised (a blocked import is told apart by the caller).
+    Raised(PyErr),
+    /// Its tests failed, or the timeout expired.
+    Failed(ScriptProblem, Option<TestReport>),
+}
+
+impl Reloader {
+    /// Executes `compiled` into `globals` and runs the script's tests against it.
+    pub(crate) fn check_candidate(
+        &self,
+        py: Python<'_>,
+        found: &FoundScript,
+        compiled: &Compiled,
+        globals: &Bound<'_, PyDict>,
+    ) -> Result<Checked, Error> {
+        let tests = self.config.tests;
+        let test_file = if tests { compile_test_file(py, found) } else { None };
+        let (test_file, broken) = match test_file {
+            Some(Ok(file)) => (Some(file), None),
+            Some(Err(report)) => (None, Some(report)),
+            None => (None, None),
+        };
+        let job = Job {
+            code: Some(compiled.code.clone_ref(py)),
+            globals: globals.clone().unbind(),
+            test_file: test_file.as_ref(),
+            tests: tests && broken.is_none(),
+            timeout: self.config.test_timeout,
+            display_path: found.path.as_str(),
+        };
+        let finished = run::run(py, job).map_err(|e| Error::python(py, &e))?;
+        Ok(match (finished, broken) {
+            (Finished::Raised(err), _) => Checked::Raised(err),
+            (Finished::TimedOut { phase, abandoned, tests }, _) => {
+                Checked::Failed(self.timeout_problem(phase, abandoned), tests)
+            }
+            (Finished::Ran(_), Some(report)) => {
+                log::info!("{}: {}", found.path, crate::testing::result::tests_found(0));
+                Checked::Failed(tests_problem(&report), Some(report))
+            }
+            (Finished::Ran(Some(report)), None) if !report.is_green() => {
+                Checked::Failed(tests_problem(&report), Some(report))
+            }
+            (Finished::Ran(report), None) => Checked::Passed(report),
+        })
+    }
+
+    /// Runs the tests of the code in effect again (T5): its test file changed.
+    pub(crate) fn retest_script(
+        &self,
+        py: Python<'_>,
+        found: &FoundScript,
+        globals: &Bound<'_, PyDict>,
+    ) -> Result<Result<TestReport, (ScriptProblem, Option<TestReport>)>, Error> {
+        let test_file = match compile_test_file(py, found) {
+            Some(Ok(file)) => Some(file),
+            Some(Err(report)) => {
+                log::info!("{}: {}", found.path, crate::testing::result::tests_found(0));
+                return Ok(Err((tests_problem(&report), Some(report))));
+            }
+            None => None,
+        };
+        let job = Job {
+            code: None,
+            globals: globals.clone().unbind(),
+            test_file: test_file.as_ref(),
+            tests: true,
+            timeout: self.config.test_timeout,
+            display_path: found.path.as_str(),
+        };
+        match run::run(py, job).map_err(|e| Error::python(py, &e))? {
+            Finished::Ran(Some(report)) if report.is_green() => Ok(Ok(report)),
+            Finished::Ran(Some(report)) => Ok(Err((tests_problem(&report), Some(report)))),
+            Finished::Ran(None) => Ok(Ok(TestReport::default())),
+            Finished::TimedOut { phase, abandoned, tests } => {
+                Ok(Err((self.timeout_problem(phase, abandoned), tests)))
+            }
+            Finished::Raised(err) => {
+                let failure = PyFailure::from_err(py, &err);
+                Ok(Err((ScriptProblem::Error { failure: Box::new(failure) }, None)))
+            }
+        }
+    }
+
+    fn timeout_problem(&self, phase: Phase, abandoned: bool) -> ScriptProblem {
+        ScriptProblem::Timeout {
+            seconds: self.config.test_timeout.as_secs_f64(),
+            during: match phase {
+                Phase::Exec => "module-level code".to_string(),
+                Phase::Tests => "tests".to_string(),
+            },
+            abandoned,
+        }
+    }
+}
+
+fn tests_problem(report: &TestReport) -> ScriptProblem {
+    let first = report.failures().next().map(|r| format!("{}: {}", r.id, r.message)).unwrap_or_default();
+    ScriptProblem::Tests { found: report.found, failed: report.failed(), first }
+}
+
+/// The script's test file compiled, or a report of its failure to compile.
+fn compile_test_file(py: Python<'_>, found: &FoundScript) -> Option<Result<TestFile, TestReport>> {
+    let path = discover::test_file_for(&found.file)?;
+    let display = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let compiled = script::read(&path).and_then(|bytes| script::compile(py, &path, &bytes));
+    Some(match compiled {
+        Ok(compiled) => Ok(TestFile { code: compiled.code, path }),
+        Err(problem) => {
+            let failure = match problem {
+                ScriptProblem::Error { failure } => *failure,
+                other => PyFailure {
+                    kind: "TestFileError".into(),
+                    message: other.to_string(),
+                    file: Some(path.to_string_lossy().into_owned()),
+                    line: None,
+                    column: None,
+                    traceback: String::new(),
+                },
+            };
+            Err(run::test_file_error(&display, &failure))
+        }
+    })
+}

@@ -1,0 +1,147 @@
+//! Per-test outcomes as plain text (T4, T6): never TestCase, result or traceback objects,
+//! which would keep candidates alive (R12).
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// How one test ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TestOutcome {
+    /// Passed.
+    Pass,
+    /// An assertion failed.
+    Fail,
+    /// The test raised (timeouts, `sys.exit` and `KeyboardInterrupt` included).
+    Error,
+    /// Skipped.
+    Skip,
+    /// An expected failure that failed.
+    Xfail,
+    /// An expected failure that passed: counts as failed (T4).
+    UnexpectedSuccess,
+}
+
+impl TestOutcome {
+    /// Whether this outcome rejects the candidate (T4).
+    pub fn is_failure(self) -> bool {
+        matches!(self, TestOutcome::Fail | TestOutcome::Error | TestOutcome::UnexpectedSuccess)
+    }
+
+    pub(crate) fn parse(word: &str) -> TestOutcome {
+        match word {
+            "pass" => TestOutcome::Pass,
+            "fail" => TestOutcome::Fail,
+            "skip" => TestOutcome::Skip,
+            "xfail" => TestOutcome::Xfail,
+            "unexpected-success" => TestOutcome::UnexpectedSuccess,
+            _ => TestOutcome::Error,
+        }
+    }
+
+    /// The word used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestOutcome::Pass => "pass",
+            TestOutcome::Fail => "fail",
+            TestOutcome::Error => "error",
+            TestOutcome::Skip => "skip",
+            TestOutcome::Xfail => "xfail",
+            TestOutcome::UnexpectedSuccess => "unexpected-success",
+        }
+    }
+}
+
+impl fmt::Display for TestOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One test's result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TestResult {
+    /// The unittest id: `game.ai.BrainTest.test_moves`.
+    pub id: String,
+    /// How it ended.
+    pub outcome: TestOutcome,
+    /// Wall time in milliseconds (not part of transcripts).
+    pub duration_ms: f64,
+    /// The assertion or exception message, or the skip reason.
+    pub message: String,
+    /// The traceback as unittest formats it; empty when it passed.
+    pub traceback: String,
+    /// What the test printed to stdout.
+    pub stdout: String,
+    /// What the test printed to stderr.
+    pub stderr: String,
+}
+
+/// The tests of one script, from one run (T3, T4).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TestReport {
+    /// How many tests were discovered.
+    pub found: usize,
+    /// Every test's result, in run order.
+    pub results: Vec<TestResult>,
+    /// Whether the per-script timeout expired during the run (T6).
+    pub timed_out: bool,
+}
+
+impl TestReport {
+    /// Tests that passed.
+    pub fn passed(&self) -> usize {
+        self.count(|o| o == TestOutcome::Pass)
+    }
+
+    /// Tests that failed, errored or unexpectedly succeeded.
+    pub fn failed(&self) -> usize {
+        self.count(TestOutcome::is_failure)
+    }
+
+    /// Tests skipped.
+    pub fn skipped(&self) -> usize {
+        self.count(|o| o == TestOutcome::Skip)
+    }
+
+    /// Expected failures.
+    pub fn expected_failures(&self) -> usize {
+        self.count(|o| o == TestOutcome::Xfail)
+    }
+
+    /// Whether the tests let the candidate through (T4).
+    pub fn is_green(&self) -> bool {
+        self.failed() == 0 && !self.timed_out
+    }
+
+    /// The results that reject the candidate.
+    pub fn failures(&self) -> impl Iterator<Item = &TestResult> {
+        self.results.iter().filter(|r| r.outcome.is_failure())
+    }
+
+    fn count(&self, which: impl Fn(TestOutcome) -> bool) -> usize {
+        self.results.iter().filter(|r| which(r.outcome)).count()
+    }
+}
+
+/// `1 test found`, `3 tests found` (T3).
+pub fn tests_found(n: usize) -> String {
+    if n == 1 { "1 test found".to_string() } else { format!("{n} tests found") }
+}
+
+impl fmt::Display for TestReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} passed, {} failed", tests_found(self.found), self.passed(), self.failed())?;
+        if self.skipped() > 0 {
+            write!(f, ", {} skipped", self.skipped())?;
+        }
+        if self.expected_failures() > 0 {
+            write!(f, ", {} expected failures", self.expected_failures())?;
+        }
+        if self.timed_out {
+            write!(f, " (timed out)")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,218 @@
+//! Running a candidate and its tests on a worker thread, bounded by the per-script timeout
+//! (T2, T6, E2).
+//!
+//! The caller detaches from the interpreter while it waits. When the timeout expires, a
+//! `ScriptTimeout` is raised in the worker, which stops Python code at its next bytecode;
+//! a worker still busy one second later (blocked inside C) is abandoned and logged at ERROR.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use super::result::{TestOutcome, TestReport, TestResult, tests_found};
+use crate::python::{Helper, PyFailure};
+
+static HELPER: Helper = Helper::new(include_str!("runner.py"), c"src/testing/runner.py", c"_relive_runner");
+
+/// A compiled test file.
+pub(crate) struct TestFile {
+    /// Its code object.
+    pub(crate) code: Py<PyAny>,
+    /// Its path, for `__file__` and messages.
+    pub(crate) path: PathBuf,
+}
+
+/// What to run.
+pub(crate) struct Job<'a> {
+    /// The candidate's code; `None` to only run tests against `globals` (T5 retest).
+    pub(crate) code: Option<Py<PyAny>>,
+    /// The globals to execute into (a candidate) or to test (the code in effect).
+    pub(crate) globals: Py<PyDict>,
+    /// The script's test file, compiled, when it has one.
+    pub(crate) test_file: Option<&'a TestFile>,
+    /// Whether tests run at all (T7).
+    pub(crate) tests: bool,
+    /// The per-script timeout (T6).
+    pub(crate) timeout: Duration,
+    /// The script's path relative to its directory, for the T3 log line.
+    pub(crate) display_path: &'a str,
+}
+
+/// Where a run stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Module-level code.
+    Exec,
+    /// The tests.
+    Tests,
+}
+
+/// How a run ended.
+pub(crate) enum Finished {
+    /// Module-level code ran; tests (if on) ran and are in the report.
+    Ran(Option<TestReport>),
+    /// Module-level code raised.
+    Raised(PyErr),
+    /// The timeout expired (T6). `abandoned` when the worker did not stop within a second.
+    TimedOut { phase: Phase, abandoned: bool, tests: Option<TestReport> },
+}
+
+enum Message {
+    Started(u64),
+    Done(PyResult<Py<PyAny>>),
+}
+
+/// Runs `job` on a worker thread; the caller's thread waits detached.
+pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
+    let helper = HELPER.module(py);
+    let deadline = helper.getattr("Deadline")?.call0()?.unbind();
+    let test_code = job.test_file.map(|t| t.code.clone_ref(py));
+    let test_path = job.test_file.map(|t| t.path.to_string_lossy().into_owned());
+    let (tx, rx) = mpsc::channel();
+    let worker_deadline = deadline.clone_ref(py);
+    let code = job.code.as_ref().map(|c| c.clone_ref(py));
+    let globals = job.globals.clone_ref(py);
+    let tests = job.tests;
+    std::thread::Builder::new()
+        .name("relive-script".into())
+        .spawn(move || {
+            Python::attach(|py| {
+                let ident = py
+                    .import("threading")
+                    .and_then(|t| t.call_method0("get_ident"))
+                    .and_then(|i| i.extract::<u64>())
+                    .unwrap_or(0);
+                let _ = tx.send(Message::Started(ident));
+                let helper = HELPER.module(py);
+                let result = match code {
+                    Some(code) => helper
+                        .call_method1("run", (code, globals, test_code, test_path, tests, worker_deadline)),
+                    None => helper.call_method1("retest", (globals, test_code, test_path, worker_deadline)),
+                };
+                let _ = tx.send(Message::Done(result.map(Bound::unbind)));
+            })
+        })
+        .map_err(|e| {
+            pyo3::exceptions::PyRuntimeError::new_err(format!("cannot start a worker thread: {e}"))
+        })?;
+    let (started, rx) = py.detach(move || (rx.recv(), rx));
+    let ident = match started {
+        Ok(Message::Started(ident)) => ident,
+        _ => {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "the worker thread ended before it started",
+            ));
+        }
+    };
+    let timeout = job.timeout;
+    let (message, rx) = py.detach(move || (rx.recv_timeout(timeout), rx));
+    let (outcome, timed_out) = match message {
+        Ok(Message::Done(result)) => (Some(result?), false),
+        Ok(Message::Started(_)) => unreachable!("started is sent once"),
+        Err(_) => {
+            interrupt(py, ident, deadline.bind(py), helper)?;
+            match py.detach(move || rx.recv_timeout(Duration::from_secs(1))) {
+                Ok(Message::Done(result)) => (Some(result?), true),
+                _ => (None, true),
+            }
+        }
+    };
+    let Some(outcome) = outcome else {
+        log::error!(
+            "{}: abandoned a worker thread still blocked {} s after the timeout (code blocked inside C)",
+            job.display_path,
+            1
+        );
+        return Ok(Finished::TimedOut { phase: Phase::Exec, abandoned: true, tests: None });
+    };
+    let (phase, error, tests): (String, Bound<'_, PyAny>, Bound<'_, PyAny>) = outcome.bind(py).extract()?;
+    let phase = if phase == "tests" { Phase::Tests } else { Phase::Exec };
+    let mut report = if tests.is_none() { None } else { Some(read_tests(&tests)?) };
+    if let Some(report) = &report {
+        log::info!("{}: {}", job.display_path, tests_found(report.found));
+    }
+    let timeout_kind = helper.getattr("ScriptTimeout")?;
+    let raised_timeout = !error.is_none() && error.is_instance(&timeout_kind)?;
+    if timed_out || raised_timeout || report.as_ref().is_some_and(|r| r.timed_out) {
+        if let Some(report) = report.as_mut() {
+            report.timed_out = true;
+        }
+        if error.is_none() && !timed_out {
+            return Ok(Finished::Ran(report));
+        }
+        return Ok(Finished::TimedOut { phase, abandoned: false, tests: report });
+    }
+    if !error.is_none() {
+        return Ok(Finished::Raised(PyErr::from_value(error)));
+    }
+    Ok(Finished::Ran(report))
+}
+
+/// Stops the worker: marks the deadline expired and raises `ScriptTimeout` in it, unless it
+/// finished in the meantime (both checks hold the GIL, so they cannot interleave).
+fn interrupt(
+    py: Python<'_>,
+    ident: u64,
+    deadline: &Bound<'_, PyAny>,
+    helper: &Bound<'_, pyo3::types::PyModule>,
+) -> PyResult<()> {
+    if deadline.getattr("finished")?.is_truthy()? {
+        return Ok(());
+    }
+    deadline.setattr("expired", true)?;
+    let kind = helper.getattr("ScriptTimeout")?;
+    // SAFETY: attached; `kind` is a live exception type and the id a thread id of this process.
+    unsafe {
+        ffi::PyThreadState_SetAsyncExc(ident as _, kind.as_ptr());
+    }
+    let _ = py;
+    Ok(())
+}
+
+type Record = (String, String, f64, String, String, String, String);
+
+fn read_tests(tests: &Bound<'_, PyAny>) -> PyResult<TestReport> {
+    let (found, records): (usize, Vec<Record>) = tests.extract()?;
+    let results: Vec<TestResult> = records
+        .into_iter()
+        .map(|(id, outcome, duration_ms, message, traceback, stdout, stderr)| TestResult {
+            id,
+            outcome: TestOutcome::parse(&outcome),
+            duration_ms,
+            message,
+            traceback,
+            stdout,
+            stderr,
+        })
+        .collect();
+    let timed_out = results.iter().any(|r| r.message.starts_with("timed out:"));
+    Ok(TestReport { found, results, timed_out })
+}
+
+/// Records a failure of the test file itself (it does not compile) as an erroring test.
+pub(crate) fn test_file_error(path: &str, failure: &PyFailure) -> TestReport {
+    let result = TestResult {
+        id: format!("{path} (loading the test file)"),
+        outcome: TestOutcome::Error,
+        duration_ms: 0.0,
+        message: failure.to_string(),
+        traceback: failure.traceback.clone(),
+        stdout: String::new(),
+        stderr: String::new(),
+    };
+    TestReport { found: 0, results: vec![result], timed_out: false }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helper_compiles() {
+        crate::python::attach(|py| assert!(HELPER.module(py).hasattr("run").unwrap()));
+    }
+}

@@ -1,0 +1,195 @@
+"""Runs a candidate's module-level code and its unit tests, on relive's worker thread.
+
+Loaded once by src/testing/run.rs. `run` executes the candidate and then its tests (T1,
+T2, T6) and returns plain data; `retest` runs the tests of the code in effect (T5). The
+caller bounds both with one deadline: when it expires it raises `ScriptTimeout` in this
+thread and sets `deadline.expired`, so the run stops after the current test.
+"""
+
+import io
+import sys
+import time
+import traceback
+import unittest
+
+MARKER = "__relive__"
+
+
+class ScriptTimeout(BaseException):
+    """Raised asynchronously in the worker when the per-script timeout expires (T6)."""
+
+
+class Deadline:
+    """Shared between the worker and the watchdog; both only touch it holding the GIL."""
+
+    __slots__ = ("finished", "expired")
+
+    def __init__(self):
+        self.finished = False
+        self.expired = False
+
+
+def run(code, candidate, test_code, test_path, tests_enabled, deadline):
+    """Execute `code` into `candidate`, then run its tests.
+
+    Returns (phase, error, tests): phase is "exec" or "tests", error the exception that
+    ended the run or None, tests None or (found, records).
+    """
+    phase, error, tests = "exec", None, None
+    try:
+        exec(code, candidate)
+        if tests_enabled:
+            phase = "tests"
+            tests = _run_tests(candidate, candidate, test_code, test_path, deadline)
+    except BaseException as exc:  # noqa: B036 - a script's SystemExit must not end relive
+        error = exc
+    finally:
+        deadline.finished = True
+    return phase, error, tests
+
+
+def retest(globals_in_effect, test_code, test_path, deadline):
+    """Run the tests of the code in effect against a changed test file (T5)."""
+    error, tests = None, None
+    try:
+        tests = _run_tests(globals_in_effect, None, test_code, test_path, deadline)
+    except BaseException as exc:  # noqa: B036
+        error = exc
+    finally:
+        deadline.finished = True
+    return "tests", error, tests
+
+
+def _defined_cases(g):
+    cases = []
+    for value in list(g.values()):
+        if isinstance(value, type) and issubclass(value, unittest.TestCase) and value is not unittest.TestCase:
+            if any(getattr(f, "__globals__", None) is g for f in vars(value).values()):
+                cases.append(value)
+    return cases
+
+
+def _run_tests(g, candidate, test_code, test_path, deadline):
+    """T1: the test cases the script defines, plus those of its test file, which runs in a
+    copy of the script's globals updated with its own names."""
+    cases = _defined_cases(g)
+    records = []
+    if test_code is not None:
+        test_globals = dict(g)
+        test_globals.pop(MARKER, None)
+        test_globals["__file__"] = test_path
+        try:
+            exec(test_code, test_globals)
+        except ScriptTimeout:
+            raise
+        except BaseException as exc:  # noqa: B036
+            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            records.append((f"{test_path} (loading the test file)", "error", 0.0, _message(exc), text, "", ""))
+            return 0, records
+        cases += [c for c in _defined_cases(test_globals) if c not in cases]
+    cases.sort(key=lambda c: c.__qualname__)
+    loader = unittest.TestLoader()
+    suite = unittest.TestSuite(loader.loadTestsFromTestCase(c) for c in cases)
+    found = suite.countTestCases()
+    result = RecordingResult(deadline, records)
+    try:
+        suite.run(result)
+    except KeyboardInterrupt as exc:
+        result.interrupted(exc)
+    result.restore_streams()
+    return found, records
+
+
+def _message(exc):
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class RecordingResult(unittest.TestResult):
+    """Keeps each outcome as text (never the test or traceback objects, R12), with the
+    output the test printed."""
+
+    def __init__(self, deadline, records):
+        super().__init__()
+        self.deadline = deadline
+        self.records = records
+        self.current = None
+        self.started = 0.0
+        self.saved_streams = None
+        self.out = self.err = None
+
+    def startTest(self, test):
+        super().startTest(test)
+        self.current = test
+        self.started = time.perf_counter()
+        self.out, self.err = io.StringIO(), io.StringIO()
+        self.saved_streams = (sys.stdout, sys.stderr)
+        sys.stdout, sys.stderr = self.out, self.err
+
+    def stopTest(self, test):
+        self.restore_streams()
+        super().stopTest(test)
+        if self.deadline.expired:
+            self.shouldStop = True
+
+    def restore_streams(self):
+        if self.saved_streams is not None:
+            sys.stdout, sys.stderr = self.saved_streams
+            self.saved_streams = None
+
+    def _record(self, test, outcome, err=None, message=None):
+        duration = (time.perf_counter() - self.started) * 1000.0 if test is self.current else 0.0
+        text = ""
+        if err is not None:
+            if issubclass(err[0], ScriptTimeout):
+                self.deadline.expired = True
+                self.shouldStop = True
+                message = "timed out: the per-script timeout expired during this test"
+            else:
+                message = _message(err[1]) if message is None else message
+            text = self._exc_info_to_string(err, test) if not issubclass(err[0], ScriptTimeout) else message
+        out = self.out.getvalue() if self.out is not None else ""
+        errs = self.err.getvalue() if self.err is not None else ""
+        self.records.append((test.id(), outcome, duration, message or "", text, out, errs))
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self._record(test, "pass")
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self._record(test, "fail", err)
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        outcome = "error"
+        if issubclass(err[0], SystemExit):
+            self._record(test, outcome, err, message=f"SystemExit: the test called sys.exit({err[1].code!r})")
+        else:
+            self._record(test, outcome, err)
+
+    def addSkip(self, test, reason):
+        super().addSkip(test, reason)
+        self._record(test, "skip", message=reason)
+
+    def addExpectedFailure(self, test, err):
+        super().addExpectedFailure(test, err)
+        self._record(test, "xfail", None, message=_message(err[1]))
+
+    def addUnexpectedSuccess(self, test):
+        super().addUnexpectedSuccess(test)
+        self._record(test, "unexpected-success", message="the test was expected to fail but passed")
+
+    def addSubTest(self, test, subtest, err):
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            outcome = "fail" if issubclass(err[0], test.failureException) else "error"
+            self._record(subtest, outcome, err)
+
+    def interrupted(self, exc):
+        """A test raised KeyboardInterrupt: an error of that test, and the run ends (T6)."""
+        self.restore_streams()
+        test = self.current
+        name = test.id() if test is not None else "tests"
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        self.records.append((name, "error", 0.0, "KeyboardInterrupt raised inside the test", text, "", ""))
