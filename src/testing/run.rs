@@ -6,7 +6,7 @@
 //! a worker still busy one second later (blocked inside C) is abandoned and logged at ERROR.
 
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
 use pyo3::ffi;
@@ -62,11 +62,86 @@ pub(crate) enum Finished {
 }
 
 enum Message {
-    Started(u64),
+    Started,
     Done(PyResult<Py<PyAny>>),
 }
 
-/// Runs `job` on a worker thread; the caller's thread waits detached.
+type Work = Box<dyn FnOnce(Python<'_>) + Send>;
+
+/// The long-lived worker thread that runs candidates: it stays attached to the interpreter
+/// (detached only while it waits for work), so a job costs no thread or thread-state set-up.
+struct Worker {
+    jobs: mpsc::Sender<Work>,
+    /// `threading.get_ident()` of the worker, for `PyThreadState_SetAsyncExc`.
+    ident: u64,
+}
+
+/// The current worker; replaced when one is abandoned, blocked inside C (T6).
+static WORKER: Mutex<Option<Worker>> = Mutex::new(None);
+
+fn spawn_worker() -> PyResult<Worker> {
+    let (jobs, queue) = mpsc::channel::<Work>();
+    let (ready, ident) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("relive-worker".into())
+        .spawn(move || {
+            Python::attach(|py| {
+                let ident = py
+                    .import("threading")
+                    .and_then(|t| t.call_method0("get_ident"))
+                    .and_then(|i| i.extract::<u64>())
+                    .unwrap_or(0);
+                let _ = ready.send(ident);
+                let mut queue = queue;
+                loop {
+                    let (work, rest) = py.detach(move || (queue.recv(), queue));
+                    queue = rest;
+                    match work {
+                        Ok(work) => work(py),
+                        Err(_) => return,
+                    }
+                }
+            })
+        })
+        .map_err(|e| {
+            pyo3::exceptions::PyRuntimeError::new_err(format!("cannot start the worker thread: {e}"))
+        })?;
+    let ident = ident.recv().map_err(|_| {
+        pyo3::exceptions::PyRuntimeError::new_err("the worker thread ended before it started")
+    })?;
+    Ok(Worker { jobs, ident })
+}
+
+/// Hands `work` to the worker (starting one if needed); returns the worker's thread id.
+fn submit(work: Work) -> PyResult<u64> {
+    let mut slot = WORKER.lock().unwrap_or_else(|p| p.into_inner());
+    if slot.is_none() {
+        *slot = Some(spawn_worker()?);
+    }
+    let worker = slot.as_ref().expect("set above");
+    match worker.jobs.send(work) {
+        Ok(()) => Ok(worker.ident),
+        Err(mpsc::SendError(work)) => {
+            *slot = Some(spawn_worker()?);
+            let worker = slot.as_ref().expect("set above");
+            worker
+                .jobs
+                .send(work)
+                .map_err(|_| pyo3::exceptions::PyRuntimeError::new_err("the worker thread is gone"))?;
+            Ok(worker.ident)
+        }
+    }
+}
+
+/// Forgets the worker with `ident`: it is blocked and will exit once its job returns.
+fn abandon(ident: u64) {
+    let mut slot = WORKER.lock().unwrap_or_else(|p| p.into_inner());
+    if slot.as_ref().is_some_and(|w| w.ident == ident) {
+        *slot = None;
+    }
+}
+
+/// Runs `job` on the worker thread; the caller's thread waits detached.
 pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
     let helper = HELPER.module(py);
     let deadline = helper.getattr("Deadline")?.call0()?.unbind();
@@ -77,42 +152,28 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
     let code = job.code.as_ref().map(|c| c.clone_ref(py));
     let globals = job.globals.clone_ref(py);
     let tests = job.tests;
-    std::thread::Builder::new()
-        .name("relive-script".into())
-        .spawn(move || {
-            Python::attach(|py| {
-                let ident = py
-                    .import("threading")
-                    .and_then(|t| t.call_method0("get_ident"))
-                    .and_then(|i| i.extract::<u64>())
-                    .unwrap_or(0);
-                let _ = tx.send(Message::Started(ident));
-                let helper = HELPER.module(py);
-                let result = match code {
-                    Some(code) => helper
-                        .call_method1("run", (code, globals, test_code, test_path, tests, worker_deadline)),
-                    None => helper.call_method1("retest", (globals, test_code, test_path, worker_deadline)),
-                };
-                let _ = tx.send(Message::Done(result.map(Bound::unbind)));
-            })
-        })
-        .map_err(|e| {
-            pyo3::exceptions::PyRuntimeError::new_err(format!("cannot start a worker thread: {e}"))
-        })?;
+    let work: Work = Box::new(move |py: Python<'_>| {
+        let _ = tx.send(Message::Started);
+        let helper = HELPER.module(py);
+        let result = match code {
+            Some(code) => {
+                helper.call_method1("run", (code, globals, test_code, test_path, tests, worker_deadline))
+            }
+            None => helper.call_method1("retest", (globals, test_code, test_path, worker_deadline)),
+        };
+        let _ = tx.send(Message::Done(result.map(Bound::unbind)));
+    });
+    // Detached: a new worker needs the GIL to start.
+    let ident = py.detach(move || submit(work))?;
     let (started, rx) = py.detach(move || (rx.recv(), rx));
-    let ident = match started {
-        Ok(Message::Started(ident)) => ident,
-        _ => {
-            return Err(pyo3::exceptions::PyRuntimeError::new_err(
-                "the worker thread ended before it started",
-            ));
-        }
-    };
+    if !matches!(started, Ok(Message::Started)) {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err("the worker thread dropped a job"));
+    }
     let timeout = job.timeout;
     let (message, rx) = py.detach(move || (rx.recv_timeout(timeout), rx));
     let (outcome, timed_out) = match message {
         Ok(Message::Done(result)) => (Some(result?), false),
-        Ok(Message::Started(_)) => unreachable!("started is sent once"),
+        Ok(Message::Started) => unreachable!("started is sent once"),
         Err(_) => {
             interrupt(py, ident, deadline.bind(py), helper)?;
             match py.detach(move || rx.recv_timeout(Duration::from_secs(1))) {
@@ -122,10 +183,10 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
         }
     };
     let Some(outcome) = outcome else {
+        abandon(ident);
         log::error!(
-            "{}: abandoned a worker thread still blocked {} s after the timeout (code blocked inside C)",
-            job.display_path,
-            1
+            "{}: abandoned a worker thread still blocked 1 s after the timeout (code blocked inside C)",
+            job.display_path
         );
         return Ok(Finished::TimedOut { phase: Phase::Exec, abandoned: true, tests: None });
     };
