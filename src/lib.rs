@@ -27,7 +27,7 @@ pub mod python;
 pub mod report;
 pub mod testing;
 
-pub use engine::{Config, Error, Leak, Mode, Reloader, ReloaderBuilder};
+pub use engine::{Config, Error, Event, Leak, Mode, Reloader, ReloaderBuilder, Validator};
 pub use report::{
     Changes, Duplicate, LoadReport, Outcome, RejectReason, ReloadReport, RemoveReport, ScriptLoad,
     ScriptPath, ScriptProblem, Wait,

@@ -101,6 +101,15 @@ impl Helper {
     }
 }
 
+static RELIVE_MODULE: Helper =
+    Helper::new(include_str!("relive_module.py"), c"src/relive_module.py", c"relive");
+
+/// The built-in `relive` module scripts import to register callbacks (R13); loading it
+/// puts it in `sys.modules`.
+pub(crate) fn relive_module(py: Python<'_>) -> &Bound<'_, PyModule> {
+    RELIVE_MODULE.module(py)
+}
+
 static FAILURE_HELPER: Helper =
     Helper::new(include_str!("failure.py"), c"src/failure.py", c"_relive_failure");
 

@@ -146,6 +146,11 @@ pub enum ScriptProblem {
         /// The import error it last raised, as text.
         failure: Box<PyFailure>,
     },
+    /// A validate callback rejected the candidate (R13).
+    Validate {
+        /// What it raised.
+        failure: Box<PyFailure>,
+    },
     /// The script's tests failed, errored or unexpectedly succeeded (T4).
     Tests {
         /// How many tests were found.
@@ -185,6 +190,7 @@ impl fmt::Display for ScriptProblem {
             ScriptProblem::Blocked { waits_for, failure } => {
                 write!(f, "blocked: waits for {waits_for} ({failure})")
             }
+            ScriptProblem::Validate { failure } => write!(f, "a validate callback rejected it: {failure}"),
             ScriptProblem::Tests { found, failed, first } => {
                 write!(f, "tests failed: {failed} of {found} ({first})")
             }
@@ -432,11 +438,6 @@ pub enum RejectReason {
         /// The rejected script.
         script: ScriptPath,
     },
-    /// The validate callback rejected the candidate (R13).
-    Validate {
-        /// The exception it raised, as text.
-        failure: Box<PyFailure>,
-    },
 }
 
 impl fmt::Display for RejectReason {
@@ -448,7 +449,6 @@ impl fmt::Display for RejectReason {
             RejectReason::NeedsRejected { waits_for, script } => {
                 write!(f, "needs {waits_for}, which the rejected {script} was adding")
             }
-            RejectReason::Validate { failure } => write!(f, "validate callback rejected it: {failure}"),
         }
     }
 }

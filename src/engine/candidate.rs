@@ -41,7 +41,9 @@ impl Reloader {
             Some(Err(report)) => (None, Some(report)),
             None => (None, None),
         };
+        let validate = self.callbacks.validate_function(py).map_err(|e| Error::python(py, &e))?;
         let job = Job {
+            validate: Some(validate.into_any().unbind()),
             code: Some(compiled.code.clone_ref(py)),
             globals: globals.clone().unbind(),
             test_file: test_file.as_ref(),
@@ -52,6 +54,10 @@ impl Reloader {
         let finished = run::run(py, job).map_err(|e| Error::python(py, &e))?;
         Ok(match (finished, broken) {
             (Finished::Raised(err), _) => Checked::Raised(err),
+            (Finished::Invalid(err), _) => {
+                let failure = PyFailure::locate(py, &err, Some(&found.file.to_string_lossy()));
+                Checked::Failed(ScriptProblem::Validate { failure: Box::new(failure) }, None)
+            }
             (Finished::TimedOut { phase, abandoned, tests }, _) => {
                 Checked::Failed(self.timeout_problem(phase, abandoned), tests)
             }
@@ -82,6 +88,7 @@ impl Reloader {
             None => None,
         };
         let job = Job {
+            validate: None,
             code: None,
             globals: globals.clone().unbind(),
             test_file: test_file.as_ref(),
@@ -96,7 +103,7 @@ impl Reloader {
             Finished::TimedOut { phase, abandoned, tests } => {
                 Ok(Err((self.timeout_problem(phase, abandoned), tests)))
             }
-            Finished::Raised(err) => {
+            Finished::Raised(err) | Finished::Invalid(err) => {
                 let failure = PyFailure::from_err(py, &err);
                 Ok(Err((ScriptProblem::Error { failure: Box::new(failure) }, None)))
             }

@@ -5,6 +5,7 @@
 //! `namespace` (modules in `sys.modules`), `script` (one script's code and exports),
 //! `resolve` (load order) and `load` (one directory's all-or-nothing load).
 
+mod callbacks;
 mod candidate;
 mod directory;
 mod error;
@@ -24,6 +25,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use serde::Serialize;
 
+use callbacks::Callbacks;
+pub use callbacks::{Event, Validator};
 pub(crate) use directory::tested_script_name;
 pub use error::Error;
 pub use leaks::Leak;
@@ -114,6 +117,7 @@ impl ReloaderBuilder {
     /// [`Error::Python`] when relive's own Python helpers cannot be set up.
     pub fn build(self) -> Result<Reloader, Error> {
         python::attach(|py| {
+            python::relive_module(py);
             let registry = script::new_registry(py).map_err(|e| Error::python(py, &e))?;
             Ok(Reloader {
                 config: self.config,
@@ -122,6 +126,8 @@ impl ReloaderBuilder {
                 scripts: BTreeMap::new(),
                 registry,
                 leaks: Leaks::default(),
+                callbacks: Callbacks::default(),
+                event_classes: None,
                 next_directory: 0,
                 fail_apply_after: None,
             })
@@ -177,6 +183,9 @@ pub struct Reloader {
     /// Python-side registry of contributed objects (L4, see `script.py`).
     registry: Py<PyAny>,
     leaks: Leaks,
+    callbacks: Callbacks,
+    /// Classes created or updated by the apply being reported, for R13 callbacks.
+    event_classes: Option<Py<PyDict>>,
     next_directory: DirId,
     /// Test hook for R2: make the next applies fail after this many journaled changes.
     fail_apply_after: Option<usize>,
@@ -281,6 +290,21 @@ impl Reloader {
         self.scripts.get(&file).map(|s| s.namespace.clone())
     }
 
+    /// Calls `listener` with every event of every reload, after it is applied or rejected
+    /// (R13). A panic inside it is logged and changes nothing.
+    pub fn on_event(&mut self, listener: impl FnMut(&Event) + Send + 'static) {
+        self.callbacks.listen(Box::new(listener));
+    }
+
+    /// Calls `validator` with each candidate's globals after its module-level code ran and
+    /// before its tests; an `Err` rejects the candidate with that message (R13).
+    pub fn on_validate(
+        &mut self,
+        validator: impl Fn(Python<'_>, &Bound<'_, PyDict>) -> Result<(), String> + Send + Sync + 'static,
+    ) {
+        self.callbacks.validate_with(std::sync::Arc::new(validator));
+    }
+
     /// Every leaked name (R10), sorted by namespace and name.
     pub fn leaks(&self) -> Vec<Leak> {
         self.leaks.list()
@@ -291,6 +315,22 @@ impl Reloader {
     #[doc(hidden)]
     pub fn inject_apply_failure(&mut self, changes: Option<usize>) {
         self.fail_apply_after = changes;
+    }
+
+    /// Makes `relive.version(path)` answer from the scripts in effect.
+    fn publish_versions(&self, py: Python<'_>) {
+        let versions = PyDict::new(py);
+        for script in self.scripts.values() {
+            let _ = versions.set_item(script.path.as_str(), script.version);
+        }
+        let published =
+            versions.getattr("get").and_then(|get| python::relive_module(py).setattr("_version_of", get));
+        if let Err(err) = published {
+            log::error!(
+                "cannot publish script versions to the relive module: {}",
+                python::PyFailure::from_err(py, &err)
+            );
+        }
     }
 
     fn forget_contributions(&self, py: Python<'_>, script: &Script) -> Result<(), Error> {

@@ -101,13 +101,17 @@ impl Reloader {
         for change in changes {
             let start = Instant::now();
             if !change.found.file.exists() {
-                reports.push(self.remove_script(py, &change, start)?);
+                let report = self.remove_script(py, &change, start)?;
+                self.publish_versions(py);
+                reports.push(report);
                 continue;
             }
             let bytes = match script::read(&change.found.file) {
                 Ok(bytes) => bytes,
                 Err(problem) => {
-                    reports.push(self.refuse(&change, RejectReason::Script { problem }, None, start));
+                    let report = self.refuse(&change, RejectReason::Script { problem }, None, start);
+                    self.announce(py, &report);
+                    reports.push(report);
                     continue;
                 }
             };
@@ -147,6 +151,7 @@ impl Reloader {
                 }
                 _ => progressed = true,
             }
+            self.announce(py, &report);
             reports.push(report);
         }
         if progressed {
@@ -155,6 +160,16 @@ impl Reloader {
         }
         reports.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(reports)
+    }
+
+    /// Fires the R13 callbacks for a report and publishes versions to `relive.version`.
+    fn announce(&mut self, py: Python<'_>, report: &ReloadReport) {
+        let classes = match self.event_classes.take() {
+            Some(classes) => classes.into_bound(py),
+            None => PyDict::new(py),
+        };
+        self.publish_versions(py);
+        self.callbacks.fire(py, report, &classes);
     }
 
     /// Runs a script's tests against the code in effect because its test file changed (T5).
@@ -221,8 +236,8 @@ impl Reloader {
             Mode::Update => update::apply_update(py, &input),
             Mode::Overwrite => update::apply_overwrite(py, &input),
         };
-        let mut changes = match applied {
-            Ok(changes) => changes,
+        let update::Applied { mut changes, classes } = match applied {
+            Ok(applied) => applied,
             Err(ApplyError::Rejected(message)) => {
                 return Ok(self.refuse(&change, RejectReason::Shape { message }, tests, start));
             }
@@ -236,6 +251,7 @@ impl Reloader {
             Mode::Overwrite => candidate.clone(),
         };
         self.account_names(py, &change, &module, &retained, &candidate, &exports, &mut changes)?;
+        self.event_classes = Some(classes.unbind());
         self.swap_registry(py, &file, &globals, &exports)?;
         let script = self.scripts.get_mut(&file).expect("still loaded");
         script.version += 1;
@@ -382,6 +398,7 @@ impl Reloader {
                     self.load_new_script(py, Prepared { change, bytes, compiled }, &BTreeMap::new(), start)?;
                 if report.outcome == Outcome::Loaded {
                     progressed = true;
+                    self.announce(py, &report);
                     reports.push(report);
                 }
             }

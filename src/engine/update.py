@@ -303,6 +303,7 @@ class Apply:
         self.class_pairs = []  # (retained, candidate), parents before nested classes
         self.function_pairs = {}  # id(new) -> (old, new)
         self.forwarded = []  # (old, new) functions whose free variables changed
+        self.class_objects = {}
         self.summary = {
             "classes_updated": [],
             "classes_created": [],
@@ -650,6 +651,7 @@ class Apply:
         """A class new in this version: kept, with its functions rebound and bases translated."""
         self.memo[id(cls)] = cls
         self.summary["classes_created"].append(cls.__qualname__)
+        self.class_objects[cls.__qualname__] = cls
         bases = tuple(self.xlate(b) for b in cls.__bases__)
         if any(a is not b for a, b in zip(bases, cls.__bases__)):
             try:
@@ -704,6 +706,7 @@ class Apply:
             if member_name not in new.__dict__:
                 self.journal.del_class_attr(old, member_name)
         self.summary["classes_updated"].append(name)
+        self.class_objects[name] = old
 
     def install_member(self, old, new):
         """The value to install for a class member or global: the patched old object when
@@ -865,6 +868,7 @@ def apply(namespace, module, retained, candidate, registry, old_source, new_sour
         applying.memo.clear()
         applying.keep_alive.clear()
     summary["changes"] = len(journal.entries)
+    summary["class_objects"] = applying.class_objects
     journal.entries.clear()
     return summary
 

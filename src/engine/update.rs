@@ -37,8 +37,15 @@ pub(crate) enum ApplyError {
     Failed(PyFailure),
 }
 
+/// What an apply changed, and the classes it created or updated by qualified name (for
+/// the R13 callbacks; dropped after they fire).
+pub(crate) struct Applied<'py> {
+    pub(crate) changes: Changes,
+    pub(crate) classes: Bound<'py, PyDict>,
+}
+
 /// Applies in update mode: in place, through the journal.
-pub(crate) fn apply_update(py: Python<'_>, c: &Candidate<'_, '_>) -> Result<Changes, ApplyError> {
+pub(crate) fn apply_update<'py>(py: Python<'py>, c: &Candidate<'_, 'py>) -> Result<Applied<'py>, ApplyError> {
     let helper = HELPER.module(py);
     let args = (
         c.namespace,
@@ -54,15 +61,23 @@ pub(crate) fn apply_update(py: Python<'_>, c: &Candidate<'_, '_>) -> Result<Chan
         c.fail_after,
     );
     let summary = helper.call_method1("apply", args).map_err(|err| classify(py, helper, &err))?;
-    read_summary(&summary).map_err(|err| ApplyError::Failed(PyFailure::from_err(py, &err)))
+    let read = || -> PyResult<Applied<'py>> {
+        let classes = summary.get_item("class_objects")?.cast_into::<PyDict>()?;
+        Ok(Applied { changes: read_summary(&summary)?, classes })
+    };
+    read().map_err(|err| ApplyError::Failed(PyFailure::from_err(py, &err)))
 }
 
 /// Applies in overwrite mode: the candidate's exports replace the namespace entries (O1).
-pub(crate) fn apply_overwrite(py: Python<'_>, c: &Candidate<'_, '_>) -> Result<Changes, ApplyError> {
+pub(crate) fn apply_overwrite<'py>(
+    py: Python<'py>,
+    c: &Candidate<'_, 'py>,
+) -> Result<Applied<'py>, ApplyError> {
     let helper = HELPER.module(py);
     let args = (c.module, c.candidate, c.exports_old.to_vec(), c.exports_new.to_vec(), c.prune);
     helper.call_method1("overwrite", args).map_err(|err| classify(py, helper, &err))?;
-    Ok(Changes { values_replaced: c.exports_new.to_vec(), ..Changes::default() })
+    let changes = Changes { values_replaced: c.exports_new.to_vec(), ..Changes::default() };
+    Ok(Applied { changes, classes: PyDict::new(py) })
 }
 
 fn classify(py: Python<'_>, helper: &Bound<'_, PyModule>, err: &PyErr) -> ApplyError {

@@ -40,6 +40,8 @@ pub(crate) struct Job<'a> {
     pub(crate) timeout: Duration,
     /// The script's path relative to its directory, for the T3 log line.
     pub(crate) display_path: &'a str,
+    /// Called with the candidate's globals after it ran, before its tests (R13).
+    pub(crate) validate: Option<Py<PyAny>>,
 }
 
 /// Where a run stopped.
@@ -57,6 +59,8 @@ pub(crate) enum Finished {
     Ran(Option<TestReport>),
     /// Module-level code raised.
     Raised(PyErr),
+    /// A validate callback raised (R13).
+    Invalid(PyErr),
     /// The timeout expired (T6). `abandoned` when the worker did not stop within a second.
     TimedOut { phase: Phase, abandoned: bool, tests: Option<TestReport> },
 }
@@ -152,12 +156,17 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
     let code = job.code.as_ref().map(|c| c.clone_ref(py));
     let globals = job.globals.clone_ref(py);
     let tests = job.tests;
+    let validate = job.validate.as_ref().map(|v| v.clone_ref(py));
     let work: Work = Box::new(move |py: Python<'_>| {
         let _ = tx.send(Message::Started);
         let helper = HELPER.module(py);
         let result = match code {
             Some(code) => {
-                helper.call_method1("run", (code, globals, test_code, test_path, tests, worker_deadline))
+                let validate = validate.unwrap_or_else(|| py.None());
+                helper.call_method1(
+                    "run",
+                    (code, globals, test_code, test_path, tests, worker_deadline, validate),
+                )
             }
             None => helper.call_method1("retest", (globals, test_code, test_path, worker_deadline)),
         };
@@ -191,6 +200,7 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
         return Ok(Finished::TimedOut { phase: Phase::Exec, abandoned: true, tests: None });
     };
     let (phase, error, tests): (String, Bound<'_, PyAny>, Bound<'_, PyAny>) = outcome.bind(py).extract()?;
+    let invalid = phase == "validate";
     let phase = if phase == "tests" { Phase::Tests } else { Phase::Exec };
     let mut report = if tests.is_none() { None } else { Some(read_tests(&tests)?) };
     if let Some(report) = &report {
@@ -208,7 +218,8 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
         return Ok(Finished::TimedOut { phase, abandoned: false, tests: report });
     }
     if !error.is_none() {
-        return Ok(Finished::Raised(PyErr::from_value(error)));
+        let err = PyErr::from_value(error);
+        return Ok(if invalid { Finished::Invalid(err) } else { Finished::Raised(err) });
     }
     Ok(Finished::Ran(report))
 }

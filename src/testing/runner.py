@@ -29,15 +29,18 @@ class Deadline:
         self.expired = False
 
 
-def run(code, candidate, test_code, test_path, tests_enabled, deadline):
-    """Execute `code` into `candidate`, then run its tests.
+def run(code, candidate, test_code, test_path, tests_enabled, deadline, validate):
+    """Execute `code` into `candidate`, validate it (R13), then run its tests.
 
-    Returns (phase, error, tests): phase is "exec" or "tests", error the exception that
-    ended the run or None, tests None or (found, records).
+    Returns (phase, error, tests): phase is "exec", "validate" or "tests", error the
+    exception that ended the run or None, tests None or (found, records).
     """
     phase, error, tests = "exec", None, None
     try:
         exec(code, candidate)
+        if validate is not None:
+            phase = "validate"
+            validate(candidate)
         if tests_enabled:
             phase = "tests"
             tests = _run_tests(candidate, candidate, test_code, test_path, deadline)

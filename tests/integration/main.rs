@@ -1,6 +1,7 @@
 //! Integration tests, one module per capability, all through the public Rust API with real
 //! temp folders and the real interpreter.
 
+mod callbacks;
 mod cli;
 mod interpreter;
 mod leaks;

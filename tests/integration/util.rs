@@ -38,6 +38,10 @@ pub fn python_lock() -> MutexGuard<'static, ()> {
     install_logger();
     let guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     LOGS.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    // Python callbacks registered by an earlier test's scripts must not reach this one.
+    run(
+        "relive = sys.modules.get('relive')\nif relive is not None:\n    for kind in relive._callbacks: relive._callbacks[kind].clear()",
+    );
     guard
 }
 
