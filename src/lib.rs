@@ -21,11 +21,13 @@
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod background;
 pub mod engine;
 pub mod junit;
 pub mod python;
 pub mod report;
 pub mod testing;
+pub mod watch;
 
 pub use engine::{Config, Error, Event, Leak, Mode, Reloader, ReloaderBuilder, Validator};
 pub use report::{

@@ -93,6 +93,13 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
+    /// The file watcher could not start or watch a directory (W1).
+    #[error(transparent)]
+    Watch {
+        /// What notify said.
+        #[from]
+        source: crate::watch::Error,
+    },
     /// The interpreter failed where no script was at fault.
     #[error("Python failed inside relive: {failure}")]
     Python {

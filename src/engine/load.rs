@@ -68,6 +68,12 @@ impl Reloader {
         let partial = self.config.partial;
         let kept = !failed || partial;
         if kept {
+            if let Some(watcher) = self.watcher.as_mut()
+                && let Err(err) = watcher.watch(&root)
+            {
+                self.undo_load(py, id, &attempts);
+                return Err(Error::Watch { source: err });
+            }
             self.commit_load(id, namespace, given, &root, &mut attempts);
         } else {
             self.undo_load(py, id, &attempts);

@@ -12,6 +12,7 @@ mod error;
 mod leaks;
 mod load;
 mod namespace;
+mod pump;
 mod reload;
 mod resolve;
 mod script;
@@ -27,7 +28,7 @@ use serde::Serialize;
 
 use callbacks::Callbacks;
 pub use callbacks::{Event, Validator};
-pub(crate) use directory::tested_script_name;
+pub(crate) use directory::{is_ignored_name as directory_is_ignored, tested_script_name};
 pub use error::Error;
 pub use leaks::Leak;
 use leaks::Leaks;
@@ -60,6 +61,8 @@ pub struct Config {
     pub partial: bool,
     /// Remove names a new version no longer defines instead of leaking them (R10).
     pub prune: bool,
+    /// Delay between the last file event of a burst and the reload (W1).
+    pub watch_window: Duration,
 }
 
 impl Default for Config {
@@ -70,6 +73,7 @@ impl Default for Config {
             test_timeout: Duration::from_secs(10),
             partial: false,
             prune: false,
+            watch_window: crate::watch::DEFAULT_WINDOW,
         }
     }
 }
@@ -111,6 +115,12 @@ impl ReloaderBuilder {
         self
     }
 
+    /// Delay between the last file event of a burst and the reload (default 20 ms, W1).
+    pub fn watch_window(mut self, window: Duration) -> Self {
+        self.config.watch_window = window;
+        self
+    }
+
     /// Starts the interpreter if needed and makes the reloader.
     ///
     /// # Errors
@@ -128,6 +138,7 @@ impl ReloaderBuilder {
                 leaks: Leaks::default(),
                 callbacks: Callbacks::default(),
                 event_classes: None,
+                watcher: None,
                 next_directory: 0,
                 fail_apply_after: None,
             })
@@ -186,6 +197,7 @@ pub struct Reloader {
     callbacks: Callbacks,
     /// Classes created or updated by the apply being reported, for R13 callbacks.
     event_classes: Option<Py<PyDict>>,
+    watcher: Option<crate::watch::FileWatcher>,
     next_directory: DirId,
     /// Test hook for R2: make the next applies fail after this many journaled changes.
     fail_apply_after: Option<usize>,
@@ -244,6 +256,9 @@ impl Reloader {
             self.leaks.forget_namespaces(&namespaces);
             self.namespaces.remove(py, &namespaces).map_err(|e| Error::python(py, &e))?;
             let directory = self.directories.remove(&id).expect("found above");
+            if let Some(watcher) = self.watcher.as_mut() {
+                watcher.unwatch(&directory.root);
+            }
             log::info!("removed {} ({})", directory.namespace, directory.given.display());
             Ok(RemoveReport {
                 namespace: directory.namespace,
@@ -343,8 +358,10 @@ impl Reloader {
 }
 
 impl Drop for Reloader {
-    /// Removes every directory, so the process is left without relive's namespaces.
+    /// Stops the watcher and removes every directory, so the process is left without
+    /// relive's thread or namespaces.
     fn drop(&mut self) {
+        self.end_monitoring();
         let roots: Vec<PathBuf> = self.directories.values().map(|d| d.root.clone()).collect();
         for root in roots {
             if let Err(err) = self.remove_directory(&root) {

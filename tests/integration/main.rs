@@ -10,3 +10,4 @@ mod load_errors;
 mod testgate;
 mod update;
 mod util;
+mod watch;

@@ -1,0 +1,93 @@
+//! Background mode (W4): relive's own thread applies changes as they arrive.
+//!
+//! The reloader moves into a shared slot; the thread waits for file events without holding
+//! it (or the GIL), then locks it just long enough to pump. Stopping (or dropping) joins
+//! the thread promptly and hands the reloader back.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::thread::JoinHandle;
+
+use crate::engine::{Error, Reloader};
+use crate::report::ReloadReport;
+
+/// A reloader applying changes on a background thread.
+#[derive(Debug)]
+pub struct Background {
+    /// `None` only once `stop` handed it back.
+    reloader: Option<Arc<Mutex<Reloader>>>,
+    stop: Arc<AtomicBool>,
+    signal: crate::watch::ChangeSignal,
+    thread: Option<JoinHandle<()>>,
+    reports: mpsc::Receiver<ReloadReport>,
+}
+
+impl Background {
+    /// Starts watching (if not yet) and applying changes on a new thread.
+    ///
+    /// # Errors
+    /// [`Error::Watch`] when the watcher cannot start.
+    pub fn start(mut reloader: Reloader) -> Result<Background, Error> {
+        reloader.watch()?;
+        let signal = reloader.change_signal().expect("watching");
+        let window = reloader.config().watch_window.max(std::time::Duration::from_millis(1));
+        let reloader = Arc::new(Mutex::new(reloader));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, reports) = mpsc::channel();
+        let (shared, stopping, waiting) = (reloader.clone(), stop.clone(), signal.clone());
+        let thread = std::thread::Builder::new()
+            .name("relive-background".into())
+            .spawn(move || {
+                while !stopping.load(Ordering::SeqCst) {
+                    waiting.wait(window);
+                    if stopping.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let pumped = shared.lock().unwrap_or_else(|p| p.into_inner()).pump();
+                    match pumped {
+                        Ok(batch) => batch.into_iter().for_each(|report| drop(tx.send(report))),
+                        Err(err) => log::error!("background reload failed: {err}"),
+                    }
+                }
+            })
+            .map_err(|e| Error::Io { path: std::path::PathBuf::from("<background thread>"), source: e })?;
+        Ok(Background { reloader: Some(reloader), stop, signal, thread: Some(thread), reports })
+    }
+
+    /// Reports of the reloads applied so far, as they happen.
+    pub fn reports(&self) -> &mpsc::Receiver<ReloadReport> {
+        &self.reports
+    }
+
+    /// The reloader, locked: the background thread waits while you hold it.
+    pub fn reloader(&self) -> MutexGuard<'_, Reloader> {
+        self.reloader.as_ref().expect("present until stopped").lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stops and joins the thread, and gives the reloader back (still watching; call
+    /// `end_monitoring` or drop it to stop the watcher).
+    pub fn stop(mut self) -> Reloader {
+        self.halt();
+        let slot = self.reloader.take().expect("present until stopped");
+        match Arc::try_unwrap(slot) {
+            Ok(mutex) => mutex.into_inner().unwrap_or_else(|p| p.into_inner()),
+            Err(_) => unreachable!("the joined thread held the only other reference"),
+        }
+    }
+
+    fn halt(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.signal.wake();
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            log::error!("the background reload thread panicked");
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}

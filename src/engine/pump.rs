@@ -1,0 +1,104 @@
+//! Live watching from the engine's side (W1–W4): start and stop the file watcher, and
+//! `pump`, which applies the changes that arrived, on the caller's thread.
+//!
+//! The GIL is never held while waiting for file events: `wait_for_changes` waits detached
+//! (callers must not hold the GIL themselves), and `pump` attaches only to apply a batch.
+
+use std::time::{Duration, Instant};
+
+use super::{Error, Reloader};
+use crate::report::ReloadReport;
+use crate::watch::FileWatcher;
+
+impl Reloader {
+    /// Starts watching every registered directory, and those added later (W1). Changes are
+    /// queued until [`Reloader::pump`] applies them.
+    ///
+    /// # Errors
+    /// [`Error::Watch`] when the watcher cannot start (the inotify limit, for one).
+    pub fn watch(&mut self) -> Result<(), Error> {
+        if self.watcher.is_some() {
+            return Ok(());
+        }
+        let mut watcher =
+            FileWatcher::new(self.config.watch_window).map_err(|source| Error::Watch { source })?;
+        for directory in self.directories.values() {
+            watcher.watch(&directory.root).map_err(|source| Error::Watch { source })?;
+        }
+        self.watcher = Some(watcher);
+        log::info!("watching {} script directories", self.directories.len());
+        Ok(())
+    }
+
+    /// Whether the watcher runs.
+    pub fn is_watching(&self) -> bool {
+        self.watcher.is_some()
+    }
+
+    /// Stops the watcher; its thread ends at once (W4).
+    pub fn end_monitoring(&mut self) {
+        if self.watcher.take().is_some() {
+            log::info!("stopped watching");
+        }
+    }
+
+    /// Applies the changes that arrived, if their coalescing window has passed (W2, W3, T5),
+    /// on the caller's thread. Returns one report per script handled; empty when nothing
+    /// was ready. Never waits.
+    ///
+    /// # Errors
+    /// An interpreter failure.
+    pub fn pump(&mut self) -> Result<Vec<ReloadReport>, Error> {
+        let Some(watcher) = self.watcher.as_mut() else { return Ok(Vec::new()) };
+        let Some(files) = watcher.poll() else { return Ok(Vec::new()) };
+        let rescan = watcher.take_rescan();
+        let files: Vec<_> = files
+            .into_iter()
+            .filter(|file| {
+                self.directories
+                    .values()
+                    .any(|d| file.starts_with(&d.root) || file_root_matches(file, &d.root))
+            })
+            .collect();
+        let mut reports = self.reload_batch(files)?;
+        if rescan {
+            reports.retain(|r| r.outcome != crate::report::Outcome::Unchanged);
+        }
+        Ok(reports)
+    }
+
+    /// Waits up to `timeout` for changes, then pumps (W4). Call it without holding the GIL.
+    ///
+    /// # Errors
+    /// An interpreter failure.
+    pub fn wait_for_changes(&mut self, timeout: Duration) -> Result<Vec<ReloadReport>, Error> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let reports = self.pump()?;
+            let now = Instant::now();
+            if !reports.is_empty() || now >= deadline {
+                return Ok(reports);
+            }
+            match &self.watcher {
+                Some(watcher) => watcher.wait(deadline - now),
+                None => return Ok(reports),
+            }
+        }
+    }
+
+    /// A handle that wakes when file events arrive, to wait without holding the reloader.
+    pub fn change_signal(&self) -> Option<crate::watch::ChangeSignal> {
+        self.watcher.as_ref().map(FileWatcher::signal)
+    }
+
+    /// Whether changes are queued but not yet applied.
+    pub fn has_pending_changes(&self) -> bool {
+        self.watcher.as_ref().is_some_and(FileWatcher::has_pending)
+    }
+}
+
+/// A file whose canonical form is under `root` although its given path is not (symlinked
+/// temp folders).
+fn file_root_matches(file: &std::path::Path, root: &std::path::Path) -> bool {
+    file.parent().and_then(|p| p.canonicalize().ok()).is_some_and(|p| p.starts_with(root))
+}
