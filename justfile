@@ -10,6 +10,14 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --all-targets -- -D warnings
 
-# Load the bundled example and print the report.
+# Watch the bundled example: a live program that picks up edits (Ctrl-C stops).
 example:
+    cargo run --release -- watch examples/arena --run "arena.tick()"
+
+# Load the bundled example once with its tests, as CI would.
+check:
     cargo run --release -- check examples/arena
+
+# Benchmarks (not part of cargo test).
+bench:
+    cargo bench

@@ -105,9 +105,40 @@ static RELIVE_MODULE: Helper =
     Helper::new(include_str!("relive_module.py"), c"src/relive_module.py", c"relive");
 
 /// The built-in `relive` module scripts import to register callbacks (R13); loading it
-/// puts it in `sys.modules`.
+/// puts it in `sys.modules` and routes Python's `logging` into `log` (W5).
 pub(crate) fn relive_module(py: Python<'_>) -> &Bound<'_, PyModule> {
-    RELIVE_MODULE.module(py)
+    let module = RELIVE_MODULE.module(py);
+    static BRIDGED: Once = Once::new();
+    BRIDGED.call_once(|| {
+        if let Err(err) = install_log_bridge(module) {
+            log::error!("cannot route Python logging into relive's log: {}", PyFailure::from_err(py, &err));
+        }
+    });
+    module
+}
+
+/// Python `logging` records reach `log` with target `relive::python`, levels mapped (W5).
+fn install_log_bridge(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    let emit = pyo3::types::PyCFunction::new_closure(
+        module.py(),
+        Some(c"emit"),
+        None,
+        |args: &Bound<'_, pyo3::types::PyTuple>, _| -> PyResult<()> {
+            let (level, name, message): (i32, String, String) = args.extract()?;
+            let level = match level {
+                l if l >= 40 => log::Level::Error,
+                l if l >= 30 => log::Level::Warn,
+                l if l >= 20 => log::Level::Info,
+                l if l >= 10 => log::Level::Debug,
+                _ => log::Level::Trace,
+            };
+            log::log!(target: "relive::python", level, "{name}: {message}");
+            Ok(())
+        },
+    )?;
+    module.setattr("_emit", emit)?;
+    module.call_method0("_install_log_bridge")?;
+    Ok(())
 }
 
 static FAILURE_HELPER: Helper =

@@ -95,3 +95,33 @@ def _fire(kind, payload):
 
 def _report(path, outcome, version, reason):
     return types.SimpleNamespace(path=path, outcome=outcome, version=version, reason=reason)
+
+
+_emit = None  # set by relive: (level, logger name, message) -> None
+
+
+class _LogBridge:
+    """Forwards records of Python's `logging` to relive's log (W5)."""
+
+    def __new__(cls):
+        import logging
+
+        class Bridge(logging.Handler):
+            def emit(self, record):
+                if _emit is None:
+                    return
+                try:
+                    _emit(record.levelno, record.name, self.format(record))
+                except Exception:  # noqa: BLE001 - logging must never raise into script code
+                    self.handleError(record)
+
+        return Bridge()
+
+
+def _install_log_bridge():
+    import logging
+
+    root = logging.getLogger()
+    if not any(type(h).__name__ == "Bridge" for h in root.handlers):
+        root.addHandler(_LogBridge())
+        root.setLevel(logging.DEBUG)

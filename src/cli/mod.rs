@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch; one file per command.
 
 mod check;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -18,6 +19,8 @@ pub struct Cli {
 enum Command {
     /// Load a script directory once and report; exit 0 when it loads, 1 when a script fails.
     Check(check::CheckArgs),
+    /// Load a script directory, then reload every change until Ctrl-C.
+    Watch(watch::WatchArgs),
 }
 
 /// How a command prints its report.
@@ -34,6 +37,7 @@ pub enum Format {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check(args) => check::run(args),
+        Command::Watch(args) => watch::run(args),
     }
 }
 

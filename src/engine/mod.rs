@@ -320,6 +320,28 @@ impl Reloader {
         self.callbacks.validate_with(std::sync::Arc::new(validator));
     }
 
+    /// Evaluates a Python expression with every top-level namespace bound under its name
+    /// (`game.tick()`); returns `repr` of the result, or `None` when it is `None`.
+    ///
+    /// # Errors
+    /// What the expression raised, as text (a syntax error included).
+    pub fn evaluate(&self, expression: &str) -> Result<Option<String>, python::PyFailure> {
+        python::attach(|py| {
+            let globals = PyDict::new(py);
+            let evaluated = (|| -> PyResult<Option<String>> {
+                for name in self.namespaces.names().filter(|n| !n.contains('.')) {
+                    globals.set_item(name, self.namespaces.module(py, name))?;
+                }
+                let code = std::ffi::CString::new(expression).map_err(|_| {
+                    pyo3::exceptions::PyValueError::new_err("the expression contains a NUL byte")
+                })?;
+                let value = py.eval(&code, Some(&globals), None)?;
+                Ok(if value.is_none() { None } else { Some(value.repr()?.to_string()) })
+            })();
+            evaluated.map_err(|err| python::PyFailure::from_err(py, &err))
+        })
+    }
+
     /// Every leaked name (R10), sorted by namespace and name.
     pub fn leaks(&self) -> Vec<Leak> {
         self.leaks.list()

@@ -677,9 +677,11 @@ class Apply:
             translated = self.xlate(value)
             if translated is not _cell(old_cell):
                 self.journal.set_cell(old_cell, translated)
+        changed = old.__code__ != new.__code__
         self.journal.set_attr(old, "__code__", new.__code__)
         self.copy_function_attributes(old, new)
-        self.summary["functions_rebound"].append(old.__qualname__)
+        if changed:
+            self.summary["functions_rebound"].append(old.__qualname__)
 
     def forward(self, old, new):
         """R5 fallback: old references run the new function through a trampoline."""

@@ -459,3 +459,15 @@ fn l9_dropping_the_reloader_removes_its_namespaces() {
     drop(r);
     assert!(eval::<bool>("'game' not in sys.modules"));
 }
+
+#[test]
+fn w5_python_logging_from_scripts_reaches_the_log() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    dir.write("a.py", "import logging\nlogging.getLogger('game.a').warning('careful: %s', 42)\nlogging.getLogger('game.a').info('fyi')\n");
+    let mut r = reloader();
+    r.add_directory("game", dir.path()).unwrap();
+    let lines = logs();
+    assert!(lines.contains(&"WARN game.a: careful: 42".to_string()), "{lines:?}");
+    assert!(lines.contains(&"INFO game.a: fyi".to_string()), "{lines:?}");
+}
