@@ -26,6 +26,7 @@ pub mod engine;
 pub mod junit;
 pub mod python;
 pub mod report;
+pub mod scenario;
 pub mod testing;
 pub mod watch;
 

@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch; one file per command.
 
 mod check;
+mod scenario;
 mod watch;
 
 use std::process::ExitCode;
@@ -21,6 +22,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Load a script directory, then reload every change until Ctrl-C.
     Watch(watch::WatchArgs),
+    /// Run scenario files (default `scenarios/`) and compare their transcripts with snapshots.
+    Scenario(scenario::ScenarioArgs),
 }
 
 /// How a command prints its report.
@@ -38,6 +41,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Watch(args) => watch::run(args),
+        Command::Scenario(args) => scenario::run(args),
     }
 }
 

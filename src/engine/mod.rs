@@ -288,6 +288,13 @@ impl Reloader {
             .collect()
     }
 
+    /// The globals dict in effect of the script at `file`: the retained globals in update
+    /// mode.
+    pub fn script_globals<'py>(&self, py: Python<'py>, file: impl AsRef<Path>) -> Option<Bound<'py, PyDict>> {
+        let file = file.as_ref().canonicalize().ok()?;
+        self.scripts.get(&file).map(|s| s.globals.bind(py).clone())
+    }
+
     /// Pending scripts of partial loads (W2), as absolute paths.
     pub fn pending(&self) -> Vec<PathBuf> {
         self.directories.values().flat_map(|d| d.pending.iter().cloned()).collect()

@@ -1,0 +1,491 @@
+//! Running one scenario in this process (scenarios.md): a fresh temp folder, the steps'
+//! file operations, the reloader calls, expectations, session code, checks and log matches.
+//!
+//! Isolation comes from the caller: `relive scenario` and the test harness start one process
+//! per scenario (see `isolated`), so `sys.modules`, gc counts and logging never leak
+//! between scenarios.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyModule, PyTuple};
+
+use super::model::{Action, Expect, FileOp, Scenario, Step};
+use super::transcript::{CheckResult, StepTranscript, Transcript, normalise};
+use crate::engine::{Event, Reloader};
+use crate::python::{self, Helper, PyFailure};
+use crate::report::{LoadReport, Outcome, ReloadReport};
+use crate::testing::TestReport;
+
+static SESSION: Helper =
+    Helper::new(include_str!("session.py"), c"src/scenario/session.py", c"_relive_session");
+
+/// How long a `watch` step pumps before it fails.
+const WATCH_LIMIT: Duration = Duration::from_secs(5);
+
+/// Log records captured for the transcript (installed by the process running scenarios).
+pub struct LogCapture {
+    lines: Mutex<Vec<(log::Level, String)>>,
+}
+
+static CAPTURE: LogCapture = LogCapture { lines: Mutex::new(Vec::new()) };
+
+impl log::Log for LogCapture {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Info
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            let line = record.args().to_string();
+            self.lines.lock().unwrap_or_else(|p| p.into_inner()).push((record.level(), line));
+        }
+    }
+    fn flush(&self) {}
+}
+
+impl LogCapture {
+    /// Makes this process's `log` output go to the scenario transcript.
+    ///
+    /// # Errors
+    /// When another logger is installed already.
+    pub fn install() -> Result<(), log::SetLoggerError> {
+        log::set_logger(&CAPTURE)?;
+        log::set_max_level(log::LevelFilter::Info);
+        Ok(())
+    }
+
+    fn take() -> Vec<(log::Level, String)> {
+        std::mem::take(&mut *CAPTURE.lines.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// Runs `scenario` here, in this process; returns its transcript.
+pub fn run(scenario: &Scenario) -> Transcript {
+    let mut transcript = Transcript {
+        name: scenario.name.clone(),
+        description: scenario.description.clone(),
+        covers: scenario.covers.clone(),
+        ..Transcript::default()
+    };
+    if let Err(error) =
+        Session::start(scenario).and_then(|mut session| session.run_steps(scenario, &mut transcript))
+    {
+        transcript.error = Some(error);
+    }
+    transcript
+}
+
+struct Session {
+    dir: tempfile::TempDir,
+    dirs: Vec<String>,
+    reloader: Reloader,
+    events: Arc<Mutex<Vec<Event>>>,
+    globals: Py<PyDict>,
+    owned: Vec<String>,
+    last_tests: BTreeMap<String, (usize, usize)>,
+    watch_pending: BTreeSet<String>,
+}
+
+impl Session {
+    fn start(scenario: &Scenario) -> Result<Session, String> {
+        let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temp folder: {e}"))?;
+        let canonical = dir.path().canonicalize().map_err(|e| e.to_string())?;
+        let dirs = vec![canonical.to_string_lossy().into_owned(), dir.path().to_string_lossy().into_owned()];
+        let mut reloader = Reloader::builder()
+            .mode(scenario.mode)
+            .tests(scenario.tests)
+            .prune(scenario.prune)
+            .partial(scenario.partial)
+            .test_timeout(Duration::from_secs_f64(scenario.test_timeout))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink = events.clone();
+        reloader.on_event(move |event| sink.lock().unwrap_or_else(|p| p.into_inner()).push(event.clone()));
+        let globals = python::attach(|py| -> PyResult<Py<PyDict>> {
+            Ok(SESSION.module(py).call_method0("new_session")?.cast_into::<PyDict>()?.unbind())
+        })
+        .map_err(|e| python::attach(|py| PyFailure::from_err(py, &e).to_string()))?;
+        Ok(Session {
+            dir,
+            dirs,
+            reloader,
+            events,
+            globals,
+            owned: Vec::new(),
+            last_tests: BTreeMap::new(),
+            watch_pending: BTreeSet::new(),
+        })
+    }
+
+    fn run_steps(&mut self, scenario: &Scenario, transcript: &mut Transcript) -> Result<(), String> {
+        for step in &scenario.steps {
+            LogCapture::take();
+            self.events.lock().unwrap_or_else(|p| p.into_inner()).clear();
+            let mut out = StepTranscript {
+                name: step.name.clone(),
+                action: step.action.as_str().into(),
+                ..Default::default()
+            };
+            let changed = self.apply_files(step)?;
+            let outcomes = self.act(scenario, step, changed, &mut out)?;
+            out.outcomes = outcomes.iter().map(|(p, o)| (p.clone(), o.clone())).collect();
+            if let Some(expect) = &step.expect {
+                check_expect(expect, &outcomes, &mut out.failures);
+            }
+            self.session_code(step, &mut out)?;
+            let log: Vec<String> = LogCapture::take()
+                .into_iter()
+                .map(|(level, line)| normalise(&format!("{level} {line}"), &self.dirs))
+                .collect();
+            for wanted in &step.log {
+                if !log.iter().any(|l| l.contains(wanted.as_str())) {
+                    out.failures.push(format!("no log line contains {wanted:?}"));
+                }
+            }
+            for unwanted in &step.no_log {
+                if let Some(line) = log.iter().find(|l| l.contains(unwanted.as_str())) {
+                    out.failures.push(format!("a log line contains {unwanted:?}: {line}"));
+                }
+            }
+            out.log = log;
+            transcript.steps.push(out);
+        }
+        Ok(())
+    }
+
+    /// Applies the step's file operations; returns the paths they touched.
+    fn apply_files(&self, step: &Step) -> Result<Vec<String>, String> {
+        let mut changed = Vec::new();
+        let root = self.dir.path();
+        let write = |path: &str, bytes: &[u8]| -> Result<(), String> {
+            let file = root.join(path);
+            if let Some(parent) = file.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| format!("cannot create folders for {path}: {e}"))?;
+            }
+            std::fs::write(&file, bytes).map_err(|e| format!("cannot write {path}: {e}"))
+        };
+        for op in &step.files {
+            match op {
+                FileOp::Write { path, bytes } => {
+                    write(path, bytes)?;
+                    changed.push(path.clone());
+                }
+                FileOp::WriteEncoded { path, encoding, text } => {
+                    let bytes = python::attach(|py| -> PyResult<Vec<u8>> {
+                        py.import("builtins")?
+                            .getattr("str")?
+                            .call_method1("encode", (text, encoding))?
+                            .extract()
+                    })
+                    .map_err(|e| format!("cannot encode {path} as {encoding}: {e}"))?;
+                    write(path, &bytes)?;
+                    changed.push(path.clone());
+                }
+                FileOp::Delete(path) => {
+                    std::fs::remove_file(root.join(path))
+                        .map_err(|e| format!("cannot delete {path}: {e}"))?;
+                    changed.push(path.clone());
+                }
+                FileOp::Rename(from, to) => {
+                    let target = root.join(to);
+                    if let Some(parent) = target.parent() {
+                        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+                    }
+                    std::fs::rename(root.join(from), target)
+                        .map_err(|e| format!("cannot rename {from}: {e}"))?;
+                    changed.push(from.clone());
+                    changed.push(to.clone());
+                }
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Runs the action; returns the outcome per script (or per directory).
+    fn act(
+        &mut self,
+        scenario: &Scenario,
+        step: &Step,
+        changed: Vec<String>,
+        out: &mut StepTranscript,
+    ) -> Result<Vec<(String, String)>, String> {
+        let gc_was = if step.gc_disabled { Some(set_gc(false)) } else { None };
+        let result = match step.action {
+            Action::Load => match self.reloader.add_directory(&scenario.namespace, self.dir.path()) {
+                Ok(report) => {
+                    self.record_load(&report, out);
+                    if report.outcome == Outcome::Loaded && scenario.watches() && !self.reloader.is_watching()
+                    {
+                        self.reloader.watch().map_err(|e| e.to_string())?;
+                    }
+                    Ok(vec![("<dir>".to_string(), report.outcome.to_string())])
+                }
+                Err(err) => Ok(vec![(
+                    "<dir>".to_string(),
+                    format!("error: {}", normalise(&err.to_string(), &self.dirs)),
+                )]),
+            },
+            Action::Remove => match self.reloader.remove_directory(self.dir.path()) {
+                Ok(_) => Ok(vec![("<dir>".to_string(), Outcome::Removed.to_string())]),
+                Err(err) => Ok(vec![("<dir>".to_string(), format!("error: {err}"))]),
+            },
+            Action::Reload => {
+                let files: Vec<PathBuf> = changed.iter().map(|p| self.dir.path().join(p)).collect();
+                match self.reloader.reload_batch(&files) {
+                    Ok(reports) => Ok(self.record_reloads(&reports, out)),
+                    Err(err) => Ok(vec![(
+                        "<batch>".to_string(),
+                        format!("error: {}", normalise(&err.to_string(), &self.dirs)),
+                    )]),
+                }
+            }
+            Action::Watch => {
+                self.watch_pending.extend(changed);
+                self.pump_watch(out)
+            }
+            Action::None => {
+                if self.reloader.is_watching() {
+                    self.watch_pending.extend(changed);
+                }
+                Ok(Vec::new())
+            }
+        };
+        if let Some(was) = gc_was {
+            set_gc(was);
+        }
+        result
+    }
+
+    /// Pumps until every file changed since the last watch step is handled (or 5 s).
+    fn pump_watch(&mut self, out: &mut StepTranscript) -> Result<Vec<(String, String)>, String> {
+        let expected: BTreeSet<String> = std::mem::take(&mut self.watch_pending)
+            .into_iter()
+            .map(|path| self.subject_of(&path))
+            .filter(|path| path.ends_with(".py"))
+            .collect();
+        let deadline = Instant::now() + WATCH_LIMIT;
+        let mut reports: BTreeMap<String, ReloadReport> = BTreeMap::new();
+        while !expected.iter().all(|p| reports.contains_key(p)) {
+            let now = Instant::now();
+            if now >= deadline {
+                let missing: Vec<&String> = expected.iter().filter(|p| !reports.contains_key(*p)).collect();
+                out.failures.push(format!("the watcher did not handle {missing:?} within {WATCH_LIMIT:?}"));
+                break;
+            }
+            let batch = self
+                .reloader
+                .wait_for_changes((deadline - now).min(Duration::from_millis(100)))
+                .map_err(|e| e.to_string())?;
+            for report in batch {
+                if expected.contains(report.path.as_str()) {
+                    reports.insert(report.path.to_string(), report);
+                }
+            }
+        }
+        let reports: Vec<ReloadReport> = reports.into_values().collect();
+        Ok(self.record_reloads(&reports, out))
+    }
+
+    /// The script a changed path stands for: a test file's script when that exists (T5).
+    fn subject_of(&self, path: &str) -> String {
+        let (folder, name) =
+            path.rsplit_once('/').map(|(f, n)| (format!("{f}/"), n)).unwrap_or((String::new(), path));
+        match crate::engine::tested_script_name(name) {
+            Some(script) if self.dir.path().join(format!("{folder}{script}")).is_file() => {
+                format!("{folder}{script}")
+            }
+            _ => path.to_string(),
+        }
+    }
+
+    fn record_load(&mut self, report: &LoadReport, out: &mut StepTranscript) {
+        for script in &report.scripts {
+            if let Some(tests) = &script.tests {
+                self.record_tests(script.path.as_str(), tests, out);
+            }
+            if let Some(problem) = &script.problem {
+                out.tests.push(normalise(&format!("{}: problem: {problem}", script.path), &self.dirs));
+            }
+        }
+    }
+
+    fn record_reloads(
+        &mut self,
+        reports: &[ReloadReport],
+        out: &mut StepTranscript,
+    ) -> Vec<(String, String)> {
+        let mut outcomes = Vec::new();
+        for report in reports {
+            outcomes.push((report.path.to_string(), report.outcome.to_string()));
+            if let Some(tests) = &report.tests {
+                self.record_tests(report.path.as_str(), tests, out);
+            }
+            if let Some(reason) = &report.reason {
+                out.tests.push(normalise(&format!("{}: reason: {reason}", report.path), &self.dirs));
+            }
+        }
+        outcomes.sort();
+        outcomes
+    }
+
+    fn record_tests(&mut self, path: &str, tests: &TestReport, out: &mut StepTranscript) {
+        self.last_tests.insert(path.to_string(), (tests.found, tests.failed()));
+        out.tests.push(format!("{path}: {tests}"));
+        for result in &tests.results {
+            let mut line = format!("{path}:   {} {}", result.outcome, result.id);
+            if result.outcome.is_failure() {
+                line.push_str(&format!(": {}", result.message));
+            }
+            out.tests.push(normalise(&line, &self.dirs));
+        }
+    }
+
+    /// Publishes the reloader's state, binds namespaces, runs `run`, evaluates checks.
+    fn session_code(&mut self, step: &Step, out: &mut StepTranscript) -> Result<(), String> {
+        let owned: Vec<String> =
+            self.reloader.namespaces().into_iter().filter(|n| !n.contains('.')).collect();
+        let events = self.events.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let result = python::attach(|py| -> PyResult<()> {
+            let session = SESSION.module(py);
+            self.publish(py, session, &events)?;
+            let globals = self.globals.bind(py);
+            session.call_method1("bind_namespaces", (globals, owned.clone(), self.owned.clone()))?;
+            if let Some(run) = &step.run {
+                let code = compile(py, &run.text, &format!("<scenario run, line {}>", run.line), false)?;
+                if let Err(err) = py.import("builtins")?.call_method1("exec", (code, globals)) {
+                    let failure = PyFailure::from_err(py, &err);
+                    out.failures.push(normalise(&format!("run raised {failure}"), &self.dirs));
+                }
+            }
+            for check in &step.checks {
+                let code = compile(py, &check.text, &format!("<scenario check, line {}>", check.line), true)?;
+                let (ok, detail): (bool, String) =
+                    session.call_method1("check", (check.text.as_str(), code, globals))?.extract()?;
+                out.checks.push(CheckResult {
+                    expression: check.text.clone(),
+                    ok,
+                    detail: normalise(&detail, &self.dirs),
+                });
+            }
+            Ok(())
+        });
+        self.owned = owned;
+        result.map_err(|e| python::attach(|py| PyFailure::from_err(py, &e).to_string()))
+    }
+
+    fn publish(&self, py: Python<'_>, session: &Bound<'_, PyModule>, events: &[Event]) -> PyResult<()> {
+        let root = self.dir.path();
+        let globals = PyDict::new(py);
+        let versions = PyDict::new(py);
+        for (_, path) in self.reloader.scripts() {
+            let file = root.join(path.as_str());
+            if let Some(g) = self.reloader.script_globals(py, &file) {
+                globals.set_item(path.as_str(), g)?;
+            }
+            versions.set_item(path.as_str(), self.reloader.version(&file))?;
+        }
+        let tests = PyDict::new(py);
+        for (path, (found, failed)) in &self.last_tests {
+            tests.set_item(path, (found, failed))?;
+        }
+        let leaks = PyList::empty(py);
+        for leak in self.reloader.leaks() {
+            leaks.append((leak.namespace, leak.name))?;
+        }
+        let tuples = PyList::empty(py);
+        for event in events {
+            let tuple = match event {
+                Event::ClassCreated { qualname, .. } => {
+                    PyTuple::new(py, ["class_created", qualname.as_str()])?
+                }
+                Event::ClassUpdated { qualname, .. } => {
+                    PyTuple::new(py, ["class_updated", qualname.as_str()])?
+                }
+                Event::Applied { path, version } => ("applied", path.as_str(), *version).into_pyobject(py)?,
+                Event::Rejected { path, reason } => {
+                    ("rejected", path.as_str(), reason.as_str()).into_pyobject(py)?
+                }
+            };
+            tuples.append(tuple)?;
+        }
+        session
+            .call_method1("publish", (self.reloader.namespaces(), globals, versions, tests, leaks, tuples))?;
+        Ok(())
+    }
+}
+
+fn compile<'py>(py: Python<'py>, code: &str, name: &str, expression: bool) -> PyResult<Bound<'py, PyAny>> {
+    let function = if expression { "compile_check" } else { "compile_run" };
+    SESSION.module(py).call_method1(function, (code, name))
+}
+
+fn set_gc(enabled: bool) -> bool {
+    python::attach(|py| {
+        let gc = py.import("gc").expect("gc is built in");
+        let was = gc.call_method0("isenabled").and_then(|v| v.is_truthy()).unwrap_or(true);
+        let _ = gc.call_method0(if enabled { "enable" } else { "disable" });
+        was
+    })
+}
+
+fn check_expect(expect: &Expect, outcomes: &[(String, String)], failures: &mut Vec<String>) {
+    match expect {
+        Expect::All(outcome) => {
+            if outcomes.is_empty() {
+                failures.push(format!("expected {outcome}, but nothing was handled"));
+            }
+            for (path, got) in outcomes {
+                if got != outcome.as_str() {
+                    failures.push(format!("expected {path} {outcome}, got {got}"));
+                }
+            }
+        }
+        Expect::PerScript(wanted) => {
+            let got: BTreeMap<&str, &str> = outcomes.iter().map(|(p, o)| (p.as_str(), o.as_str())).collect();
+            for (path, outcome) in wanted {
+                match got.get(path.as_str()) {
+                    Some(o) if *o == outcome.as_str() => {}
+                    Some(o) => failures.push(format!("expected {path} {outcome}, got {o}")),
+                    None => failures.push(format!("expected {path} {outcome}, but it was not handled")),
+                }
+            }
+            for (path, o) in &got {
+                if !wanted.contains_key(*path) {
+                    failures.push(format!("{path} was {o}, which the step does not expect"));
+                }
+            }
+        }
+    }
+}
+
+/// Checks that scenario code compiles, for `model::parse`: `Err((line, column, message))`.
+pub fn python_compiles(code: &str, expression: bool) -> Result<(), (usize, usize, String)> {
+    python::attach(|py| match compile(py, code, "<scenario>", expression) {
+        Ok(_) => Ok(()),
+        Err(err) => {
+            let failure = PyFailure::from_err(py, &err);
+            let line = failure.line.unwrap_or(1) as usize;
+            let column = failure.column.unwrap_or(1) as usize;
+            Err((line, column, format!("{}: {}", failure.kind, failure.message)))
+        }
+    })
+}
+
+/// Reads and validates a scenario file.
+///
+/// # Errors
+/// The file cannot be read, or is not a valid scenario (with file, line and column).
+pub fn load(file: &Path, name: &str) -> Result<Scenario, super::model::Error> {
+    let text = std::fs::read_to_string(file).map_err(|e| super::model::Error {
+        file: file.to_path_buf(),
+        line: 1,
+        column: 1,
+        message: format!("cannot read: {e}"),
+    })?;
+    super::model::parse(file, name, &text, &python_compiles)
+}
