@@ -235,15 +235,14 @@ impl Scenario {
     }
 }
 
+/// Checks that Python code compiles: `(code, is_expression)` → `Err((line, column, message))`
+/// relative to the code.
+pub type Compiles = dyn Fn(&str, bool) -> Result<(), (usize, usize, String)>;
+
 /// Parses `text` (the contents of `file`, named `name`) into a scenario. `compiles`
 /// checks that Python code compiles: `(code, is_expression)` → `Err((line, column, message))`
 /// relative to the code.
-pub fn parse(
-    file: &Path,
-    name: &str,
-    text: &str,
-    compiles: &dyn Fn(&str, bool) -> Result<(), (usize, usize, String)>,
-) -> Result<Scenario, Error> {
+pub fn parse(file: &Path, name: &str, text: &str, compiles: &Compiles) -> Result<Scenario, Error> {
     let at = |span: Option<Range<usize>>, message: String| {
         let (line, column) = span.map(|s| line_column(text, s.start)).unwrap_or((1, 1));
         Error { file: file.to_path_buf(), line, column, message }
@@ -277,7 +276,6 @@ pub fn parse(
         let code = |spanned: &Spanned<String>, expression: bool| -> Result<Code, Error> {
             let (start, skip_newline) = content_start(text, spanned.span());
             let (line, column) = line_column(text, start);
-            let line = line + usize::from(skip_newline);
             compiles(spanned.get_ref(), expression).map_err(|(l, c, message)| Error {
                 file: file.to_path_buf(),
                 line: line + l.saturating_sub(1),
