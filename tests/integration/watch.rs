@@ -154,16 +154,21 @@ fn thread_names() -> Vec<String> {
     names
 }
 
-/// Waits (bounded) until no thread whose name starts with `prefix` is left.
-fn settle(prefix: &str) -> usize {
+/// Waits (bounded) until `want` threads whose name starts with `prefix` exist: a thread
+/// names itself once it runs, and ends a little after it is told to.
+fn settle_at(prefix: &str, want: usize) -> usize {
     let deadline = Instant::now() + LIMIT;
     loop {
         let count = thread_names().iter().filter(|n| n.starts_with(prefix)).count();
-        if count == 0 || Instant::now() >= deadline {
+        if count == want || Instant::now() >= deadline {
             return count;
         }
         std::thread::yield_now();
     }
+}
+
+fn settle(prefix: &str) -> usize {
+    settle_at(prefix, 0)
 }
 
 #[test]
@@ -173,9 +178,9 @@ fn w4_stopping_leaves_no_watcher_thread() {
     // Watchers of earlier tests end asynchronously once dropped.
     assert_eq!(settle("notify-rs"), 0);
     let (dir, r) = watched(&[("a.py", "X = 1\n")]);
-    assert_eq!(count("notify-rs"), 1);
+    assert_eq!(settle_at("notify-rs", 1), 1);
     let background = Background::start(r).unwrap();
-    assert_eq!(count("relive-backgrou"), 1);
+    assert_eq!(settle_at("relive-backgrou", 1), 1);
     let start = Instant::now();
     let mut r = background.stop();
     assert_eq!(count("relive-backgrou"), 0, "stop joins the background thread");
