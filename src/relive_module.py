@@ -20,7 +20,7 @@ import weakref
 
 _KINDS = ("validate", "class_created", "class_updated", "applied", "rejected")
 _callbacks = {kind: [] for kind in _KINDS}
-_version_of = None
+_versions = {}  # kept up to date by relive: script path -> version
 
 
 def _strong(fn):
@@ -62,7 +62,7 @@ def remove(fn):
 
 def version(path):
     """The version of the script at `path` (relative to its directory), or None."""
-    return _version_of(path) if _version_of is not None else None
+    return _versions.get(path)
 
 
 def _live(kind):

@@ -251,6 +251,7 @@ impl Reloader {
             for file in &removed {
                 let script = self.scripts.remove(file).expect("listed above");
                 self.forget_contributions(py, &script)?;
+                self.publish_version(py, &script.path, None);
             }
             let namespaces = self.namespaces.owned_by(id);
             self.leaks.forget_namespaces(&namespaces);
@@ -361,17 +362,15 @@ impl Reloader {
         self.fail_apply_after = changes;
     }
 
-    /// Makes `relive.version(path)` answer from the scripts in effect.
-    fn publish_versions(&self, py: Python<'_>) {
-        let versions = PyDict::new(py);
-        for script in self.scripts.values() {
-            let _ = versions.set_item(script.path.as_str(), script.version);
-        }
-        let published =
-            versions.getattr("get").and_then(|get| python::relive_module(py).setattr("_version_of", get));
+    /// Makes `relive.version(path)` answer `version` for `path` (`None` forgets it).
+    fn publish_version(&self, py: Python<'_>, path: &ScriptPath, version: Option<u32>) {
+        let published = python::relive_module(py).getattr("_versions").and_then(|versions| match version {
+            Some(version) => versions.set_item(path.as_str(), version),
+            None => versions.del_item(path.as_str()).or(Ok(())),
+        });
         if let Err(err) = published {
             log::error!(
-                "cannot publish script versions to the relive module: {}",
+                "cannot publish the version of {path} to the relive module: {}",
                 python::PyFailure::from_err(py, &err)
             );
         }

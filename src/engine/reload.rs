@@ -102,7 +102,7 @@ impl Reloader {
             let start = Instant::now();
             if !change.found.file.exists() {
                 let report = self.remove_script(py, &change, start)?;
-                self.publish_versions(py);
+                self.publish_version(py, &report.path, None);
                 reports.push(report);
                 continue;
             }
@@ -168,7 +168,9 @@ impl Reloader {
             Some(classes) => classes.into_bound(py),
             None => PyDict::new(py),
         };
-        self.publish_versions(py);
+        if matches!(report.outcome, Outcome::Reloaded | Outcome::Loaded) {
+            self.publish_version(py, &report.path, report.version);
+        }
         self.callbacks.fire(py, report, &classes);
     }
 
@@ -227,6 +229,7 @@ impl Reloader {
             registry: self.registry.bind(py),
             old_source: &old_source,
             new_source: &compiled.text,
+            new_tree: compiled.tree.bind(py),
             exports_old: &exports_old,
             exports_new: &exports,
             prune: self.config.prune,

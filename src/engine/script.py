@@ -92,7 +92,7 @@ def new_globals(namespace, path, display_path):
 def parse(text, filename):
     """Parse and compile a script.
 
-    Returns (code, text, bindings, imported, imports): the names its top-level statements bind
+    Returns (code, text, tree, bindings, imported, imports): the names its top-level statements bind
     other than by importing, the names only import statements bind, and the
     (module, name) pairs of its top-level `from MODULE import NAME` statements (L4, L6).
     """
@@ -101,7 +101,7 @@ def parse(text, filename):
     bindings, imported, imports = set(), set(), []
     _scan(tree.body, bindings, imported, imports)
     code = compile(tree, filename, "exec", dont_inherit=True)
-    return code, text, sorted(bindings), sorted(imported - bindings), imports
+    return code, text, tree, sorted(bindings), sorted(imported - bindings), imports
 
 
 _RELATIVE_IMPORT = re.compile(r"\bfrom\s+\.")

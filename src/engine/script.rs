@@ -21,6 +21,8 @@ pub(crate) struct Compiled {
     pub(crate) code: Py<PyAny>,
     /// The decoded source, for R8's statement comparison on the next reload.
     pub(crate) text: String,
+    /// Its syntax tree, so R8's comparison does not parse it again.
+    pub(crate) tree: Py<PyAny>,
     /// Names its top-level statements bind other than by importing (L6 cycles, order).
     pub(crate) bindings: Vec<String>,
     /// Names only its import statements bind: never exported (L4).
@@ -45,10 +47,10 @@ pub(crate) fn compile(py: Python<'_>, file: &Path, bytes: &[u8]) -> Result<Compi
     let parsed = helper.call_method1("parse", (text, &filename)).map_err(|err| ScriptProblem::Error {
         failure: Box::new(PyFailure::locate(py, &err, Some(&filename))),
     })?;
-    let (code, text, bindings, imported, imports) = parsed
-        .extract::<(Py<PyAny>, String, Vec<String>, Vec<String>, Vec<(String, String)>)>()
+    let (code, text, tree, bindings, imported, imports) = parsed
+        .extract::<(Py<PyAny>, String, Py<PyAny>, Vec<String>, Vec<String>, Vec<(String, String)>)>()
         .map_err(|err| ScriptProblem::Error { failure: Box::new(PyFailure::from_err(py, &err)) })?;
-    Ok(Compiled { code, text, bindings, imported, imports })
+    Ok(Compiled { code, text, tree, bindings, imported, imports })
 }
 
 /// Fresh globals for one execution of a script, with relive's marker in it (L3, R12).

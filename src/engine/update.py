@@ -201,15 +201,44 @@ def _mutates(stmt):
     return names
 
 
-def _statements(source):
-    tree = ast.parse(source)
-    return [(ast.dump(s, include_attributes=False), _stmt_kind(s), s) for s in tree.body]
+_STATEMENTS = collections.OrderedDict()
 
 
-def kept_names(old_source, new_source):
+def _statements(source, tree=None):
+    """(fingerprint, kind, node) per top-level statement. Cached by source, so the version
+    in effect is parsed once, when it was the new version.
+
+    A value statement's fingerprint is its syntax tree without positions (R8). A `def` or
+    `class` is fingerprinted by its source text, which is much cheaper; an edit that only
+    touches its whitespace or comments then counts as a change, which can only make R8
+    keep fewer values, never more.
+    """
+    cached = _STATEMENTS.get(source)
+    if cached is not None:
+        _STATEMENTS.move_to_end(source)
+        return cached
+    if tree is None:
+        tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    statements = []
+    for node in tree.body:
+        kind = _stmt_kind(node)
+        if kind == "value":
+            fingerprint = ast.dump(node, include_attributes=False)
+        else:
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            fingerprint = kind + ":" + "".join(lines[first - 1 : node.end_lineno])
+        statements.append((fingerprint, kind, node))
+    _STATEMENTS[source] = statements
+    while len(_STATEMENTS) > 32:
+        _STATEMENTS.popitem(last=False)
+    return statements
+
+
+def kept_names(old_source, new_source, new_tree=None):
     """Names whose current objects survive the reload (R8's state rule)."""
     old = _statements(old_source)
-    new = _statements(new_source)
+    new = _statements(new_source, new_tree)
     pool = collections.Counter(dump for dump, _, _ in old)
     unchanged = []
     for dump, _, _ in new:
@@ -855,13 +884,15 @@ def _trampoline_code(freevars):
     return code
 
 
-def apply(namespace, module, retained, candidate, registry, old_source, new_source, exports_old, exports_new, prune, fail_after):
+def apply(
+    namespace, module, retained, candidate, registry, old_source, new_source, new_tree, exports_old, exports_new, prune, fail_after
+):
     """Put `candidate` into effect over `retained`. Returns a summary dict, or raises
     `Rejected` (or any exception) after undoing every change."""
     journal = Journal(fail_after)
     applying = Apply(namespace, module, retained, candidate, registry, journal)
     try:
-        kept = kept_names(old_source, new_source)
+        kept = kept_names(old_source, new_source, new_tree)
         summary = applying.run(kept, exports_old, exports_new, prune)
     except BaseException:
         journal.undo()

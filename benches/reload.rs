@@ -1,0 +1,234 @@
+//! Reload benchmarks (issue 7, design.md performance targets). Every figure is a median over
+//! repeated runs with its spread; every comparison is a ratio measured in this same run.
+//!
+//! 1. Reload cost: a generated script with 200 functions and 20 classes (each with a live
+//!    instance), one function body changed per reload: relive (tests off, tests on) vs
+//!    `importlib.reload` of the same file in the same interpreter.
+//! 2. Heap independence: the same reload with a 1,000,000-object live heap / a small heap.
+//! 3. Scale: one script's reload with 10 vs 1,000 scripts loaded.
+//! 4. Test gate: a script with 50 tests, reloaded with tests vs without.
+//! 5. Watcher: file write to reload applied (pump mode) next to raw notify event latency.
+//!
+//! Run with `cargo bench --bench reload`; results also go to `target/bench-reload.json`.
+
+use std::ffi::CString;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use notify::Watcher as _;
+use pyo3::prelude::*;
+use pyo3::types::PyModule;
+use relive::{Outcome, Reloader};
+use serde::Serialize;
+
+const RUNS: usize = 30;
+
+#[derive(Debug, Clone, Serialize)]
+struct Figure {
+    name: String,
+    median_ms: f64,
+    min_ms: f64,
+    p90_ms: f64,
+    max_ms: f64,
+}
+
+fn figure(name: &str, mut samples: Vec<Duration>) -> Figure {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let p90 = samples[(samples.len() * 9 / 10).min(samples.len() - 1)];
+    Figure {
+        name: name.into(),
+        median_ms: ms(samples[samples.len() / 2]),
+        min_ms: ms(samples[0]),
+        p90_ms: ms(p90),
+        max_ms: ms(*samples.last().expect("samples")),
+    }
+}
+
+fn big_script(version: usize) -> String {
+    let mut text = String::new();
+    for c in 0..20 {
+        text.push_str(&format!("class K{c}:\n    def __init__(self):\n        self.n = {c}\n    def get(self):\n        return self.n\n\n"));
+        text.push_str(&format!("LIVE{c} = K{c}()\n\n"));
+    }
+    for f in 0..200 {
+        let body = if f == 0 { version } else { f };
+        text.push_str(&format!("def f{f}(x):\n    return x + {body}\n\n"));
+    }
+    text
+}
+
+fn tests_file(n: usize) -> String {
+    let mut text = String::from("import unittest\nclass T(unittest.TestCase):\n");
+    for t in 0..n {
+        text.push_str(&format!("    def test_{t}(self):\n        self.assertEqual(f1({t}), {t} + 1)\n"));
+    }
+    text
+}
+
+/// Times `RUNS` reloads of `file`, each with a new version of the text.
+fn time_relive(
+    reloader: &mut Reloader,
+    file: &Path,
+    start_version: usize,
+    text: impl Fn(usize) -> String,
+) -> Vec<Duration> {
+    (0..RUNS)
+        .map(|i| {
+            std::fs::write(file, text(start_version + i)).expect("write");
+            let start = Instant::now();
+            let report = reloader.reload(file).expect("reload");
+            let elapsed = start.elapsed();
+            assert_eq!(report.outcome, Outcome::Reloaded, "{report}");
+            elapsed
+        })
+        .collect()
+}
+
+fn baseline(py: Python<'_>) -> Bound<'_, PyModule> {
+    let code = CString::new(include_str!("reload_baseline.py")).expect("no NUL");
+    PyModule::from_code(py, &code, c"benches/reload_baseline.py", c"_reload_baseline")
+        .expect("baseline helper")
+}
+
+fn main() {
+    let mut figures = Vec::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scripts = dir.path().join("scripts");
+    std::fs::create_dir_all(&scripts).expect("mkdir");
+    let file = scripts.join("big.py");
+    std::fs::write(&file, big_script(0)).expect("write");
+    let mut reloader = Reloader::builder().tests(false).build().expect("reloader");
+    reloader.add_directory("bench", &scripts).expect("load");
+
+    // 1. Reload cost vs importlib.reload.
+    let plain = dir.path().join("plain");
+    std::fs::create_dir_all(&plain).expect("mkdir");
+    let plain_file = plain.join("bench_plain.py");
+    std::fs::write(&plain_file, big_script(0)).expect("write");
+    let importlib: Vec<Duration> = relive::python::attach(|py| {
+        let helper = baseline(py);
+        let module =
+            helper.call_method1("import_module", (plain.to_string_lossy(), "bench_plain")).expect("import");
+        (0..RUNS)
+            .map(|i| {
+                std::fs::write(&plain_file, big_script(i + 1)).expect("write");
+                let s: f64 =
+                    helper.call_method1("time_reload", (&module,)).expect("reload").extract().expect("f64");
+                Duration::from_secs_f64(s)
+            })
+            .collect()
+    });
+    let relive_small = time_relive(&mut reloader, &file, 1, big_script);
+    figures.push(figure("importlib.reload (200 functions, 20 classes)", importlib));
+    figures.push(figure("relive reload, tests off", relive_small));
+
+    // 4. The test gate: 50 tests.
+    let gated_dir = dir.path().join("gated");
+    std::fs::create_dir_all(&gated_dir).expect("mkdir");
+    let gated = gated_dir.join("gated.py");
+    std::fs::write(&gated, big_script(0)).expect("write");
+    std::fs::write(gated_dir.join("gated_unittest.py"), tests_file(50)).expect("write");
+    let mut with_tests = Reloader::builder().tests(true).build().expect("reloader");
+    with_tests.add_directory("gated", &gated_dir).expect("load");
+    let tested = time_relive(&mut with_tests, &gated, 1, big_script);
+    drop(with_tests);
+    figures.push(figure("relive reload, tests on (50 tests)", tested));
+
+    // 2. Heap independence.
+    relive::python::attach(|py| baseline(py).call_method1("grow_heap", (1_000_000,)).map(drop))
+        .expect("heap");
+    let big_heap = time_relive(&mut reloader, &file, 100, big_script);
+    relive::python::attach(|py| baseline(py).call_method0("drop_heap").map(drop)).expect("heap");
+    figures.push(figure("relive reload, tests off, 1,000,000-object heap", big_heap));
+
+    // 3. Scale: 10 vs 1,000 scripts loaded.
+    let scale = |count: usize, start: usize| -> Vec<Duration> {
+        let folder = dir.path().join(format!("scale{count}"));
+        std::fs::create_dir_all(&folder).expect("mkdir");
+        for s in 0..count {
+            std::fs::write(
+                folder.join(format!("s{s:04}.py")),
+                format!("class S{s}:\n    pass\nV{s} = {s}\n"),
+            )
+            .expect("write");
+        }
+        let target = folder.join("s0000.py");
+        let mut r = Reloader::builder().tests(false).build().expect("reloader");
+        r.add_directory(&format!("scale{count}"), &folder).expect("load");
+        time_relive(&mut r, &target, start, |v| format!("class S0:\n    pass\nV0 = {v}\n"))
+    };
+    figures.push(figure("relive reload of one script, 10 scripts loaded", scale(10, 1)));
+    figures.push(figure("relive reload of one script, 1,000 scripts loaded", scale(1000, 1)));
+
+    // 5. Watcher latency: raw notify vs write-to-applied.
+    let raw_dir = dir.path().join("raw");
+    std::fs::create_dir_all(&raw_dir).expect("mkdir");
+    let (tx, rx) = mpsc::channel();
+    let mut watcher = notify::recommended_watcher(move |e: notify::Result<notify::Event>| {
+        if let Ok(e) = e
+            && e.kind.is_modify()
+        {
+            let _ = tx.send(Instant::now());
+        }
+    })
+    .expect("watcher");
+    watcher.watch(&raw_dir, notify::RecursiveMode::Recursive).expect("watch");
+    let raw: Vec<Duration> = (0..RUNS)
+        .map(|i| {
+            while rx.try_recv().is_ok() {}
+            let start = Instant::now();
+            std::fs::write(raw_dir.join("x.py"), format!("X = {i}\n")).expect("write");
+            rx.recv_timeout(Duration::from_secs(5)).expect("event") - start
+        })
+        .collect();
+    drop(watcher);
+    let live_dir = dir.path().join("live");
+    std::fs::create_dir_all(&live_dir).expect("mkdir");
+    std::fs::write(live_dir.join("small.py"), "X = 0\n").expect("write");
+    let mut live = Reloader::builder().tests(false).build().expect("reloader");
+    live.add_directory("live", &live_dir).expect("load");
+    live.watch().expect("watch");
+    let applied: Vec<Duration> = (0..RUNS)
+        .map(|i| {
+            let start = Instant::now();
+            std::fs::write(live_dir.join("small.py"), format!("X = {}\n", i + 1)).expect("write");
+            loop {
+                let reports = live.wait_for_changes(Duration::from_secs(5)).expect("pump");
+                if reports.iter().any(|r| r.outcome == Outcome::Reloaded) {
+                    return start.elapsed();
+                }
+                assert!(start.elapsed() < Duration::from_secs(5), "no reload");
+            }
+        })
+        .collect();
+    figures.push(figure("raw notify event after a write", raw));
+    figures.push(figure(
+        &format!(
+            "write to reload applied (pump mode, {} ms window)",
+            relive::watch::DEFAULT_WINDOW.as_millis()
+        ),
+        applied,
+    ));
+
+    print_table(&figures);
+    let ratio = |a: usize, b: usize| figures[a].median_ms / figures[b].median_ms;
+    println!();
+    println!("relive (tests off) / importlib.reload: {:.2}  (goal: at most 1.5)", ratio(1, 0));
+    println!("relive (tests on, 50 tests) / relive (tests off): {:.2}", ratio(2, 1));
+    println!("1,000,000-object heap / small heap: {:.2}  (goal: at most 1.2)", ratio(3, 1));
+    println!("1,000 scripts loaded / 10 scripts loaded: {:.2}  (goal: at most 1.2)", ratio(5, 4));
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("bench-reload.json");
+    if let Ok(json) = serde_json::to_string_pretty(&figures) {
+        let _ = std::fs::write(&out, json);
+        println!("figures written to {}", out.display());
+    }
+}
+
+fn print_table(figures: &[Figure]) {
+    println!("{:<58} {:>9} {:>9} {:>9} {:>9}", "figure (ms, 30 runs)", "median", "min", "p90", "max");
+    for f in figures {
+        println!("{:<58} {:>9.2} {:>9.2} {:>9.2} {:>9.2}", f.name, f.median_ms, f.min_ms, f.p90_ms, f.max_ms);
+    }
+}
