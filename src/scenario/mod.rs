@@ -23,7 +23,8 @@ pub struct Found {
     pub file: PathBuf,
     /// Its name: the path below the scenarios folder, without `.toml` (`update/identity`).
     pub name: String,
-    /// Where its snapshot lives: `snapshots/` beside the scenarios folder.
+    /// Where its snapshot lives: `snapshots/` beside the `scenarios` folder that holds it,
+    /// else `snapshots/` inside the file's folder.
     pub snapshots: PathBuf,
 }
 
@@ -77,7 +78,11 @@ fn describe(root: &Path, file: &Path) -> Found {
     let rel = file.strip_prefix(root).unwrap_or(file).with_extension("");
     let name =
         rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/");
-    let snapshots = root.parent().unwrap_or(root).join("snapshots");
+    let snapshots = if root.file_name().is_some_and(|n| n == "scenarios") {
+        root.parent().unwrap_or(root).join("snapshots")
+    } else {
+        root.join("snapshots")
+    };
     Found { file: file.to_path_buf(), name, snapshots }
 }
 

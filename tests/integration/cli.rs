@@ -232,3 +232,35 @@ fn watch_reloads_edits_runs_the_tick_and_stops_on_ctrl_c() {
     assert!(interrupted.elapsed() < std::time::Duration::from_secs(2), "{:?}", interrupted.elapsed());
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn scenario_reports_a_broken_scenario_file_precisely() {
+    let dir = ScriptDir::new();
+    let file = dir.write(
+        "broken.toml",
+        "description = 'broken'\n\n[[step]]\nwrite.'a.py' = 'X = 1'\nexpect = 'loaded'\ncheck = ['X ==']\n",
+    );
+    let output = relive(&["scenario", file.to_str().unwrap(), "--no-snapshot"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(text.contains("broken.toml:6:"), "file and line of the check: {text}");
+    assert!(text.contains("SyntaxError"), "{text}");
+    assert!(text.ends_with("0 passed, 1 failed") || text.contains("0 passed, 1 failed"), "{text}");
+}
+
+#[test]
+fn scenario_runs_a_file_anywhere_and_reports_failed_checks_with_values() {
+    let dir = ScriptDir::new();
+    let file = dir.write(
+        "one.toml",
+        "description = 'one'\ncovers = ['L1']\n\n[[step]]\nwrite.'a.py' = 'X = 1'\nexpect = 'loaded'\nrun = 'y = 2'\ncheck = ['game.X == 1', 'y == 3']\n",
+    );
+    let output = relive(&["scenario", file.to_str().unwrap(), "--no-snapshot"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(text.contains("FAIL one"), "{text}");
+    assert!(text.contains("check failed: y == 3  [y = 2]"), "{text}");
+    let output = relive(&["scenario", file.to_str().unwrap(), "--no-snapshot", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(json[0]["passed"], false);
+}
