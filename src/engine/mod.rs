@@ -63,6 +63,9 @@ pub struct Config {
     pub prune: bool,
     /// Delay between the last file event of a burst and the reload (W1).
     pub watch_window: Duration,
+    /// After each applied reload, collect and warn when more than one class object per
+    /// name survives (R12). Walks the whole heap: a debugging aid, off by default.
+    pub debug_leaks: bool,
 }
 
 impl Default for Config {
@@ -74,6 +77,7 @@ impl Default for Config {
             partial: false,
             prune: false,
             watch_window: crate::watch::DEFAULT_WINDOW,
+            debug_leaks: false,
         }
     }
 }
@@ -118,6 +122,13 @@ impl ReloaderBuilder {
     /// Delay between the last file event of a burst and the reload (default 20 ms, W1).
     pub fn watch_window(mut self, window: Duration) -> Self {
         self.config.watch_window = window;
+        self
+    }
+
+    /// Warn after each applied reload when more than one class object per name survives a
+    /// collection (R12). Walks the heap after every reload: for debugging only.
+    pub fn debug_leaks(mut self, on: bool) -> Self {
+        self.config.debug_leaks = on;
         self
     }
 

@@ -174,6 +174,22 @@ impl Reloader {
         self.callbacks.fire(py, report, &classes);
     }
 
+    /// The `debug_leaks` check (R12): classes with more than one live class object.
+    fn warn_surviving_classes(&self, py: Python<'_>, change: &Change) {
+        let namespaces: Vec<String> = self.namespaces.names().map(str::to_string).collect();
+        match update::surviving_class_versions(py, &namespaces) {
+            Ok(survivors) => {
+                for (name, count) in survivors {
+                    log::warn!(
+                        "{}: {count} class objects named {name} survive a collection; code outside relive keeps old versions (an __init_subclass__ registry, typing caches)",
+                        change.found.path
+                    );
+                }
+            }
+            Err(err) => log::error!("debug_leaks: {}", PyFailure::from_err(py, &err)),
+        }
+    }
+
     /// Runs a script's tests against the code in effect because its test file changed (T5).
     fn retest(&mut self, py: Python<'_>, change: &Change, start: Instant) -> Result<ReloadReport, Error> {
         let script = &self.scripts[&change.found.file];
@@ -269,6 +285,9 @@ impl Reloader {
         }
         for kind in &changes.kind_changed {
             log::warn!("{}: kind changed: {kind}", change.found.path);
+        }
+        if self.config.debug_leaks {
+            self.warn_surviving_classes(py, &change);
         }
         let report = ReloadReport {
             version: Some(version),

@@ -920,3 +920,18 @@ def overwrite(module, candidate, exports_old, exports_new, prune):
         journal.undo()
         raise
     return len(journal.entries)
+
+
+def surviving_class_versions(namespaces):
+    """Debug aid (R12): after a full collection, qualified names of the given namespaces
+    with more than one live class object, and how many. Walks the heap: never called on
+    the reload path unless the reloader's `debug_leaks` option asks for it."""
+    import gc
+
+    gc.collect()
+    counts = collections.Counter(
+        (o.__module__, o.__qualname__)
+        for o in gc.get_objects()
+        if isinstance(o, type) and getattr(o, "__module__", None) in namespaces
+    )
+    return sorted((f"{module}.{name}", n) for (module, name), n in counts.items() if n > 1)

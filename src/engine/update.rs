@@ -82,6 +82,15 @@ pub(crate) fn apply_overwrite<'py>(
     Ok(Applied { changes, classes: PyDict::new(py) })
 }
 
+/// Classes of `namespaces` with more than one live class object after a collection
+/// (the `debug_leaks` option, R12). Walks the heap.
+pub(crate) fn surviving_class_versions(
+    py: Python<'_>,
+    namespaces: &[String],
+) -> PyResult<Vec<(String, usize)>> {
+    HELPER.module(py).call_method1("surviving_class_versions", (namespaces.to_vec(),))?.extract()
+}
+
 fn classify(py: Python<'_>, helper: &Bound<'_, PyModule>, err: &PyErr) -> ApplyError {
     let rejected = helper.getattr("Rejected").is_ok_and(|kind| err.is_instance(py, &kind));
     if rejected {

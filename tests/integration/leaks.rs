@@ -70,3 +70,26 @@ fn r12_rejected_reloads_leave_no_candidate_behind() {
     );
     assert_eq!(count, 1);
 }
+
+#[test]
+fn r12_debug_leaks_warns_when_outside_code_keeps_old_class_versions() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    // An __init_subclass__ registry of a class outside the script keeps every candidate.
+    run(
+        "import builtins\nclass _Plugin:\n    registry = []\n    def __init_subclass__(cls, **kw):\n        _Plugin.registry.append(cls)\nbuiltins._RelivePlugin = _Plugin",
+    );
+    let file = dir.write("a.py", "class Mine(_RelivePlugin):\n    V = 1\n");
+    let mut reloader = Reloader::builder().debug_leaks(true).build().unwrap();
+    reloader.add_directory("game", dir.path()).unwrap();
+    std::fs::write(&file, "class Mine(_RelivePlugin):\n    V = 2\n").unwrap();
+    assert_eq!(reloader.reload(&file).unwrap().outcome, Outcome::Reloaded);
+    assert!(
+        crate::util::logs()
+            .iter()
+            .any(|l| l.starts_with("WARN a.py: 2 class objects named game.Mine survive")),
+        "{:?}",
+        crate::util::logs()
+    );
+    run("import builtins\ndel builtins._RelivePlugin");
+}
