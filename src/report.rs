@@ -146,6 +146,11 @@ pub enum ScriptProblem {
         /// The import error it last raised, as text.
         failure: Box<PyFailure>,
     },
+    /// The script's folder cannot be a namespace (L1).
+    Folder {
+        /// The error, naming the folder.
+        message: String,
+    },
     /// A validate callback rejected the candidate (R13).
     Validate {
         /// What it raised.
@@ -190,6 +195,7 @@ impl fmt::Display for ScriptProblem {
             ScriptProblem::Blocked { waits_for, failure } => {
                 write!(f, "blocked: waits for {waits_for} ({failure})")
             }
+            ScriptProblem::Folder { message } => write!(f, "{message}"),
             ScriptProblem::Validate { failure } => write!(f, "a validate callback rejected it: {failure}"),
             ScriptProblem::Tests { found, failed, first } => {
                 write!(f, "tests failed: {failed} of {found} ({first})")
@@ -495,6 +501,10 @@ pub struct ReloadReport {
     pub reason: Option<RejectReason>,
     /// The tests that ran against the candidate (or, for `retested`, the code in effect).
     pub tests: Option<TestReport>,
+    /// For a rejection: the new version's code ran, so effects it had outside its own
+    /// globals (appending to another script's registry, configuring logging) may exist and
+    /// are not undone (R1).
+    pub outside_effects: bool,
     /// Wall time of the reload in milliseconds (not part of transcripts).
     pub duration_ms: f64,
 }
@@ -510,6 +520,9 @@ impl fmt::Display for ReloadReport {
         }
         if let Some(tests) = &self.tests {
             write!(f, "; {tests}")?;
+        }
+        if self.outside_effects {
+            write!(f, "; effects the new code had outside its globals may exist and are not undone")?;
         }
         if let Some(changes) = &self.changes {
             let parts = [

@@ -37,6 +37,9 @@ pub struct ScenarioArgs {
     /// The scenario's name, with --in-process.
     #[arg(long, hide = true)]
     name: Option<String>,
+    /// Where --in-process writes the transcript (JSON).
+    #[arg(long, hide = true, requires = "in_process")]
+    transcript: Option<PathBuf>,
 }
 
 /// One scenario's result.
@@ -167,7 +170,13 @@ fn run_in_process(args: &ScenarioArgs) -> anyhow::Result<ExitCode> {
         Ok(scenario) => relive::scenario::runner::run(&scenario),
         Err(error) => Transcript { name, error: Some(error.to_string()), ..Transcript::default() },
     };
-    println!("{}", serde_json::to_string(&transcript)?);
+    let json = serde_json::to_string(&transcript)?;
+    match &args.transcript {
+        Some(path) => {
+            std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?
+        }
+        None => println!("{json}"),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -52,6 +52,9 @@ impl Reloader {
         let directories = &self.directories;
         self.namespaces.check_available(py, namespace, |id| directories[&id].given.clone())?;
         let listing = directory::list(&root, namespace, &|name| namespace::check_component(py, name))?;
+        for name in &listing.namespaces {
+            self.namespaces.check_not_foreign(py, name)?;
+        }
 
         let id = self.next_directory;
         self.next_directory += 1;
@@ -75,6 +78,9 @@ impl Reloader {
                 return Err(Error::Watch { source: err });
             }
             self.commit_load(id, namespace, given, &root, &mut attempts);
+            for attempt in attempts.iter().filter(|a| a.problem.is_none()) {
+                self.publish_version(py, &attempt.found.path, Some(1));
+            }
         } else {
             self.undo_load(py, id, &attempts);
         }
@@ -224,7 +230,7 @@ impl Reloader {
         root: &Path,
         attempts: &mut [Attempt],
     ) {
-        let mut pending = std::collections::BTreeSet::new();
+        let mut pending = BTreeMap::new();
         for attempt in attempts.iter_mut() {
             match (&attempt.problem, attempt.globals.take()) {
                 (None, Some(globals)) => {
@@ -241,7 +247,13 @@ impl Reloader {
                     self.scripts.insert(attempt.found.file.clone(), script);
                 }
                 _ => {
-                    pending.insert(attempt.found.file.clone());
+                    let wait = match &attempt.problem {
+                        Some(
+                            ScriptProblem::Blocked { waits_for, .. } | ScriptProblem::Cycle { waits_for, .. },
+                        ) => Some(waits_for.clone()),
+                        _ => None,
+                    };
+                    pending.insert(attempt.found.file.clone(), wait);
                 }
             }
         }
@@ -250,6 +262,7 @@ impl Reloader {
             root: root.to_path_buf(),
             namespace: namespace.to_string(),
             pending,
+            removed: BTreeMap::new(),
         };
         self.directories.insert(id, directory);
     }

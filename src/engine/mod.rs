@@ -18,7 +18,7 @@ mod resolve;
 mod script;
 mod update;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -166,8 +166,12 @@ struct Directory {
     root: PathBuf,
     /// Base namespace.
     namespace: String,
-    /// Scripts of a partial load that did not load yet (W2).
-    pending: BTreeSet<PathBuf>,
+    /// Scripts that did not load yet (W2), with the relive name each waits for, if its
+    /// failure was a missing one; the others wait for an edit.
+    pending: BTreeMap<PathBuf, Option<crate::report::Wait>>,
+    /// Scripts deleted in update mode without `prune`, kept so a re-created script
+    /// re-claims its names and classes keep their identity (W3).
+    removed: BTreeMap<PathBuf, Script>,
 }
 
 /// A script in effect.
@@ -309,7 +313,7 @@ impl Reloader {
 
     /// Pending scripts of partial loads (W2), as absolute paths.
     pub fn pending(&self) -> Vec<PathBuf> {
-        self.directories.values().flat_map(|d| d.pending.iter().cloned()).collect()
+        self.directories.values().flat_map(|d| d.pending.keys().cloned()).collect()
     }
 
     /// Names `file` contributes to its namespace (L4), sorted.

@@ -56,6 +56,18 @@ impl Namespaces {
         Ok(())
     }
 
+    /// Checks that a namespace a directory's folder needs is not a module relive does not
+    /// own (L2): `game.extra` put in `sys.modules` by other code.
+    pub(crate) fn check_not_foreign(&self, py: Python<'_>, name: &str) -> Result<(), Error> {
+        if self.entries.contains_key(name) {
+            return Ok(());
+        }
+        match foreign_module(py, name).map_err(|e| Error::python(py, &e))? {
+            Some(module) => Err(Error::NamespaceTaken { name: name.to_string(), module }),
+            None => Ok(()),
+        }
+    }
+
     /// The directory owning `name`, if a directory does.
     pub(crate) fn owner_of(&self, name: &str) -> Option<DirId> {
         self.entries.get(name).and_then(|e| e.owner)

@@ -34,6 +34,8 @@ struct Change {
 struct Built<'py> {
     candidate: Result<Bound<'py, PyDict>, RejectReason>,
     tests: Option<TestReport>,
+    /// The relive name a failed execution waits for (W2).
+    wait: Option<Wait>,
 }
 
 /// A changed or new script that compiled, waiting for its turn in the batch.
@@ -68,11 +70,24 @@ impl Reloader {
     ) -> Result<Vec<ReloadReport>, Error> {
         let mut changes = Vec::new();
         let mut retests = Vec::new();
+        let mut folder_problems = Vec::new();
         let mut seen = BTreeSet::new();
         for file in files {
-            let (change, is_test_file) = self.subject(file.as_ref())?;
-            if !is_watched_script(&change) {
+            let file = file.as_ref();
+            if !self.is_watched_script(file) {
                 continue;
+            }
+            let (change, is_test_file) = match self.subject(file) {
+                Ok(subject) => subject,
+                // One bad file (a folder that cannot be a namespace) must not stop the batch.
+                Err(err @ Error::InvalidFolderName { .. }) => {
+                    folder_problems.push(self.folder_problem(file, &err));
+                    continue;
+                }
+                Err(err) => return Err(err),
+            };
+            if is_test_file && !self.config.tests {
+                continue; // T7: with tests off a test file is nothing to relive
             }
             if is_test_file {
                 retests.push(change);
@@ -84,7 +99,33 @@ impl Reloader {
         retests.sort_by(|a, b| a.found.path.cmp(&b.found.path));
         retests.dedup_by(|a, b| a.found.file == b.found.file);
         changes.sort_by(|a, b| a.found.path.cmp(&b.found.path));
-        python::attach(|py| self.run_batch(py, changes, retests))
+        let mut reports = python::attach(|py| self.run_batch(py, changes, retests))?;
+        reports.extend(folder_problems.into_iter().flatten());
+        reports.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(reports)
+    }
+
+    /// A new script in a folder that cannot be a namespace: pending, with the folder named
+    /// (L1, W2); it loads once the folder is renamed.
+    fn folder_problem(&self, file: &Path, err: &Error) -> Option<ReloadReport> {
+        let file = canonical_file(file);
+        let root = self.directories.values().map(|d| &d.root).find(|root| file.starts_with(root))?;
+        let path = ScriptPath::relative(root, &file)?;
+        let report = ReloadReport {
+            path,
+            namespace: String::new(),
+            outcome: Outcome::Pending,
+            version: None,
+            changes: None,
+            reason: Some(RejectReason::Script {
+                problem: ScriptProblem::Folder { message: err.to_string() },
+            }),
+            tests: None,
+            outside_effects: false,
+            duration_ms: 0.0,
+        };
+        log::info!("{report}");
+        Some(report)
     }
 
     fn run_batch(
@@ -109,7 +150,7 @@ impl Reloader {
             let bytes = match script::read(&change.found.file) {
                 Ok(bytes) => bytes,
                 Err(problem) => {
-                    let report = self.refuse(&change, RejectReason::Script { problem }, None, start);
+                    let report = self.refuse(&change, RejectReason::Script { problem }, None, false, start);
                     self.announce(py, &report);
                     reports.push(report);
                     continue;
@@ -122,7 +163,9 @@ impl Reloader {
             match script::compile(py, &change.found.file, &bytes) {
                 Ok(compiled) => prepared.push(Prepared { change, bytes, compiled }),
                 Err(problem) => {
-                    reports.push(self.refuse(&change, RejectReason::Script { problem }, None, start))
+                    let report = self.refuse(&change, RejectReason::Script { problem }, None, false, start);
+                    self.announce(py, &report);
+                    reports.push(report);
                 }
             }
         }
@@ -140,7 +183,14 @@ impl Reloader {
                 .map(|n| (item.change.found.namespace.clone(), n.clone()))
                 .collect();
             let path = item.change.found.path.clone();
-            let report = if self.scripts.contains_key(&item.change.found.file) {
+            let file = item.change.found.file.clone();
+            let tombstone =
+                self.directories.get_mut(&item.change.directory).and_then(|d| d.removed.remove(&file));
+            let report = if let Some(mut script) = tombstone {
+                script.bytes.clear();
+                self.scripts.insert(file.clone(), script);
+                self.reclaim_removed(py, item, &rejected, start)?
+            } else if self.scripts.contains_key(&file) {
                 self.reload_script(py, item, &rejected, start)?
             } else {
                 self.load_new_script(py, item, &rejected, start)?
@@ -156,7 +206,8 @@ impl Reloader {
         }
         if progressed {
             let batch: BTreeSet<ScriptPath> = reports.iter().map(|r| r.path.clone()).collect();
-            reports.extend(self.retry_pending(py, &batch)?);
+            let exported = self.exported_by(&reports);
+            reports.extend(self.retry_pending(py, &batch, exported)?);
         }
         reports.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(reports)
@@ -219,15 +270,15 @@ impl Reloader {
         start: Instant,
     ) -> Result<ReloadReport, Error> {
         let Prepared { change, bytes, compiled } = item;
-        let Built { candidate, tests } = self.build_candidate(py, &change, &compiled, rejected)?;
+        let Built { candidate, tests, .. } = self.build_candidate(py, &change, &compiled, rejected)?;
         let candidate = match candidate {
             Ok(candidate) => candidate,
-            Err(reason) => return Ok(self.refuse(&change, reason, tests, start)),
+            Err(reason) => return Ok(self.refuse(&change, reason, tests, true, start)),
         };
         let registry = self.registry.bind(py);
         let exports = match script::exports(py, &compiled, &candidate, &change.found.namespace, registry) {
             Ok(exports) => exports,
-            Err(err) => return Ok(self.refuse(&change, script_error(py, &err, &change), tests, start)),
+            Err(err) => return Ok(self.refuse(&change, script_error(py, &err, &change), tests, true, start)),
         };
         let exports = self.claim_names(py, &change, exports);
         let file = change.found.file.clone();
@@ -258,11 +309,11 @@ impl Reloader {
         let update::Applied { mut changes, classes } = match applied {
             Ok(applied) => applied,
             Err(ApplyError::Rejected(message)) => {
-                return Ok(self.refuse(&change, RejectReason::Shape { message }, tests, start));
+                return Ok(self.refuse(&change, RejectReason::Shape { message }, tests, true, start));
             }
             Err(ApplyError::Failed(failure)) => {
                 let reason = RejectReason::Apply { failure: Box::new(failure) };
-                return Ok(self.refuse(&change, reason, tests, start));
+                return Ok(self.refuse(&change, reason, tests, true, start));
             }
         };
         let globals = match self.config.mode {
@@ -311,23 +362,49 @@ impl Reloader {
         let candidate = script::new_globals(py, &found.namespace, &found.file, found.path.as_str())
             .map_err(|e| Error::python(py, &e))?;
         let err = match self.check_candidate(py, found, compiled, &candidate)? {
-            Checked::Passed(tests) => return Ok(Built { candidate: Ok(candidate), tests }),
+            Checked::Passed(tests) => return Ok(Built { candidate: Ok(candidate), tests, wait: None }),
             Checked::Failed(problem, tests) => {
-                return Ok(Built { candidate: Err(RejectReason::Script { problem }), tests });
+                return Ok(Built { candidate: Err(RejectReason::Script { problem }), tests, wait: None });
             }
             Checked::Raised(err) => err,
         };
         let names: Vec<String> = self.namespaces.names().map(str::to_string).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        if let Some(Wait::Name { namespace, name }) =
-            script::wait_target(py, &err, &refs).map_err(|e| Error::python(py, &e))?
+        let wait = script::wait_target(py, &err, &refs).map_err(|e| Error::python(py, &e))?;
+        if let Some(Wait::Name { namespace, name }) = &wait
             && let Some(script) = rejected.get(&(namespace.clone(), name.clone()))
         {
-            let waits_for = Wait::Name { namespace, name };
-            let reason = RejectReason::NeedsRejected { waits_for, script: script.clone() };
-            return Ok(Built { candidate: Err(reason), tests: None });
+            let reason = RejectReason::NeedsRejected {
+                waits_for: wait.clone().expect("matched"),
+                script: script.clone(),
+            };
+            return Ok(Built { candidate: Err(reason), tests: None, wait });
         }
-        Ok(Built { candidate: Err(script_error(py, &err, change)), tests: None })
+        Ok(Built { candidate: Err(script_error(py, &err, change)), tests: None, wait })
+    }
+
+    /// A deleted script re-created (W3): reloaded against the globals it had, so its names
+    /// are re-claimed and its classes keep their identity; reported as `loaded`.
+    fn reclaim_removed(
+        &mut self,
+        py: Python<'_>,
+        item: Prepared,
+        rejected: &BTreeMap<(String, String), ScriptPath>,
+        start: Instant,
+    ) -> Result<ReloadReport, Error> {
+        let file = item.change.found.file.clone();
+        let directory = item.change.directory;
+        let mut report = self.reload_script(py, item, rejected, start)?;
+        if report.outcome == Outcome::Reloaded {
+            report.outcome = Outcome::Loaded;
+        } else if let Some(script) = self.scripts.remove(&file) {
+            let directory = self.directories.get_mut(&directory).expect("registered");
+            directory.removed.insert(file.clone(), script);
+            directory.pending.insert(file, None);
+            report.outcome = Outcome::Pending;
+            report.outside_effects = false;
+        }
+        Ok(report)
     }
 
     /// Loads a script that is not in effect: a new file or a pending one (W2).
@@ -343,7 +420,7 @@ impl Reloader {
         if let Err(err) = self.namespaces.create(py, &base, &change.found.namespace, change.directory) {
             return Err(Error::python(py, &err));
         }
-        let Built { candidate, tests } = self.build_candidate(py, &change, &compiled, rejected)?;
+        let Built { candidate, tests, wait } = self.build_candidate(py, &change, &compiled, rejected)?;
         let exported = candidate.and_then(|globals| {
             script::exports(py, &compiled, &globals, &change.found.namespace, self.registry.bind(py))
                 .map(|names| (globals, names))
@@ -353,7 +430,7 @@ impl Reloader {
             Ok(done) => done,
             Err(reason) => {
                 let directory = self.directories.get_mut(&change.directory).expect("registered");
-                directory.pending.insert(change.found.file.clone());
+                directory.pending.insert(change.found.file.clone(), wait);
                 let report = ReloadReport {
                     reason: Some(reason),
                     tests,
@@ -396,19 +473,49 @@ impl Reloader {
         Ok(report)
     }
 
-    /// Retries pending scripts outside the batch until none loads any more (W2).
+    /// `(namespace, name)` of every name the applied scripts of `reports` export.
+    fn exported_by(&self, reports: &[ReloadReport]) -> BTreeSet<(String, String)> {
+        let applied: BTreeSet<(&str, &str)> = reports
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Reloaded | Outcome::Loaded))
+            .map(|r| (r.namespace.as_str(), r.path.as_str()))
+            .collect();
+        self.scripts
+            .values()
+            .filter(|s| applied.contains(&(s.namespace.as_str(), s.path.as_str())))
+            .flat_map(|s| s.contributions.iter().map(|n| (s.namespace.clone(), n.clone())))
+            .collect()
+    }
+
+    /// Retries the pending scripts outside the batch that wait for a name the batch exported
+    /// (or for anything new), until none loads any more (W2). Scripts that failed for
+    /// another reason wait for an edit.
     fn retry_pending(
         &mut self,
         py: Python<'_>,
         batch: &BTreeSet<ScriptPath>,
+        mut exported: BTreeSet<(String, String)>,
     ) -> Result<Vec<ReloadReport>, Error> {
         let mut reports = Vec::new();
         loop {
-            let pending: Vec<PathBuf> = self.pending();
+            let waiting: Vec<(PathBuf, Option<Wait>)> = self
+                .directories
+                .values()
+                .flat_map(|d| d.pending.iter().map(|(f, w)| (f.clone(), w.clone())))
+                .collect();
             let mut progressed = false;
-            for file in pending {
+            for (file, wait) in waiting {
+                let may_load = match &wait {
+                    Some(Wait::Name { namespace, name }) => {
+                        exported.contains(&(namespace.clone(), name.clone()))
+                    }
+                    Some(Wait::Anything { .. }) => !exported.is_empty(),
+                    Some(Wait::Namespace { namespace }) => self.namespaces.module(py, namespace).is_some(),
+                    None => false,
+                };
                 let change = self.locate(&file)?;
-                if batch.contains(&change.found.path)
+                if !may_load
+                    || batch.contains(&change.found.path)
                     || reports.iter().any(|r: &ReloadReport| r.path == change.found.path)
                 {
                     continue;
@@ -420,6 +527,7 @@ impl Reloader {
                     self.load_new_script(py, Prepared { change, bytes, compiled }, &BTreeMap::new(), start)?;
                 if report.outcome == Outcome::Loaded {
                     progressed = true;
+                    exported.extend(self.exported_by(std::slice::from_ref(&report)));
                     self.announce(py, &report);
                     reports.push(report);
                 }
@@ -460,6 +568,10 @@ impl Reloader {
                     self.leaks.record(leak, object.unbind());
                     changes.leaked.push(name.clone());
                 }
+            }
+            if !self.config.prune && self.config.mode == Mode::Update {
+                let directory = self.directories.get_mut(&change.directory).expect("registered");
+                directory.removed.insert(change.found.file.clone(), script);
             }
         }
         let report = ReloadReport { changes: Some(changes), ..report_for(change, Outcome::Removed, start) };
@@ -565,23 +677,27 @@ impl Reloader {
             .map_err(|e| Error::python(py, &e))
     }
 
+    /// A rejection (or, for a script not in effect, a pending load). `ran`: the candidate's
+    /// code executed, so outside effects may exist (R1).
     fn refuse(
         &mut self,
         change: &Change,
         reason: RejectReason,
         tests: Option<TestReport>,
+        ran: bool,
         start: Instant,
     ) -> ReloadReport {
         let loaded = self.scripts.get(&change.found.file);
         let outcome = if loaded.is_some() { Outcome::Rejected } else { Outcome::Pending };
         if loaded.is_none() {
             let directory = self.directories.get_mut(&change.directory).expect("registered");
-            directory.pending.insert(change.found.file.clone());
+            directory.pending.insert(change.found.file.clone(), None);
         }
         let report = ReloadReport {
             version: loaded.map(|s| s.version),
             reason: Some(reason),
             tests,
+            outside_effects: ran && outcome == Outcome::Rejected,
             ..report_for(change, outcome, start)
         };
         log::info!("{report}");
@@ -595,12 +711,27 @@ impl Reloader {
         }
     }
 
+    /// `.py`, not hidden, not in `__pycache__` below its directory (the W1 filter, for direct
+    /// calls too). Files outside every directory pass, so `locate` can say so.
+    fn is_watched_script(&self, file: &Path) -> bool {
+        let file = canonical_file(file);
+        let Some(root) = self.directories.values().map(|d| &d.root).find(|root| file.starts_with(root))
+        else {
+            return true;
+        };
+        let Some(path) = ScriptPath::relative(root, &file) else { return true };
+        path.as_str().ends_with(".py") && !path.as_str().split('/').any(directory::is_ignored_name)
+    }
+
     /// The script a changed file stands for: itself, or for a test file beside a loaded
     /// script, that script (T5); and whether it was a test file.
     fn subject(&self, file: &Path) -> Result<(Change, bool), Error> {
         let file = canonical_file(file);
-        match discover::script_for(&file).filter(|script| self.scripts.contains_key(script)) {
-            Some(script) => Ok((self.locate(&script)?, true)),
+        match discover::script_for(&file) {
+            // T5: the test file of a script in effect stands for a retest of that script.
+            Some(script) if self.scripts.contains_key(&script) => Ok((self.locate(&script)?, true)),
+            // The script is new or pending: its load attempt runs the new tests.
+            Some(script) => Ok((self.locate(&script)?, false)),
             None => Ok((self.locate(&file)?, false)),
         }
     }
@@ -621,12 +752,6 @@ impl Reloader {
         })?;
         Ok(Change { found: FoundScript { path, file, namespace }, directory: *id })
     }
-}
-
-/// `.py`, not hidden, not in `__pycache__` (the W1 filter, for direct calls too).
-fn is_watched_script(change: &Change) -> bool {
-    let path = change.found.path.as_str();
-    path.ends_with(".py") && !path.split('/').any(directory::is_ignored_name)
 }
 
 /// The canonical form of a path that may no longer exist: its nearest existing ancestor
@@ -682,6 +807,7 @@ fn report_for(change: &Change, outcome: Outcome, start: Instant) -> ReloadReport
         changes: None,
         reason: None,
         tests: None,
+        outside_effects: false,
         duration_ms: elapsed_ms(start),
     }
 }

@@ -31,25 +31,29 @@ class Registry:
     """Which objects relive scripts contributed, and which globals dicts are scripts' own.
 
     Used to tell an object a script defined from one it imported from a sibling (L4).
-    Objects are kept by id with the object itself, so an id is never reused while listed.
+    Objects are kept by id with the object itself, so an id is never reused while listed;
+    each script's entries are remembered so that forgetting it drops exactly what it added,
+    whatever its globals hold by then (R12: nothing replaced stays alive here).
     """
 
     def __init__(self):
         self.contributed = {}
         self.script_globals = {}
+        self.by_script = {}
 
     def add_script(self, g, exported):
         self.script_globals[id(g)] = g
+        ids = []
         for name in exported:
             value = g[name]
             self.contributed[id(value)] = value
+            ids.append(id(value))
+        self.by_script[id(g)] = ids
 
-    def forget_script(self, g, exported):
+    def forget_script(self, g, exported=None):
         self.script_globals.pop(id(g), None)
-        for name in exported:
-            value = g.get(name)
-            if value is not None and self.contributed.get(id(value)) is value:
-                del self.contributed[id(value)]
+        for key in self.by_script.pop(id(g), ()):
+            self.contributed.pop(key, None)
 
 
 class RelativeImportError(SyntaxError):

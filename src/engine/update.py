@@ -908,7 +908,8 @@ def apply(
 
 def overwrite(module, candidate, exports_old, exports_new, prune):
     """Overwrite mode (O1): the candidate's exports replace the namespace entries; nothing
-    is patched. Atomic through the journal like update mode."""
+    is patched. Atomic through the journal like update mode. Returns the candidate's
+    classes by qualified name: every one of them is new (for class-created callbacks)."""
     journal = Journal()
     try:
         for name in exports_new:
@@ -919,7 +920,12 @@ def overwrite(module, candidate, exports_old, exports_new, prune):
     except BaseException:
         journal.undo()
         raise
-    return len(journal.entries)
+    namespace = candidate.get("__name__")
+    return {
+        value.__qualname__: value
+        for value in candidate.values()
+        if isinstance(value, type) and value.__module__ == namespace
+    }
 
 
 def surviving_class_versions(namespaces):

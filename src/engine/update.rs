@@ -77,9 +77,14 @@ pub(crate) fn apply_overwrite<'py>(
 ) -> Result<Applied<'py>, ApplyError> {
     let helper = HELPER.module(py);
     let args = (c.module, c.candidate, c.exports_old.to_vec(), c.exports_new.to_vec(), c.prune);
-    helper.call_method1("overwrite", args).map_err(|err| classify(py, helper, &err))?;
-    let changes = Changes { values_replaced: c.exports_new.to_vec(), ..Changes::default() };
-    Ok(Applied { changes, classes: PyDict::new(py) })
+    let classes = helper.call_method1("overwrite", args).map_err(|err| classify(py, helper, &err))?;
+    let classes =
+        classes.cast_into::<PyDict>().map_err(|e| ApplyError::Failed(PyFailure::from_err(py, &e.into())))?;
+    let mut created: Vec<String> = classes.keys().iter().map(|k| k.to_string()).collect();
+    created.sort();
+    let changes =
+        Changes { values_replaced: c.exports_new.to_vec(), classes_created: created, ..Changes::default() };
+    Ok(Applied { changes, classes })
 }
 
 /// Classes of `namespaces` with more than one live class object after a collection

@@ -89,18 +89,27 @@ fn describe(root: &Path, file: &Path) -> Found {
 /// Runs a scenario in a fresh process of `relive` (the binary at `relive`), so it gets a
 /// fresh interpreter; returns its transcript, or one whose `error` says what went wrong.
 pub fn run_isolated(relive: &Path, found: &Found) -> Transcript {
+    let failed =
+        |error: String| Transcript { name: found.name.clone(), error: Some(error), ..Transcript::default() };
+    // The transcript comes back through a file: scripts may print to stdout and stderr.
+    let out = match tempfile::NamedTempFile::new() {
+        Ok(out) => out,
+        Err(e) => return failed(format!("cannot make a temp file: {e}")),
+    };
     let output = Command::new(relive)
-        .args(["scenario", "--in-process", "--name", &found.name])
+        .args(["scenario", "--in-process", "--name", &found.name, "--transcript"])
+        .arg(out.path())
         .arg(&found.file)
         .env_remove("RELIVE_LOG")
         .output();
-    let failed =
-        |error: String| Transcript { name: found.name.clone(), error: Some(error), ..Transcript::default() };
     match output {
         Err(e) => failed(format!("cannot start {}: {e}", relive.display())),
-        Ok(output) => match serde_json::from_slice::<Transcript>(&output.stdout) {
-            Ok(transcript) => transcript,
-            Err(_) => failed(format!(
+        Ok(output) => match std::fs::read(out.path())
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Transcript>(&bytes).ok())
+        {
+            Some(transcript) => transcript,
+            None => failed(format!(
                 "the scenario process ended without a transcript ({}): {}",
                 output.status,
                 String::from_utf8_lossy(&output.stderr).trim()

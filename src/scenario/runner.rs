@@ -266,7 +266,7 @@ impl Session {
         let expected: BTreeSet<String> = std::mem::take(&mut self.watch_pending)
             .into_iter()
             .map(|path| self.subject_of(&path))
-            .filter(|path| path.ends_with(".py"))
+            .filter(|path| path.ends_with(".py") && !path.split('/').any(crate::engine::directory_is_ignored))
             .collect();
         let deadline = Instant::now() + WATCH_LIMIT;
         let mut reports: BTreeMap<String, ReloadReport> = BTreeMap::new();

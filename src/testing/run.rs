@@ -197,7 +197,7 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
             "{}: abandoned a worker thread still blocked 1 s after the timeout (code blocked inside C)",
             job.display_path
         );
-        return Ok(Finished::TimedOut { phase: Phase::Exec, abandoned: true, tests: None });
+        return abandoned_at(deadline.bind(py), job.display_path);
     };
     let (phase, error, tests): (String, Bound<'_, PyAny>, Bound<'_, PyAny>) = outcome.bind(py).extract()?;
     let invalid = phase == "validate";
@@ -222,6 +222,29 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
         return Ok(if invalid { Finished::Invalid(err) } else { Finished::Raised(err) });
     }
     Ok(Finished::Ran(report))
+}
+
+/// What an abandoned worker was doing, from the deadline it kept up to date.
+fn abandoned_at(deadline: &Bound<'_, PyAny>, display_path: &str) -> PyResult<Finished> {
+    let phase: String = deadline.getattr("phase")?.extract()?;
+    if phase != "tests" {
+        return Ok(Finished::TimedOut { phase: Phase::Exec, abandoned: true, tests: None });
+    }
+    let found: usize = deadline.getattr("found")?.extract()?;
+    let current: Option<String> = deadline.getattr("current")?.extract()?;
+    let result = TestResult {
+        id: current.unwrap_or_else(|| format!("{display_path} (tests)")),
+        outcome: TestOutcome::Error,
+        duration_ms: 0.0,
+        message: "timed out: blocked inside C after the per-script timeout; the worker thread was abandoned"
+            .into(),
+        traceback: String::new(),
+        stdout: String::new(),
+        stderr: String::new(),
+    };
+    log::info!("{display_path}: {}", tests_found(found));
+    let tests = TestReport { found, results: vec![result], timed_out: true };
+    Ok(Finished::TimedOut { phase: Phase::Tests, abandoned: true, tests: Some(tests) })
 }
 
 /// Stops the worker: marks the deadline expired and raises `ScriptTimeout` in it, unless it

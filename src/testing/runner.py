@@ -22,11 +22,15 @@ class ScriptTimeout(BaseException):
 class Deadline:
     """Shared between the worker and the watchdog; both only touch it holding the GIL."""
 
-    __slots__ = ("finished", "expired")
+    __slots__ = ("finished", "expired", "phase", "found", "current")
 
     def __init__(self):
         self.finished = False
         self.expired = False
+        # Where the worker is, readable even when it is blocked inside C (T6).
+        self.phase = "exec"
+        self.found = 0
+        self.current = None
 
 
 def run(code, candidate, test_code, test_path, tests_enabled, deadline, validate):
@@ -39,10 +43,10 @@ def run(code, candidate, test_code, test_path, tests_enabled, deadline, validate
     try:
         exec(code, candidate)
         if validate is not None:
-            phase = "validate"
+            phase = deadline.phase = "validate"
             validate(candidate)
         if tests_enabled:
-            phase = "tests"
+            phase = deadline.phase = "tests"
             tests = _run_tests(candidate, candidate, test_code, test_path, deadline)
     except BaseException as exc:  # noqa: B036 - a script's SystemExit must not end relive
         error = exc
@@ -54,6 +58,7 @@ def run(code, candidate, test_code, test_path, tests_enabled, deadline, validate
 def retest(globals_in_effect, test_code, test_path, deadline):
     """Run the tests of the code in effect against a changed test file (T5)."""
     error, tests = None, None
+    deadline.phase = "tests"
     try:
         tests = _run_tests(globals_in_effect, None, test_code, test_path, deadline)
     except BaseException as exc:  # noqa: B036
@@ -93,7 +98,7 @@ def _run_tests(g, candidate, test_code, test_path, deadline):
     cases.sort(key=lambda c: c.__qualname__)
     loader = unittest.TestLoader()
     suite = unittest.TestSuite(loader.loadTestsFromTestCase(c) for c in cases)
-    found = suite.countTestCases()
+    found = deadline.found = suite.countTestCases()
     result = RecordingResult(deadline, records)
     try:
         suite.run(result)
@@ -124,6 +129,7 @@ class RecordingResult(unittest.TestResult):
     def startTest(self, test):
         super().startTest(test)
         self.current = test
+        self.deadline.current = test.id()
         self.started = time.perf_counter()
         self.out, self.err = io.StringIO(), io.StringIO()
         self.saved_streams = (sys.stdout, sys.stderr)

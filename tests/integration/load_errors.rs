@@ -179,3 +179,19 @@ fn e1_a_broken_directory_leaves_what_ran_before_running() {
     assert_eq!(eval::<String>("sys.modules['game'].f()"), "still here");
     assert!(eval::<bool>("'other' not in sys.modules"));
 }
+
+#[test]
+fn l2_a_sub_namespace_taken_by_another_module_is_an_error_and_the_module_survives() {
+    let _py = python_lock();
+    crate::util::run(
+        "import types\nsys.modules['game.extra'] = types.ModuleType('game.extra')\nsys.modules['game.extra'].MINE = 1",
+    );
+    let dir = ScriptDir::new();
+    dir.write("a.py", "A = 1\n");
+    dir.write("extra/b.py", "B = 1\n");
+    let mut r = Reloader::builder().build().unwrap();
+    let err = r.add_directory("game", dir.path()).unwrap_err();
+    assert!(matches!(&err, Error::NamespaceTaken { name, .. } if name == "game.extra"), "{err}");
+    assert!(eval::<bool>("sys.modules['game.extra'].MINE == 1 and 'game' not in sys.modules"));
+    crate::util::run("del sys.modules['game.extra']");
+}
