@@ -191,7 +191,7 @@ impl Reloader {
                 self.scripts.insert(file.clone(), script);
                 self.reclaim_removed(py, item, &rejected, start)?
             } else if self.scripts.contains_key(&file) {
-                self.reload_script(py, item, &rejected, start)?
+                self.reload_script(py, item, &rejected, start, Outcome::Reloaded)?
             } else {
                 self.load_new_script(py, item, &rejected, start)?
             };
@@ -262,12 +262,15 @@ impl Reloader {
     }
 
     /// Builds, checks and applies a candidate for a script in effect (R1, R2).
+    /// `applied_as` is the outcome reported when it applies: `reloaded`, or `loaded` for a
+    /// re-created script.
     fn reload_script(
         &mut self,
         py: Python<'_>,
         item: Prepared,
         rejected: &BTreeMap<(String, String), ScriptPath>,
         start: Instant,
+        applied_as: Outcome,
     ) -> Result<ReloadReport, Error> {
         let Prepared { change, bytes, compiled } = item;
         let Built { candidate, tests, .. } = self.build_candidate(py, &change, &compiled, rejected)?;
@@ -344,7 +347,7 @@ impl Reloader {
             version: Some(version),
             changes: Some(changes),
             tests,
-            ..report_for(&change, Outcome::Reloaded, start)
+            ..report_for(&change, applied_as, start)
         };
         log::info!("{report}");
         Ok(report)
@@ -394,10 +397,13 @@ impl Reloader {
     ) -> Result<ReloadReport, Error> {
         let file = item.change.found.file.clone();
         let directory = item.change.directory;
-        let mut report = self.reload_script(py, item, rejected, start)?;
-        if report.outcome == Outcome::Reloaded {
-            report.outcome = Outcome::Loaded;
-        } else if let Some(script) = self.scripts.remove(&file) {
+        if let Some(script) = self.scripts.get_mut(&file) {
+            script.version = 0; // a deleted script is forgotten: it loads as version 1 (R11)
+        }
+        let mut report = self.reload_script(py, item, rejected, start, Outcome::Loaded)?;
+        if report.outcome != Outcome::Loaded
+            && let Some(script) = self.scripts.remove(&file)
+        {
             let directory = self.directories.get_mut(&directory).expect("registered");
             directory.removed.insert(file.clone(), script);
             directory.pending.insert(file, None);
