@@ -273,8 +273,7 @@ impl Reloader {
         for attempt in attempts {
             if let Some(globals) = &attempt.globals {
                 // Best effort: the registry only tells sibling imports apart (L4).
-                let _ =
-                    registry.call_method1("forget_script", (globals.bind(py), attempt.contributions.clone()));
+                let _ = registry.call_method1("forget_script", (globals.bind(py),));
             }
         }
         let names = self.namespaces.owned_by(id);

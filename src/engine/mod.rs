@@ -394,7 +394,7 @@ impl Reloader {
     fn forget_contributions(&self, py: Python<'_>, script: &Script) -> Result<(), Error> {
         self.registry
             .bind(py)
-            .call_method1("forget_script", (script.globals.bind(py), script.contributions.clone()))
+            .call_method1("forget_script", (script.globals.bind(py),))
             .map(drop)
             .map_err(|e| Error::python(py, &e))
     }

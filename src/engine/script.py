@@ -50,7 +50,7 @@ class Registry:
             ids.append(id(value))
         self.by_script[id(g)] = ids
 
-    def forget_script(self, g, exported=None):
+    def forget_script(self, g):
         self.script_globals.pop(id(g), None)
         for key in self.by_script.pop(id(g), ()):
             self.contributed.pop(key, None)

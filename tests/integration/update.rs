@@ -586,3 +586,37 @@ fn o1_overwrite_mode_does_not_keep_module_state() {
     g.applied("a.py", "REG = []\nX = 2\n");
     assert!(check("game.REG == [] and game.REG is not r0 and game.X == 2"));
 }
+
+/// The original library's own suite, as far as the reference describes it: inheritance
+/// across scripts through the namespace, through a module-level alias and through
+/// `__bases__`; argument changes; an import added; a class removed then re-added (r10 above).
+#[test]
+fn original_suite_inheritance_across_scripts_sees_the_new_base() {
+    let _py = python_lock();
+    let mut g = Game::new(&[
+        ("base.py", "class Base:\n    def who(self):\n        return 'base1'\n"),
+        (
+            "kid.py",
+            "import game\nBaseAlias = game.Base\nclass Kid(game.Base):\n    pass\nclass ViaAlias(BaseAlias):\n    pass\n",
+        ),
+    ]);
+    reset_session();
+    session("k = game.Kid(); a = game.ViaAlias(); Kid0 = game.Kid");
+    g.applied("base.py", "class Base:\n    def who(self):\n        return 'base2'\n    def extra(self):\n        return 'extra'\n");
+    assert!(check("k.who() == 'base2' and a.who() == 'base2' and k.extra() == 'extra'"));
+    assert!(check(
+        "game.Kid.__bases__ == (game.Base,) and game.Kid is Kid0 and game.Base in game.Kid.__mro__"
+    ));
+    assert!(check("game.Base.__subclasses__() == [game.Kid, game.ViaAlias]"));
+}
+
+#[test]
+fn original_suite_argument_changes_and_an_added_import() {
+    let _py = python_lock();
+    let mut g = Game::new(&[("a.py", "def f(a, b=1):\n    return a + b\n")]);
+    reset_session();
+    session("f0 = game.f");
+    g.applied("a.py", "import math\ndef f(a, b=2, *, c=3):\n    return math.floor(a + b + c)\n");
+    assert!(check("f0(1) == 6 and f0(1, c=0) == 3 and f0 is game.f"));
+    assert!(check("f0.__defaults__ == (2,) and f0.__kwdefaults__ == {'c': 3}"));
+}
