@@ -184,7 +184,7 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
         Ok(Message::Done(result)) => (Some(result?), false),
         Ok(Message::Started) => unreachable!("started is sent once"),
         Err(_) => {
-            interrupt(py, ident, deadline.bind(py), helper)?;
+            interrupt(ident, deadline.bind(py), helper)?;
             match py.detach(move || rx.recv_timeout(Duration::from_secs(1))) {
                 Ok(Message::Done(result)) => (Some(result?), true),
                 _ => (None, true),
@@ -249,12 +249,7 @@ fn abandoned_at(deadline: &Bound<'_, PyAny>, display_path: &str) -> PyResult<Fin
 
 /// Stops the worker: marks the deadline expired and raises `ScriptTimeout` in it, unless it
 /// finished in the meantime (both checks hold the GIL, so they cannot interleave).
-fn interrupt(
-    py: Python<'_>,
-    ident: u64,
-    deadline: &Bound<'_, PyAny>,
-    helper: &Bound<'_, pyo3::types::PyModule>,
-) -> PyResult<()> {
+fn interrupt(ident: u64, deadline: &Bound<'_, PyAny>, helper: &Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
     if deadline.getattr("finished")?.is_truthy()? {
         return Ok(());
     }
@@ -264,7 +259,6 @@ fn interrupt(
     unsafe {
         ffi::PyThreadState_SetAsyncExc(ident as _, kind.as_ptr());
     }
-    let _ = py;
     Ok(())
 }
 
