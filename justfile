@@ -21,3 +21,10 @@ check:
 # Benchmarks (not part of cargo test).
 bench:
     cargo bench
+
+# The reload benchmark next to IPython autoreload and jurigged, installed into a throwaway
+# virtualenv under target/ (needs PyPI; never needed to build or test).
+bench-peers:
+    python3 -m venv target/peers-venv
+    target/peers-venv/bin/pip install --quiet ipython jurigged
+    cargo bench --bench reload

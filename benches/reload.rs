@@ -8,6 +8,9 @@
 //! 3. Scale: one script's reload with 10 vs 1,000 scripts loaded.
 //! 4. Test gate: a script with 50 tests, reloaded with tests vs without.
 //! 5. Watcher: file write to reload applied (pump mode) next to raw notify event latency.
+//! 6. Peers, when a Python with IPython and jurigged is there (`RELIVE_PEERS_PYTHON`, or
+//!    `target/peers-venv` made by `just bench-peers`): IPython's superreload and
+//!    `%autoreload 2`, and jurigged, on the same edits (`benches/peers.py`).
 //!
 //! Run with `cargo bench --bench reload`; results also go to `target/bench-reload.json`.
 
@@ -145,7 +148,7 @@ fn main() {
 
     // 3. Scale: 10 vs 1,000 scripts loaded.
     let scale = |count: usize, start: usize| -> Vec<Duration> {
-        let folder = dir.path().join(format!("scale{count}"));
+        let folder = dir.path().join(format!("scale{count}_{start}"));
         std::fs::create_dir_all(&folder).expect("mkdir");
         for s in 0..count {
             std::fs::write(
@@ -156,9 +159,11 @@ fn main() {
         }
         let target = folder.join("s0000.py");
         let mut r = Reloader::builder().tests(false).build().expect("reloader");
-        r.add_directory(&format!("scale{count}"), &folder).expect("load");
+        r.add_directory(&format!("scale{count}_{start}"), &folder).expect("load");
         time_relive(&mut r, &target, start, |v| format!("class S0:\n    pass\nV0 = {v}\n"))
     };
+    // A throwaway first round: the first reloader after the big heap pays for warm-up.
+    scale(11, 1);
     figures.push(figure("relive reload of one script, 10 scripts loaded", scale(10, 1)));
     figures.push(figure("relive reload of one script, 1,000 scripts loaded", scale(1000, 1)));
 
@@ -212,6 +217,7 @@ fn main() {
         applied,
     ));
 
+    let peers = measure_peers();
     print_table(&figures);
     let ratio = |a: usize, b: usize| figures[a].median_ms / figures[b].median_ms;
     println!();
@@ -219,11 +225,49 @@ fn main() {
     println!("relive (tests on, 50 tests) / relive (tests off): {:.2}", ratio(2, 1));
     println!("1,000,000-object heap / small heap: {:.2}  (goal: at most 1.2)", ratio(3, 1));
     println!("1,000 scripts loaded / 10 scripts loaded: {:.2}  (goal: at most 1.2)", ratio(5, 4));
+    match peers {
+        Ok(peers) => {
+            println!();
+            print_table(&peers);
+            for peer in &peers {
+                println!("{} / relive (tests off): {:.2}", peer.name, peer.median_ms / figures[1].median_ms);
+            }
+            figures.extend(peers);
+        }
+        Err(why) => println!("\npeers: not measured: {why}"),
+    }
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("bench-reload.json");
     if let Ok(json) = serde_json::to_string_pretty(&figures) {
         let _ = std::fs::write(&out, json);
         println!("figures written to {}", out.display());
     }
+}
+
+/// Runs `benches/peers.py` with a Python that has IPython and jurigged, if there is one.
+fn measure_peers() -> Result<Vec<Figure>, String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = std::env::var_os("RELIVE_PEERS_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target/peers-venv/bin/python"));
+    if !python.exists() {
+        return Err(format!(
+            "no Python with IPython and jurigged at {} (run `just bench-peers`, or set RELIVE_PEERS_PYTHON)",
+            python.display()
+        ));
+    }
+    let output = std::process::Command::new(&python)
+        .arg(root.join("benches/peers.py"))
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    if !output.status.success() {
+        return Err(format!("benches/peers.py failed: {}", String::from_utf8_lossy(&output.stderr).trim()));
+    }
+    let samples: std::collections::BTreeMap<String, Vec<f64>> =
+        serde_json::from_slice(&output.stdout).map_err(|e| format!("unreadable peers output: {e}"))?;
+    Ok(samples
+        .into_iter()
+        .map(|(name, seconds)| figure(&name, seconds.into_iter().map(Duration::from_secs_f64).collect()))
+        .collect())
 }
 
 fn print_table(figures: &[Figure]) {

@@ -204,7 +204,7 @@ impl Reloader {
             self.announce(py, &report);
             reports.push(report);
         }
-        if progressed {
+        if progressed && self.directories.values().any(|d| !d.pending.is_empty()) {
             let batch: BTreeSet<ScriptPath> = reports.iter().map(|r| r.path.clone()).collect();
             let exported = self.exported_by(&reports);
             reports.extend(self.retry_pending(py, &batch, exported)?);
@@ -596,6 +596,17 @@ impl Reloader {
                     "duplicate name {namespace}.{name}: {} ignored, namespace {namespace}.{name} kept",
                     change.found.path
                 );
+                continue;
+            }
+            // Cheap cases first, so a reload does not scan every script (scale, issue 7): a
+            // name this script holds already, or one nobody holds, is this script's.
+            let holds = self.scripts.get(&change.found.file).is_some_and(|s| s.contributions.contains(&name));
+            let taken = self
+                .namespaces
+                .module(py, namespace)
+                .is_some_and(|m| m.hasattr(name.as_str()).unwrap_or(false));
+            if holds || !taken {
+                claimed.push(name);
                 continue;
             }
             let owner = self.scripts.iter_mut().find(|(file, s)| {

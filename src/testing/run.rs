@@ -249,7 +249,11 @@ fn abandoned_at(deadline: &Bound<'_, PyAny>, display_path: &str) -> PyResult<Fin
 
 /// Stops the worker: marks the deadline expired and raises `ScriptTimeout` in it, unless it
 /// finished in the meantime (both checks hold the GIL, so they cannot interleave).
-fn interrupt(ident: u64, deadline: &Bound<'_, PyAny>, helper: &Bound<'_, pyo3::types::PyModule>) -> PyResult<()> {
+fn interrupt(
+    ident: u64,
+    deadline: &Bound<'_, PyAny>,
+    helper: &Bound<'_, pyo3::types::PyModule>,
+) -> PyResult<()> {
     if deadline.getattr("finished")?.is_truthy()? {
         return Ok(());
     }
