@@ -106,4 +106,18 @@ fn main() {
     );
     println!("  plain compile + exec: median {base_median:.1?} (min {base_min:.1?}, max {base_max:.1?})");
     println!("  ratio relive / plain: {:.2}", relive_median.as_secs_f64() / base_median.as_secs_f64());
+    let json = serde_json::json!({
+        "scripts": SCRIPTS,
+        "executions": executions,
+        "relive_median_ms": relive_median.as_secs_f64() * 1000.0,
+        "relive_min_ms": relive_min.as_secs_f64() * 1000.0,
+        "relive_max_ms": relive_max.as_secs_f64() * 1000.0,
+        "plain_median_ms": base_median.as_secs_f64() * 1000.0,
+        "plain_min_ms": base_min.as_secs_f64() * 1000.0,
+        "plain_max_ms": base_max.as_secs_f64() * 1000.0,
+    });
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("bench-load-scale.json");
+    if std::fs::write(&out, json.to_string()).is_ok() {
+        println!("  figures written to {}", out.display());
+    }
 }

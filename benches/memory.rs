@@ -45,6 +45,7 @@ fn main() {
     let mut reloader = relive::Reloader::builder().tests(false).build().expect("reloader");
     reloader.add_directory("bench", dir.path()).expect("load");
     let mut baseline = 0;
+    let mut samples = Vec::new();
     println!("memory: {RELOADS} reloads of a script with 5 classes");
     for version in 1..=RELOADS + 100 {
         std::fs::write(&file, script(version)).expect("write");
@@ -57,11 +58,17 @@ fn main() {
         } else if version > 100 && (version - 100) % 200 == 0 {
             let classes = live_classes();
             let rss = rss_kib();
+            samples.push(serde_json::json!({"reloads": version - 100, "rss_kib": rss, "growth_kib": rss as i64 - baseline as i64, "live_classes": classes}));
             println!(
                 "  after {:>4} more reloads: RSS {rss} KiB (growth {:+} KiB), live classes {classes}",
                 version - 100,
                 rss as i64 - baseline as i64
             );
         }
+    }
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("bench-memory.json");
+    let json = serde_json::json!({"baseline_rss_kib": baseline, "samples": samples});
+    if std::fs::write(&out, json.to_string()).is_ok() {
+        println!("  figures written to {}", out.display());
     }
 }
