@@ -325,10 +325,10 @@ mod tests {
     fn only_script_files_count() {
         assert!(is_script_path(Path::new("/s/ai/brain.py")));
         assert!(!is_script_path(Path::new("/s/ai/brain.txt")));
-        let roots = [PathBuf::from("/tmp/.hidden-root")];
-        assert!(in_ignored_folder(Path::new("/tmp/.hidden-root/.git/x.py"), &roots));
-        assert!(in_ignored_folder(Path::new("/tmp/.hidden-root/ai/__pycache__/x.py"), &roots));
-        assert!(!in_ignored_folder(Path::new("/tmp/.hidden-root/ai/x.py"), &roots));
+        let roots = [PathBuf::from("/x/.hidden-root")];
+        assert!(in_ignored_folder(Path::new("/x/.hidden-root/.git/x.py"), &roots));
+        assert!(in_ignored_folder(Path::new("/x/.hidden-root/ai/__pycache__/x.py"), &roots));
+        assert!(!in_ignored_folder(Path::new("/x/.hidden-root/ai/x.py"), &roots));
         assert!(!is_script_path(Path::new("/s/.brain.py.swp")));
         assert!(!is_script_path(Path::new("/s/.edit.py")));
         assert!(!is_script_path(Path::new("/s/brain.py~")));
