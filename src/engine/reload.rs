@@ -139,12 +139,20 @@ impl Reloader {
             reports.push(self.retest(py, &change, Instant::now())?);
         }
         let mut prepared = Vec::new();
-        for change in changes {
+        let mut changes: std::collections::VecDeque<Change> = changes.into();
+        while let Some(change) = changes.pop_front() {
             let start = Instant::now();
             if !change.found.file.exists() {
                 let report = self.remove_script(py, &change, start)?;
                 self.publish_version(py, &report.path, None);
                 reports.push(report);
+                // Terms: a test file without its script beside it is an ordinary script.
+                if let Some(orphan) = discover::test_file_for(&change.found.file)
+                    && !changes.iter().any(|c| c.found.file == orphan)
+                    && let Ok(orphan) = self.locate(&orphan)
+                {
+                    changes.push_back(orphan);
+                }
                 continue;
             }
             let bytes = match script::read(&change.found.file) {
