@@ -149,6 +149,7 @@ impl ReloaderBuilder {
                 leaks: Leaks::default(),
                 callbacks: Callbacks::default(),
                 event_classes: None,
+                last_wait: None,
                 watcher: None,
                 next_directory: 0,
                 fail_apply_after: None,
@@ -212,6 +213,8 @@ pub struct Reloader {
     callbacks: Callbacks,
     /// Classes created or updated by the apply being reported, for R13 callbacks.
     event_classes: Option<Py<PyDict>>,
+    /// What the last candidate that failed on a missing relive name waits for (W2).
+    last_wait: Option<crate::report::Wait>,
     watcher: Option<crate::watch::FileWatcher>,
     next_directory: DirId,
     /// Test hook for R2: make the next applies fail after this many journaled changes.

@@ -209,8 +209,12 @@ impl Reloader {
                 }
                 _ => progressed = true,
             }
+            let loaded = report.outcome == Outcome::Loaded;
             self.announce(py, &report);
             reports.push(report);
+            if loaded {
+                reports.extend(self.retire_test_file_script(py, &file)?);
+            }
         }
         if progressed && self.directories.values().any(|d| !d.pending.is_empty()) {
             let batch: BTreeSet<ScriptPath> = reports.iter().map(|r| r.path.clone()).collect();
@@ -308,6 +312,7 @@ impl Reloader {
             old_source: &old_source,
             new_source: &compiled.text,
             new_tree: compiled.tree.bind(py),
+            imported: &compiled.imported,
             exports_old: &exports_old,
             exports_new: &exports,
             prune: self.config.prune,
@@ -341,10 +346,6 @@ impl Reloader {
         script.contributions = exports;
         script.globals = globals.unbind();
         let version = script.version;
-        if self.config.mode == Mode::Update {
-            // R12: the candidate's objects are translated or dropped; nothing may keep its dict.
-            candidate.clear();
-        }
         for kind in &changes.kind_changed {
             log::warn!("{}: kind changed: {kind}", change.found.path);
         }
@@ -363,13 +364,14 @@ impl Reloader {
 
     /// Executes and tests a candidate; a failure is the reason to reject it.
     fn build_candidate<'py>(
-        &self,
+        &mut self,
         py: Python<'py>,
         change: &Change,
         compiled: &Compiled,
         rejected: &BTreeMap<(String, String), ScriptPath>,
     ) -> Result<Built<'py>, Error> {
         let found = &change.found;
+        self.last_wait = None;
         let candidate = script::new_globals(py, &found.namespace, &found.file, found.path.as_str())
             .map_err(|e| Error::python(py, &e))?;
         let err = match self.check_candidate(py, found, compiled, &candidate)? {
@@ -382,6 +384,7 @@ impl Reloader {
         let names: Vec<String> = self.namespaces.names().map(str::to_string).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let wait = script::wait_target(py, &err, &refs).map_err(|e| Error::python(py, &e))?;
+        self.last_wait = wait.clone();
         if let Some(Wait::Name { namespace, name }) = &wait
             && let Some(script) = rejected.get(&(namespace.clone(), name.clone()))
         {
@@ -392,6 +395,22 @@ impl Reloader {
             return Ok(Built { candidate: Err(reason), tests: None, wait });
         }
         Ok(Built { candidate: Err(script_error(py, &err, change)), tests: None, wait })
+    }
+
+    /// T5: once a script exists, its test file is no longer a script; if it was loaded as
+    /// one (its script had been deleted), it is removed like a deleted script.
+    fn retire_test_file_script(
+        &mut self,
+        py: Python<'_>,
+        script: &Path,
+    ) -> Result<Option<ReloadReport>, Error> {
+        let Some(test_file) = discover::test_file_for(script).filter(|t| self.scripts.contains_key(t)) else {
+            return Ok(None);
+        };
+        let change = self.locate(&test_file)?;
+        let report = self.remove_script(py, &change, Instant::now())?;
+        self.publish_version(py, &report.path, None);
+        Ok(Some(report))
     }
 
     /// A deleted script re-created (W3): reloaded against the globals it had, so its names
@@ -414,7 +433,7 @@ impl Reloader {
         {
             let directory = self.directories.get_mut(&directory).expect("registered");
             directory.removed.insert(file.clone(), script);
-            directory.pending.insert(file, None);
+            directory.pending.insert(file, self.last_wait.take());
             report.outcome = Outcome::Pending;
             report.outside_effects = false;
         }
@@ -537,8 +556,16 @@ impl Reloader {
                 let start = Instant::now();
                 let Ok(bytes) = script::read(&file) else { continue };
                 let Ok(compiled) = script::compile(py, &file, &bytes) else { continue };
-                let report =
-                    self.load_new_script(py, Prepared { change, bytes, compiled }, &BTreeMap::new(), start)?;
+                let item = Prepared { change, bytes, compiled };
+                let tombstone =
+                    self.directories.get_mut(&item.change.directory).and_then(|d| d.removed.remove(&file));
+                let report = match tombstone {
+                    Some(script) => {
+                        self.scripts.insert(file.clone(), script);
+                        self.reclaim_removed(py, item, &BTreeMap::new(), start)?
+                    }
+                    None => self.load_new_script(py, item, &BTreeMap::new(), start)?,
+                };
                 if report.outcome == Outcome::Loaded {
                     progressed = true;
                     exported.extend(self.exported_by(std::slice::from_ref(&report)));

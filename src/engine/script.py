@@ -216,13 +216,27 @@ def _defines_function(fn, g):
 
 
 def _defines_class(cls, g, namespace, registry):
+    """A class of this namespace is the script's when one of its methods (unwrapped
+    through `__wrapped__`, so decorators of other scripts do not hide it) runs in the
+    script's globals, or when none runs in another script's globals."""
     if getattr(cls, "__module__", None) != namespace or id(cls) in registry.contributed:
         return False
+    foreign = False
     for member in vars(cls).values():
-        target = getattr(member, "__globals__", None)
-        if target is not None and target is not g and id(target) in registry.script_globals:
-            return False
-    return True
+        for fn in _member_functions(member):
+            if _defines_function(fn, g):
+                return True
+            if id(getattr(fn, "__globals__", None)) in registry.script_globals:
+                foreign = True
+    return not foreign
+
+
+def _member_functions(member):
+    if isinstance(member, (staticmethod, classmethod)):
+        member = member.__func__
+    if isinstance(member, property):
+        return [f for f in (member.fget, member.fset, member.fdel) if f is not None]
+    return [member] if isinstance(member, types.FunctionType) else []
 
 
 def _is_atom(value):

@@ -88,6 +88,13 @@ class Journal:
         cell.cell_contents = value
         self._record(("cell", cell, None, old))
 
+    def replace_sequence(self, sequence, new_items):
+        """Replace a deque's items, keeping the object."""
+        old = list(sequence)
+        sequence.clear()
+        sequence.extend(new_items)
+        self._record(("sequence", sequence, None, old))
+
     def replace_contents(self, container, new_items):
         """Replace a set's or dict's contents (rebuilt because its keys changed)."""
         old = container.copy()
@@ -119,6 +126,9 @@ class Journal:
             elif kind == "contents":
                 target.clear()
                 target.update(old)
+            elif kind == "sequence":
+                target.clear()
+                target.extend(old)
 
 
 # --- the module-level state rule (R8) ---------------------------------------------------
@@ -263,6 +273,10 @@ def kept_names(old_source, new_source, new_tree=None):
     for (dump, kind, stmt), same in zip(new, unchanged):
         if not same and kind != "class":
             changed_binds |= _binds(stmt)
+    # A removed statement that bound a name (a second `SPEED = 5`) changes that name too.
+    for stmt in removed:
+        if _stmt_kind(stmt) != "class":
+            changed_binds |= _binds(stmt)
     keep = [same and kind == "value" for (_, kind, _), same in zip(new, unchanged)]
     progress = True
     while progress:
@@ -271,7 +285,7 @@ def kept_names(old_source, new_source, new_tree=None):
             if not keep[i]:
                 continue
             binds = _binds(stmt)
-            if binds & mutated or _reads(stmt) & changed_binds:
+            if binds & mutated or _reads(stmt) & changed_binds or binds & changed_binds:
                 keep[i] = False
                 changed_binds |= binds
                 progress = True
@@ -331,6 +345,8 @@ class Apply:
         self.keep_alive = []
         self.class_pairs = []  # (retained, candidate), parents before nested classes
         self.function_pairs = {}  # id(new) -> (old, new)
+        self.paired_old = set()  # id(old) of paired functions
+        self.wrapper_pairs = {}  # id(new) -> (old, new): foreign wrappers sharing their code
         self.forwarded = []  # (old, new) functions whose free variables changed
         self.class_objects = {}
         self.summary = {
@@ -359,7 +375,7 @@ class Apply:
         foreign_script = False
         for member in cls.__dict__.values():
             for fn in _own_functions(member):
-                if fn.__globals__ is self.candidate:
+                if any(g is self.candidate for g in _globals_chain(fn)):
                     return True
                 if id(fn.__globals__) in self.registry.script_globals:
                     foreign_script = True
@@ -383,10 +399,13 @@ class Apply:
             return
         if id(new) in self.function_pairs or id(new) in self.memo:
             return
+        if id(old) in self.paired_old:
+            return  # one old function takes one new body; a second name gets its own copy
         if old.__code__.co_freevars != new.__code__.co_freevars:
             self.forwarded.append((old, new))
             return
         self.function_pairs[id(new)] = (old, new)
+        self.paired_old.add(id(old))
         self.memo[id(new)] = old
         self.keep_alive.append(new)
         for old_cell, new_cell in zip(old.__closure__ or (), new.__closure__ or ()):
@@ -403,9 +422,33 @@ class Apply:
         if old_wrapped is not None and new_wrapped is not None:
             self.pair_functions(old_wrapped, new_wrapped)
 
+    def pair_wrapper(self, old, new):
+        """Foreign wrappers (a decorator of another script or a library) made by the same code
+        keep their identity: only their cells change, the wrapped functions pair (R5)."""
+        if id(new) in self.memo or id(old) in self.paired_old:
+            return
+        self.wrapper_pairs[id(new)] = (old, new)
+        self.paired_old.add(id(old))
+        self.memo[id(new)] = old
+        self.keep_alive.append(new)
+        for old_cell, new_cell in zip(old.__closure__ or (), new.__closure__ or ()):
+            old_value, new_value = _cell(old_cell), _cell(new_cell)
+            if isinstance(old_value, types.FunctionType) and isinstance(new_value, types.FunctionType):
+                self.pair_members(old_value, new_value)
+
     def pair_members(self, old, new):
         """Pair functions behind class members, or module-level values, of the same name."""
-        if isinstance(old, types.FunctionType):
+        if (
+            isinstance(old, types.FunctionType)
+            and isinstance(new, types.FunctionType)
+            and old.__code__ is new.__code__
+            and old.__globals__ is new.__globals__
+            and old.__globals__ is not self.retained
+            and old.__closure__ is not None
+            and old is not new
+        ):
+            self.pair_wrapper(old, new)
+        elif isinstance(old, types.FunctionType):
             self.pair_functions(old, new)
         elif type(old) is type(new) and isinstance(old, (staticmethod, classmethod)):
             self.pair_functions(old.__func__, new.__func__)
@@ -417,7 +460,14 @@ class Apply:
         elif isinstance(old, functools._lru_cache_wrapper) and isinstance(new, functools._lru_cache_wrapper):
             self.pair_functions(old.__wrapped__, new.__wrapped__)
 
-    def plan(self, kept):
+    def plan(self, kept, imported):
+        # Values the candidate imported, or that are other scripts' contributions, are
+        # live already: never walk or change them (R12: the walk stays inside the candidate).
+        for name, value in self.candidate.items():
+            if isinstance(value, ATOMS):
+                continue
+            if name in imported or id(value) in self.registry.contributed:
+                self.memo.setdefault(id(value), value)
         for name in kept:
             if name in self.retained and name in self.candidate:
                 value = self.candidate[name]
@@ -538,19 +588,35 @@ class Apply:
                 keywords[k] is v for k, v in obj.keywords.items()
             )
             return self.remember(obj, obj if same else functools.partial(func, *args, **keywords))
+        if isinstance(obj, dataclasses.Field):
+            self.memo[id(obj)] = obj
+            for attr in ("type", "default"):
+                value = getattr(obj, attr, MISSING)
+                if value is not MISSING:
+                    new = self.xlate(value)
+                    if new is not value:
+                        self.journal.set_attr(obj, attr, new)
+            return obj
         if isinstance(obj, functools._lru_cache_wrapper):
             self.memo[key] = obj
             self.xlate(obj.__wrapped__)
             return obj
-        if type(obj) is list:
+        if isinstance(obj, list):
             self.memo[key] = obj
             for i, item in enumerate(obj):
                 new = self.xlate(item)
                 if new is not item:
                     self.journal.set_item(obj, i, new)
-            return obj
-        if type(obj) is dict:
-            return self.xlate_dict(obj)
+            return obj if type(obj) is list else self.xlate_instance(obj)
+        if isinstance(obj, collections.deque):
+            self.memo[key] = obj
+            items = [self.xlate(i) for i in obj]
+            if any(a is not b for a, b in zip(items, obj)):
+                self.journal.replace_sequence(obj, items)
+            return obj if type(obj) is collections.deque else self.xlate_instance(obj)
+        if isinstance(obj, dict):
+            self.xlate_dict(obj)
+            return obj if type(obj) is dict else self.xlate_instance(obj)
         if type(obj) in (set, frozenset):
             items = [self.xlate(i) for i in obj]
             if all(a is b for a, b in zip(items, obj)):
@@ -591,6 +657,8 @@ class Apply:
     def xlate_instance(self, obj):
         cls = type(obj)
         target = self.memo.get(id(cls))
+        if target is None and self.is_candidate_class(cls):
+            target = self.xlate(cls)  # a class made inside a function: adopted
         self.memo[id(obj)] = obj
         if target is not None and target is not cls:
             try:
@@ -651,6 +719,8 @@ class Apply:
                 self.journal.set_attr(fn, "__defaults__", defaults)
         if fn.__dict__:
             self.xlate_dict(fn.__dict__)
+        if fn.__annotations__:
+            self.xlate_dict(fn.__annotations__)
         return fn
 
     def copy_function_attributes(self, target, source, record=True):
@@ -742,8 +812,8 @@ class Apply:
     def install_member(self, old, new):
         """The value to install for a class member or global: the patched old object when
         its functions were paired, else the translated candidate value."""
-        if isinstance(new, types.FunctionType) and id(new) in self.function_pairs:
-            return old
+        if isinstance(new, types.FunctionType) and (id(new) in self.function_pairs or id(new) in self.wrapper_pairs):
+            return self.memo[id(new)]
         if isinstance(new, (staticmethod, classmethod)) and type(old) is type(new):
             if self.memo.get(id(new.__func__)) is old.__func__:
                 # 3.10+: the descriptor copies the function's doc, name and annotations.
@@ -767,8 +837,8 @@ class Apply:
                 return old
         return self.xlate(new)
 
-    def run(self, kept, exports_old, exports_new, prune):
-        self.plan(kept)
+    def run(self, kept, imported, exports_old, exports_new, prune):
+        self.plan(kept, set(imported))
         for old, new in sorted(self.class_pairs, key=lambda p: len(p[0].__mro__)):
             bases = tuple(self.xlate(b) for b in new.__bases__)
             if bases != old.__bases__:
@@ -783,6 +853,13 @@ class Apply:
             self.patch_function(old, new)
         for old, new in self.forwarded:
             self.forward(old, new)
+        for old, new in list(self.wrapper_pairs.values()):
+            for old_cell, new_cell in zip(old.__closure__ or (), new.__closure__ or ()):
+                value = _cell(new_cell)
+                if value is not MISSING:
+                    translated = self.xlate(value)
+                    if translated is not _cell(old_cell):
+                        self.journal.set_cell(old_cell, translated)
         for old, new in self.class_pairs:
             self.update_class(old, new)
         self.update_globals(kept, prune)
@@ -825,6 +902,17 @@ class Apply:
 
     def set_namespace(self, name, value):
         self.journal.set_item(self.module.__dict__, name, value)
+
+
+def _globals_chain(fn):
+    """The globals of a function and of what it wraps (`__wrapped__`)."""
+    seen = set()
+    while fn is not None and id(fn) not in seen:
+        seen.add(id(fn))
+        g = getattr(fn, "__globals__", None)
+        if g is not None:
+            yield g
+        fn = getattr(fn, "__wrapped__", None)
 
 
 def _kind(value):
@@ -885,7 +973,19 @@ def _trampoline_code(freevars):
 
 
 def apply(
-    namespace, module, retained, candidate, registry, old_source, new_source, new_tree, exports_old, exports_new, prune, fail_after
+    namespace,
+    module,
+    retained,
+    candidate,
+    registry,
+    old_source,
+    new_source,
+    new_tree,
+    imported,
+    exports_old,
+    exports_new,
+    prune,
+    fail_after,
 ):
     """Put `candidate` into effect over `retained`. Returns a summary dict, or raises
     `Rejected` (or any exception) after undoing every change."""
@@ -893,7 +993,7 @@ def apply(
     applying = Apply(namespace, module, retained, candidate, registry, journal)
     try:
         kept = kept_names(old_source, new_source, new_tree)
-        summary = applying.run(kept, exports_old, exports_new, prune)
+        summary = applying.run(kept, imported, exports_old, exports_new, prune)
     except BaseException:
         journal.undo()
         raise

@@ -23,6 +23,8 @@ pub(crate) struct Candidate<'a, 'py> {
     pub(crate) old_source: &'a str,
     pub(crate) new_source: &'a str,
     pub(crate) new_tree: &'a Bound<'py, PyAny>,
+    /// Names only the candidate's import statements bind: live already, never walked.
+    pub(crate) imported: &'a [String],
     pub(crate) exports_old: &'a [String],
     pub(crate) exports_new: &'a [String],
     pub(crate) prune: bool,
@@ -48,21 +50,25 @@ pub(crate) struct Applied<'py> {
 /// Applies in update mode: in place, through the journal.
 pub(crate) fn apply_update<'py>(py: Python<'py>, c: &Candidate<'_, 'py>) -> Result<Applied<'py>, ApplyError> {
     let helper = HELPER.module(py);
-    let args = (
-        c.namespace,
-        c.module,
-        c.retained,
-        c.candidate,
-        c.registry,
-        c.old_source,
-        c.new_source,
-        c.new_tree,
-        c.exports_old.to_vec(),
-        c.exports_new.to_vec(),
-        c.prune,
-        c.fail_after,
-    );
-    let summary = helper.call_method1("apply", args).map_err(|err| classify(py, helper, &err))?;
+    let arguments = || -> PyResult<Bound<'py, PyDict>> {
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("namespace", c.namespace)?;
+        kwargs.set_item("module", c.module)?;
+        kwargs.set_item("retained", c.retained)?;
+        kwargs.set_item("candidate", c.candidate)?;
+        kwargs.set_item("registry", c.registry)?;
+        kwargs.set_item("old_source", c.old_source)?;
+        kwargs.set_item("new_source", c.new_source)?;
+        kwargs.set_item("new_tree", c.new_tree)?;
+        kwargs.set_item("imported", c.imported.to_vec())?;
+        kwargs.set_item("exports_old", c.exports_old.to_vec())?;
+        kwargs.set_item("exports_new", c.exports_new.to_vec())?;
+        kwargs.set_item("prune", c.prune)?;
+        kwargs.set_item("fail_after", c.fail_after)?;
+        Ok(kwargs)
+    };
+    let kwargs = arguments().map_err(|err| ApplyError::Failed(PyFailure::from_err(py, &err)))?;
+    let summary = helper.call_method("apply", (), Some(&kwargs)).map_err(|err| classify(py, helper, &err))?;
     let read = || -> PyResult<Applied<'py>> {
         let classes = summary.get_item("class_objects")?.cast_into::<PyDict>()?;
         Ok(Applied { changes: read_summary(&summary)?, classes })

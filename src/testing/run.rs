@@ -181,18 +181,28 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
     let timeout = job.timeout;
     let (message, rx) = py.detach(move || (rx.recv_timeout(timeout), rx));
     let (outcome, timed_out) = match message {
-        Ok(Message::Done(result)) => (Some(result?), false),
+        Ok(Message::Done(result)) => (Some(result), false),
         Ok(Message::Started) => unreachable!("started is sent once"),
         Err(_) => {
             interrupt(ident, deadline.bind(py), helper)?;
             match py.detach(move || rx.recv_timeout(Duration::from_secs(1))) {
-                Ok(Message::Done(result)) => (Some(result?), true),
+                Ok(Message::Done(result)) => (Some(result), true),
                 _ => (None, true),
             }
         }
     };
+    // A timeout delivered while the runner was already leaving its `try` escapes it: it is
+    // still a timeout of this script, not a failure of relive.
+    let outcome = match outcome {
+        Some(Err(err)) if err.is_instance(py, &helper.getattr("ScriptTimeout")?) => {
+            return Ok(Finished::TimedOut { phase: Phase::Exec, abandoned: false, tests: None });
+        }
+        Some(result) => Some(result?),
+        None => None,
+    };
     let Some(outcome) = outcome else {
-        abandon(ident);
+        // Detached: `submit` may hold the worker lock while a new worker waits for the GIL.
+        py.detach(|| abandon(ident));
         log::error!(
             "{}: abandoned a worker thread still blocked 1 s after the timeout (code blocked inside C)",
             job.display_path

@@ -102,7 +102,7 @@ def _run_tests(g, candidate, test_code, test_path, deadline):
     result = RecordingResult(deadline, records)
     try:
         suite.run(result)
-    except KeyboardInterrupt as exc:
+    except BaseException as exc:  # noqa: B036 - SystemExit, KeyboardInterrupt, timeouts in fixtures
         result.interrupted(exc)
     result.restore_streams()
     return found, records
@@ -196,9 +196,18 @@ class RecordingResult(unittest.TestResult):
             self._record(subtest, outcome, err)
 
     def interrupted(self, exc):
-        """A test raised KeyboardInterrupt: an error of that test, and the run ends (T6)."""
+        """Something unittest does not catch ended the run (KeyboardInterrupt in a test,
+        SystemExit or a timeout in a class fixture): an error of the running test or
+        fixture, and the run ends (T6)."""
         self.restore_streams()
         test = self.current
-        name = test.id() if test is not None else "tests"
-        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        self.records.append((name, "error", 0.0, "KeyboardInterrupt raised inside the test", text, "", ""))
+        name = test.id() if test is not None else "tests (class or module fixture)"
+        if isinstance(exc, ScriptTimeout):
+            self.deadline.expired = True
+            message = "timed out: the per-script timeout expired during this test"
+            text = message
+        else:
+            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            where = "inside the test" if test is not None else "in a class or module fixture"
+            message = f"{_message(exc)} raised {where}"
+        self.records.append((name, "error", 0.0, message, text, "", ""))
