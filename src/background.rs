@@ -59,7 +59,9 @@ impl Background {
         &self.reports
     }
 
-    /// The reloader, locked: the background thread waits while you hold it.
+    /// The reloader, locked: the background thread waits while you hold it. Do not call
+    /// this from code that holds the GIL (inside `Python::attach`): the background thread
+    /// may hold the lock while it waits for the GIL.
     pub fn reloader(&self) -> MutexGuard<'_, Reloader> {
         self.reloader.as_ref().expect("present until stopped").lock().unwrap_or_else(|p| p.into_inner())
     }
