@@ -1,7 +1,7 @@
 //! Update mode (R2–R10) and overwrite mode (O1): putting a tested candidate into effect.
 //!
-//! The patching itself lives in `update.py` (the translator, the undo journal and the
-//! module-level state rule); this file passes it the retained and candidate globals and
+//! The patching itself lives in Python: `update.py` (the translator and the apply),
+//! `journal.py` (the undo journal) and `state_rule.py` (R8's module-level state rule); this file passes it the retained and candidate globals and
 //! turns its answer into [`Changes`] or a rejection. Nothing here decides *whether* to
 //! apply: the engine calls this only for a candidate that compiled, ran and passed its tests.
 
@@ -12,6 +12,17 @@ use crate::python::{Helper, PyFailure};
 use crate::report::Changes;
 
 static HELPER: Helper = Helper::new(include_str!("update.py"), c"src/engine/update.py", c"_relive_update");
+static JOURNAL: Helper =
+    Helper::new(include_str!("journal.py"), c"src/engine/journal.py", c"_relive_journal");
+static STATE_RULE: Helper =
+    Helper::new(include_str!("state_rule.py"), c"src/engine/state_rule.py", c"_relive_state_rule");
+
+/// `update.py`, loaded after the modules it imports.
+fn update_module(py: Python<'_>) -> &Bound<'_, PyModule> {
+    JOURNAL.module(py);
+    STATE_RULE.module(py);
+    HELPER.module(py)
+}
 
 /// What to apply.
 pub(crate) struct Candidate<'a, 'py> {
@@ -49,7 +60,7 @@ pub(crate) struct Applied<'py> {
 
 /// Applies in update mode: in place, through the journal.
 pub(crate) fn apply_update<'py>(py: Python<'py>, c: &Candidate<'_, 'py>) -> Result<Applied<'py>, ApplyError> {
-    let helper = HELPER.module(py);
+    let helper = update_module(py);
     let arguments = || -> PyResult<Bound<'py, PyDict>> {
         let kwargs = PyDict::new(py);
         kwargs.set_item("namespace", c.namespace)?;
@@ -81,7 +92,7 @@ pub(crate) fn apply_overwrite<'py>(
     py: Python<'py>,
     c: &Candidate<'_, 'py>,
 ) -> Result<Applied<'py>, ApplyError> {
-    let helper = HELPER.module(py);
+    let helper = update_module(py);
     let args = (c.module, c.candidate, c.exports_old.to_vec(), c.exports_new.to_vec(), c.prune);
     let classes = helper.call_method1("overwrite", args).map_err(|err| classify(py, helper, &err))?;
     let classes =
@@ -99,7 +110,7 @@ pub(crate) fn surviving_class_versions(
     py: Python<'_>,
     namespaces: &[String],
 ) -> PyResult<Vec<(String, usize)>> {
-    HELPER.module(py).call_method1("surviving_class_versions", (namespaces.to_vec(),))?.extract()
+    update_module(py).call_method1("surviving_class_versions", (namespaces.to_vec(),))?.extract()
 }
 
 fn classify(py: Python<'_>, helper: &Bound<'_, PyModule>, err: &PyErr) -> ApplyError {
@@ -137,13 +148,13 @@ mod tests {
 
     #[test]
     fn helper_compiles() {
-        crate::python::attach(|py| assert!(HELPER.module(py).hasattr("apply").unwrap()));
+        crate::python::attach(|py| assert!(update_module(py).hasattr("apply").unwrap()));
     }
 
     fn kept(old: &str, new: &str) -> Vec<String> {
         crate::python::attach(|py| {
             let names: std::collections::BTreeSet<String> =
-                HELPER.module(py).call_method1("kept_names", (old, new)).unwrap().extract().unwrap();
+                STATE_RULE.module(py).call_method1("kept_names", (old, new)).unwrap().extract().unwrap();
             names.into_iter().collect()
         })
     }
