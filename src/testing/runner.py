@@ -6,6 +6,7 @@ caller bounds both with one deadline: when it expires it raises `ScriptTimeout` 
 thread and sets `deadline.expired`, so the run stops after the current test.
 """
 
+import functools
 import io
 import sys
 import time
@@ -98,6 +99,8 @@ def _run_tests(g, candidate, test_code, test_path, deadline):
     cases.sort(key=lambda c: c.__qualname__)
     loader = unittest.TestLoader()
     suite = unittest.TestSuite(loader.loadTestsFromTestCase(c) for c in cases)
+    for test in _tests_of(suite):
+        _convert_interrupts(test)
     found = deadline.found = suite.countTestCases()
     result = RecordingResult(deadline, records)
     try:
@@ -106,6 +109,34 @@ def _run_tests(g, candidate, test_code, test_path, deadline):
         result.interrupted(exc)
     result.restore_streams()
     return found, records
+
+
+class TestInterrupted(Exception):
+    """A test raised KeyboardInterrupt: reported as that test's error, and the run goes on
+    (T6). unittest itself lets KeyboardInterrupt end the whole run."""
+
+
+def _tests_of(suite):
+    for item in suite:
+        if isinstance(item, unittest.TestSuite):
+            yield from _tests_of(item)
+        else:
+            yield item
+
+
+def _convert_interrupts(test):
+    method = getattr(test, test._testMethodName, None)
+    if method is None:
+        return
+
+    @functools.wraps(method)  # keeps skip and expectedFailure markers
+    def run_test_method(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except KeyboardInterrupt as exc:
+            raise TestInterrupted("KeyboardInterrupt raised inside the test") from exc
+
+    setattr(test, test._testMethodName, run_test_method)
 
 
 def _message(exc):
@@ -174,6 +205,8 @@ class RecordingResult(unittest.TestResult):
         outcome = "error"
         if issubclass(err[0], SystemExit):
             self._record(test, outcome, err, message=f"SystemExit: the test called sys.exit({err[1].code!r})")
+        elif issubclass(err[0], TestInterrupted):
+            self._record(test, outcome, err, message=str(err[1]))
         else:
             self._record(test, outcome, err)
 

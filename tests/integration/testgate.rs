@@ -160,7 +160,10 @@ fn t6_sys_exit_and_keyboard_interrupt_in_a_test_are_errors_and_relive_survives()
         "import unittest, sys\nclass T(unittest.TestCase):\n    def test_exit(self):\n        sys.exit(3)\n",
     );
     dir.write("b.py", "Y = 1\n");
-    dir.write("b_unittest.py", "import unittest\nclass T(unittest.TestCase):\n    def test_interrupt(self):\n        raise KeyboardInterrupt\n");
+    dir.write(
+        "b_unittest.py",
+        "import unittest\nclass T(unittest.TestCase):\n    def test_interrupt(self):\n        raise KeyboardInterrupt\n    def test_later(self):\n        pass\n",
+    );
     let mut r = Reloader::builder().build().unwrap();
     let report = r.add_directory("game", dir.path()).unwrap();
     assert_eq!(report.outcome, Outcome::LoadFailed);
@@ -170,6 +173,7 @@ fn t6_sys_exit_and_keyboard_interrupt_in_a_test_are_errors_and_relive_survives()
     let b = report.script("b.py").unwrap().tests.clone().unwrap();
     assert_eq!(b.results[0].outcome, TestOutcome::Error);
     assert!(b.results[0].message.contains("KeyboardInterrupt"));
+    assert_eq!(b.results[1].outcome, TestOutcome::Pass, "the run goes on after the interrupted test");
     assert_eq!(eval::<i64>("1 + 1"), 2);
 }
 
