@@ -37,8 +37,8 @@ pub struct CheckArgs {
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     super::init_logging("warn");
-    let namespace = match args.namespace {
-        Some(namespace) => namespace,
+    let namespace = match &args.namespace {
+        Some(namespace) => namespace.clone(),
         None => super::default_namespace(&args.dir)?,
     };
     if !(args.test_timeout > 0.0 && args.test_timeout.is_finite()) {
@@ -51,6 +51,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .build()?;
     let report = reloader
         .add_directory(&namespace, &args.dir)
+        .map_err(|err| super::explain_load_error(err, args.namespace.is_none()))
         .with_context(|| format!("cannot load {}", args.dir.display()))?;
     if let Some(path) = &args.junit {
         std::fs::write(path, relive::junit::load_report(&report))

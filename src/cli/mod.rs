@@ -51,6 +51,18 @@ fn init_logging(default: &str) {
     env_logger::Builder::from_env(env).format_timestamp(None).format_target(false).init();
 }
 
+/// Adds the fix to a load error when the namespace was the folder's name by default.
+fn explain_load_error(err: relive::Error, defaulted: bool) -> anyhow::Error {
+    match err {
+        relive::Error::InvalidNamespace { .. } | relive::Error::NamespaceTaken { .. } if defaulted => {
+            anyhow::anyhow!(
+                "{err} (the namespace defaults to the folder's name: give one with --namespace NAME)"
+            )
+        }
+        err => anyhow::Error::new(err),
+    }
+}
+
 /// The namespace for a directory when none is given: its folder name.
 fn default_namespace(dir: &std::path::Path) -> anyhow::Result<String> {
     let absolute = std::path::absolute(dir)?;

@@ -73,6 +73,7 @@ pub fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
         .build()?;
     let report = reloader
         .add_directory(&namespace, &args.dir)
+        .map_err(|err| super::explain_load_error(err, args.namespace.is_none()))
         .with_context(|| format!("cannot load {}", args.dir.display()))?;
     print!("{report}");
     reloader.watch()?;
