@@ -147,11 +147,12 @@ impl Reloader {
                 self.publish_version(py, &report.path, None);
                 reports.push(report);
                 // Terms: a test file without its script beside it is an ordinary script.
-                if let Some(orphan) = discover::test_file_for(&change.found.file)
-                    && !changes.iter().any(|c| c.found.file == orphan)
-                    && let Ok(orphan) = self.locate(&orphan)
-                {
-                    changes.push_back(orphan);
+                for orphan in discover::test_files_for(&change.found.file) {
+                    if !changes.iter().any(|c| c.found.file == orphan)
+                        && let Ok(orphan) = self.locate(&orphan)
+                    {
+                        changes.push_back(orphan);
+                    }
                 }
                 continue;
             }
@@ -424,8 +425,16 @@ impl Reloader {
     ) -> Result<ReloadReport, Error> {
         let file = item.change.found.file.clone();
         let directory = item.change.directory;
+        // Names another script took while this one was deleted are that script's now (L5).
+        let taken: Vec<String> = self
+            .scripts
+            .iter()
+            .filter(|(f, s)| **f != file && s.namespace == item.change.found.namespace)
+            .flat_map(|(_, s)| s.contributions.iter().cloned())
+            .collect();
         if let Some(script) = self.scripts.get_mut(&file) {
             script.version = 0; // a deleted script is forgotten: it loads as version 1 (R11)
+            script.contributions.retain(|name| !taken.contains(name));
         }
         let mut report = self.reload_script(py, item, rejected, start, Outcome::Loaded)?;
         if report.outcome != Outcome::Loaded
@@ -546,6 +555,9 @@ impl Reloader {
                     Some(Wait::Namespace { namespace }) => self.namespaces.module(py, namespace).is_some(),
                     None => false,
                 };
+                if discover::script_for(&file).is_some() {
+                    continue; // a test file whose script exists again is not a script (T5)
+                }
                 let change = self.locate(&file)?;
                 if !may_load
                     || batch.contains(&change.found.path)
@@ -571,6 +583,7 @@ impl Reloader {
                     exported.extend(self.exported_by(std::slice::from_ref(&report)));
                     self.announce(py, &report);
                     reports.push(report);
+                    reports.extend(self.retire_test_file_script(py, &file)?);
                 }
             }
             if !progressed {

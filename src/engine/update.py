@@ -106,13 +106,22 @@ class Apply:
         if id(cls) in self.registry.contributed:
             return False
         foreign_script = False
+        has_methods = False
         for member in cls.__dict__.values():
             for fn in _own_functions(member):
+                has_methods = True
                 if any(g is self.candidate for g in _globals_chain(fn)):
                     return True
                 if id(fn.__globals__) in self.registry.script_globals:
                     foreign_script = True
-        return not foreign_script and not any(v is cls for v in self.retained.values())
+        if foreign_script or any(v is cls for v in self.retained.values()):
+            return False
+        if has_methods:
+            return True
+        # Without methods nothing tells whose class it is: the candidate's only when its own
+        # globals bind it (or the class it is nested in), never a class another script made.
+        outer = cls.__qualname__.split(".")[0]
+        return any(v is cls for v in self.candidate.values()) or isinstance(self.candidate.get(outer), type)
 
     # planning: pair classes and functions, validate; nothing changes yet
 
@@ -323,7 +332,7 @@ class Apply:
             return self.remember(obj, obj if same else functools.partial(func, *args, **keywords))
         if isinstance(obj, dataclasses.Field):
             self.memo[id(obj)] = obj
-            for attr in ("type", "default"):
+            for attr in ("type", "default", "default_factory"):
                 value = getattr(obj, attr, MISSING)
                 if value is not MISSING:
                     new = self.xlate(value)
@@ -349,6 +358,10 @@ class Apply:
             return obj if type(obj) is collections.deque else self.xlate_instance(obj)
         if isinstance(obj, dict):
             self.xlate_dict(obj)
+            if isinstance(obj, collections.defaultdict) and obj.default_factory is not None:
+                factory = self.xlate(obj.default_factory)
+                if factory is not obj.default_factory:
+                    self.journal.set_attr(obj, "default_factory", factory)
             return obj if type(obj) is dict else self.xlate_instance(obj)
         if type(obj) in (set, frozenset):
             items = [self.xlate(i) for i in obj]
@@ -593,6 +606,9 @@ class Apply:
                     translated = self.xlate(value)
                     if translated is not _cell(old_cell):
                         self.journal.set_cell(old_cell, translated)
+            # The wrapper keeps its identity; its metadata (doc, __wrapped__, attributes the
+            # decorator set) follows the new version.
+            self.copy_function_attributes(old, new)
         for old, new in self.class_pairs:
             self.update_class(old, new)
         self.update_globals(kept, prune)

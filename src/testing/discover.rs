@@ -3,14 +3,21 @@
 
 use std::path::{Path, PathBuf};
 
-/// The test file of `script`, if one exists beside it.
+/// The test file of `script`, if one exists beside it (`<stem>_unittest.py` first).
 pub(crate) fn test_file_for(script: &Path) -> Option<PathBuf> {
-    let stem = script.file_stem()?.to_str()?;
-    let folder = script.parent()?;
+    test_files_for(script).into_iter().next()
+}
+
+/// Every test file beside `script` (both name forms may exist).
+pub(crate) fn test_files_for(script: &Path) -> Vec<PathBuf> {
+    let (Some(stem), Some(folder)) = (script.file_stem().and_then(|s| s.to_str()), script.parent()) else {
+        return Vec::new();
+    };
     [format!("{stem}_unittest.py"), format!("test_{stem}.py")]
         .into_iter()
         .map(|name| folder.join(name))
-        .find(|candidate| candidate.is_file())
+        .filter(|candidate| candidate.is_file())
+        .collect()
 }
 
 /// The script a test file tests, if `file` is named like a test file and its script exists.

@@ -169,6 +169,8 @@ class RecordingResult(unittest.TestResult):
     def stopTest(self, test):
         self.restore_streams()
         super().stopTest(test)
+        self.current = None
+        self.deadline.current = None
         if self.deadline.expired:
             self.shouldStop = True
 
@@ -215,6 +217,10 @@ class RecordingResult(unittest.TestResult):
         self._record(test, "skip", message=reason)
 
     def addExpectedFailure(self, test, err):
+        if issubclass(err[0], (TestInterrupted, SystemExit)):
+            # Interrupting or exiting is never the failure a test expected (T6).
+            self.addError(test, err)
+            return
         super().addExpectedFailure(test, err)
         self._record(test, "xfail", None, message=_message(err[1]))
 
