@@ -449,6 +449,28 @@ impl Reloader {
         Ok(report)
     }
 
+    /// A new folder's namespace wins over a script's name in its parent (L5): the script
+    /// stops contributing that name, with the duplicate logged as at load.
+    fn yield_names_to_new_namespaces(&mut self, base: &str, namespace: &str) {
+        let mut dotted = base.to_string();
+        for leaf in namespace.strip_prefix(base).unwrap_or("").split('.').filter(|c| !c.is_empty()) {
+            let parent = dotted.clone();
+            dotted = format!("{dotted}.{leaf}");
+            if self.namespaces.names().any(|n| n == dotted) {
+                continue;
+            }
+            for script in self.scripts.values_mut().filter(|s| s.namespace == parent) {
+                if script.contributions.iter().any(|n| n == leaf) {
+                    script.contributions.retain(|n| n != leaf);
+                    log::warn!(
+                        "duplicate name {parent}.{leaf}: {} ignored, namespace {dotted} kept",
+                        script.path
+                    );
+                }
+            }
+        }
+    }
+
     /// Loads a script that is not in effect: a new file or a pending one (W2).
     fn load_new_script(
         &mut self,
@@ -459,6 +481,7 @@ impl Reloader {
     ) -> Result<ReloadReport, Error> {
         let Prepared { change, bytes, compiled } = item;
         let base = self.directories[&change.directory].namespace.clone();
+        self.yield_names_to_new_namespaces(&base, &change.found.namespace);
         if let Err(err) = self.namespaces.create(py, &base, &change.found.namespace, change.directory) {
             return Err(Error::python(py, &err));
         }
