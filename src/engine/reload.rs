@@ -109,7 +109,7 @@ impl Reloader {
     /// (L1, W2); it loads once the folder is renamed.
     fn folder_problem(&self, file: &Path, err: &Error) -> Option<ReloadReport> {
         let file = canonical_file(file);
-        let root = self.directories.values().map(|d| &d.root).find(|root| file.starts_with(root))?;
+        let root = self.root_of(&file)?;
         let path = ScriptPath::relative(root, &file)?;
         let report = ReloadReport {
             path,
@@ -803,12 +803,20 @@ impl Reloader {
     /// calls too). Files outside every directory pass, so `locate` can say so.
     fn is_watched_script(&self, file: &Path) -> bool {
         let file = canonical_file(file);
-        let Some(root) = self.directories.values().map(|d| &d.root).find(|root| file.starts_with(root))
-        else {
+        let Some(root) = self.root_of(&file) else {
             return true;
         };
         let Some(path) = ScriptPath::relative(root, &file) else { return true };
         path.as_str().ends_with(".py") && !path.as_str().split('/').any(directory::is_ignored_name)
+    }
+
+    /// The registered directory holding `file`: the innermost when directories nest.
+    fn root_of(&self, file: &Path) -> Option<&PathBuf> {
+        self.directories
+            .values()
+            .map(|d| &d.root)
+            .filter(|root| file.starts_with(root))
+            .max_by_key(|root| root.as_os_str().len())
     }
 
     /// The script a changed file stands for: itself, or for a test file beside a loaded
