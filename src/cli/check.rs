@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -37,22 +36,10 @@ pub struct CheckArgs {
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     super::init_logging("warn");
-    let namespace = match &args.namespace {
-        Some(namespace) => namespace.clone(),
-        None => super::default_namespace(&args.dir)?,
-    };
-    if !(args.test_timeout > 0.0 && args.test_timeout.is_finite()) {
-        anyhow::bail!("--test-timeout must be a positive number of seconds");
-    }
-    let mut reloader = Reloader::builder()
-        .partial(args.partial)
-        .tests(!args.no_tests)
-        .test_timeout(Duration::from_secs_f64(args.test_timeout))
-        .build()?;
-    let report = reloader
-        .add_directory(&namespace, &args.dir)
-        .map_err(|err| super::explain_load_error(err, args.namespace.is_none()))
-        .with_context(|| format!("cannot load {}", args.dir.display()))?;
+    let test_timeout = super::positive_seconds("--test-timeout", args.test_timeout)?;
+    let mut reloader =
+        Reloader::builder().partial(args.partial).tests(!args.no_tests).test_timeout(test_timeout).build()?;
+    let report = super::load(&mut reloader, &args.dir, args.namespace.as_deref())?;
     if let Some(path) = &args.junit {
         std::fs::write(path, relive::junit::load_report(&report))
             .with_context(|| format!("cannot write {}", path.display()))?;

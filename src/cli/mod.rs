@@ -51,6 +51,32 @@ fn init_logging(default: &str) {
     env_logger::Builder::from_env(env).format_timestamp(None).format_target(false).init();
 }
 
+/// Loads `dir` under `namespace` (default: the folder's name), as `check` and `watch` do.
+fn load(
+    reloader: &mut relive::Reloader,
+    dir: &std::path::Path,
+    namespace: Option<&str>,
+) -> anyhow::Result<relive::LoadReport> {
+    use anyhow::Context;
+    let name = match namespace {
+        Some(namespace) => namespace.to_string(),
+        None => default_namespace(dir)?,
+    };
+    reloader
+        .add_directory(&name, dir)
+        .map_err(|err| explain_load_error(err, namespace.is_none()))
+        .with_context(|| format!("cannot load {}", dir.display()))
+}
+
+/// Checks a seconds argument: positive and finite.
+fn positive_seconds(flag: &str, value: f64) -> anyhow::Result<std::time::Duration> {
+    if value > 0.0 && value.is_finite() {
+        Ok(std::time::Duration::from_secs_f64(value))
+    } else {
+        anyhow::bail!("{flag} must be a positive number of seconds")
+    }
+}
+
 /// Adds the fix to a load error when the namespace was the folder's name by default.
 fn explain_load_error(err: relive::Error, defaulted: bool) -> anyhow::Error {
     match err {

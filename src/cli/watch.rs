@@ -48,15 +48,8 @@ enum ModeArg {
 
 pub fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     super::init_logging("warn");
-    for (name, value) in [("--test-timeout", args.test_timeout), ("--tick", args.tick)] {
-        if !(value > 0.0 && value.is_finite()) {
-            anyhow::bail!("{name} must be a positive number of seconds");
-        }
-    }
-    let namespace = match &args.namespace {
-        Some(namespace) => namespace.clone(),
-        None => super::default_namespace(&args.dir)?,
-    };
+    let test_timeout = super::positive_seconds("--test-timeout", args.test_timeout)?;
+    let tick = super::positive_seconds("--tick", args.tick)?;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
@@ -69,17 +62,13 @@ pub fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
         .tests(!args.no_tests)
         .prune(args.prune)
         .partial(true)
-        .test_timeout(Duration::from_secs_f64(args.test_timeout))
+        .test_timeout(test_timeout)
         .build()?;
-    let report = reloader
-        .add_directory(&namespace, &args.dir)
-        .map_err(|err| super::explain_load_error(err, args.namespace.is_none()))
-        .with_context(|| format!("cannot load {}", args.dir.display()))?;
+    let report = super::load(&mut reloader, &args.dir, args.namespace.as_deref())?;
     print!("{report}");
     reloader.watch()?;
     let paint = Paint { enabled: std::io::stdout().is_terminal() };
     println!("watching {} for changes; Ctrl-C stops", args.dir.display());
-    let tick = Duration::from_secs_f64(args.tick);
     let mut next_tick = Instant::now();
     while !stop.load(Ordering::SeqCst) {
         if let Some(expression) = &args.run
