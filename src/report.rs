@@ -165,6 +165,11 @@ pub enum ScriptProblem {
         /// The first failing test's id and message.
         first: String,
     },
+    /// The script's test file could not be loaded, so its tests never ran (T3).
+    TestFile {
+        /// The test file's error: its id and message.
+        error: String,
+    },
     /// The per-script timeout expired (T6, E2).
     Timeout {
         /// The timeout.
@@ -197,6 +202,7 @@ impl fmt::Display for ScriptProblem {
             }
             ScriptProblem::Folder { message } => write!(f, "{message}"),
             ScriptProblem::Validate { failure } => write!(f, "a validate callback rejected it: {failure}"),
+            ScriptProblem::TestFile { error } => write!(f, "its test file did not load ({error})"),
             ScriptProblem::Tests { found, failed, first } => {
                 write!(f, "tests failed: {failed} of {found} ({first})")
             }

@@ -124,6 +124,9 @@ impl Reloader {
 
 fn tests_problem(report: &TestReport) -> ScriptProblem {
     let first = report.failures().next().map(|r| format!("{}: {}", r.id, r.message)).unwrap_or_default();
+    if report.test_file_failed {
+        return ScriptProblem::TestFile { error: first };
+    }
     ScriptProblem::Tests { found: report.found, failed: report.failed(), first }
 }
 

@@ -76,6 +76,16 @@ pub struct TestResult {
     pub stdout: String,
     /// What the test printed to stderr.
     pub stderr: String,
+    /// For a sub-test, the id of the test it belongs to (T3: counted once with it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+}
+
+impl TestResult {
+    /// The test this result counts for: its parent for a sub-test, else itself (T3).
+    pub fn test_id(&self) -> &str {
+        self.parent.as_deref().unwrap_or(&self.id)
+    }
 }
 
 /// The tests of one script, from one run (T3, T4).
@@ -87,6 +97,12 @@ pub struct TestReport {
     pub results: Vec<TestResult>,
     /// Whether the per-script timeout expired during the run (T6).
     pub timed_out: bool,
+    /// Whether the test file failed to load, so its tests never ran (T3); its error is the
+    /// one result.
+    pub test_file_failed: bool,
+    /// How many tests the test file itself defines, when there is one (T8 warns on 0).
+    #[serde(skip)]
+    pub test_file_found: Option<usize>,
 }
 
 impl TestReport {
@@ -95,9 +111,11 @@ impl TestReport {
         self.count(|o| o == TestOutcome::Pass)
     }
 
-    /// Tests that failed, errored or unexpectedly succeeded.
+    /// Tests that failed, errored or unexpectedly succeeded; a test with failing sub-tests
+    /// counts once (T3).
     pub fn failed(&self) -> usize {
-        self.count(TestOutcome::is_failure)
+        let failing: std::collections::BTreeSet<&str> = self.failures().map(TestResult::test_id).collect();
+        failing.len()
     }
 
     /// Tests skipped.

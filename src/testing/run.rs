@@ -18,6 +18,12 @@ use crate::python::{Helper, PyFailure};
 
 static HELPER: Helper = Helper::new(include_str!("runner.py"), c"src/testing/runner.py", c"_relive_runner");
 
+/// The runner helper; `plain.py`, which it imports, is loaded first.
+fn runner(py: Python<'_>) -> &Bound<'_, pyo3::types::PyModule> {
+    super::plain::module(py);
+    HELPER.module(py)
+}
+
 /// A compiled test file.
 pub(crate) struct TestFile {
     /// Its code object.
@@ -147,7 +153,7 @@ fn abandon(ident: u64) {
 
 /// Runs `job` on the worker thread; the caller's thread waits detached.
 pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
-    let helper = HELPER.module(py);
+    let helper = runner(py);
     let deadline = helper.getattr("Deadline")?.call0()?.unbind();
     let test_code = job.test_file.map(|t| t.code.clone_ref(py));
     let test_path = job.test_file.map(|t| t.path.to_string_lossy().into_owned());
@@ -159,7 +165,7 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
     let validate = job.validate.as_ref().map(|v| v.clone_ref(py));
     let work: Work = Box::new(move |py: Python<'_>| {
         let _ = tx.send(Message::Started);
-        let helper = HELPER.module(py);
+        let helper = runner(py);
         let result = match code {
             Some(code) => {
                 let validate = validate.unwrap_or_else(|| py.None());
@@ -215,6 +221,12 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
     let mut report = if tests.is_none() { None } else { Some(read_tests(&tests)?) };
     if let Some(report) = &report {
         log::info!("{}: {}", job.display_path, tests_found(report.found));
+        if let Some(file) = job.test_file.filter(|_| report.test_file_found == Some(0)) {
+            log::warn!(
+                "{}: no tests found in this test file (write unittest.TestCase classes, test* functions or Test* classes)",
+                shown_test_file(job.display_path, &file.path)
+            );
+        }
     }
     let timeout_kind = helper.getattr("ScriptTimeout")?;
     let raised_timeout = !error.is_none() && error.is_instance(&timeout_kind)?;
@@ -251,9 +263,10 @@ fn abandoned_at(deadline: &Bound<'_, PyAny>, display_path: &str) -> PyResult<Fin
         traceback: String::new(),
         stdout: String::new(),
         stderr: String::new(),
+        parent: None,
     };
     log::info!("{display_path}: {}", tests_found(found));
-    let tests = TestReport { found, results: vec![result], timed_out: true };
+    let tests = TestReport { found, results: vec![result], timed_out: true, ..TestReport::default() };
     Ok(Finished::TimedOut { phase: Phase::Tests, abandoned: true, tests: Some(tests) })
 }
 
@@ -276,13 +289,24 @@ fn interrupt(
     Ok(())
 }
 
-type Record = (String, String, f64, String, String, String, String);
+/// A test file's path as reports show it: beside the script's relative path.
+fn shown_test_file(display_path: &str, test_file: &std::path::Path) -> String {
+    let name = test_file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    match display_path.rsplit_once('/') {
+        Some((folder, _)) => format!("{folder}/{name}"),
+        None => name,
+    }
+}
 
+type Record = (String, String, f64, String, String, String, String, Option<String>);
+
+/// `(found, records, test_file_found)` from `runner.py`: `found` is `None` when the test
+/// file failed to load, `test_file_found` counts the tests the test file itself defines.
 fn read_tests(tests: &Bound<'_, PyAny>) -> PyResult<TestReport> {
-    let (found, records): (usize, Vec<Record>) = tests.extract()?;
+    let (found, records, test_file_found): (Option<usize>, Vec<Record>, Option<usize>) = tests.extract()?;
     let results: Vec<TestResult> = records
         .into_iter()
-        .map(|(id, outcome, duration_ms, message, traceback, stdout, stderr)| TestResult {
+        .map(|(id, outcome, duration_ms, message, traceback, stdout, stderr, parent)| TestResult {
             id,
             outcome: TestOutcome::parse(&outcome),
             duration_ms,
@@ -290,10 +314,17 @@ fn read_tests(tests: &Bound<'_, PyAny>) -> PyResult<TestReport> {
             traceback,
             stdout,
             stderr,
+            parent,
         })
         .collect();
     let timed_out = results.iter().any(|r| r.message.starts_with("timed out:"));
-    Ok(TestReport { found, results, timed_out })
+    Ok(TestReport {
+        found: found.unwrap_or(0),
+        results,
+        timed_out,
+        test_file_failed: found.is_none(),
+        test_file_found,
+    })
 }
 
 /// Records a failure of the test file itself (it does not compile) as an erroring test.
@@ -306,8 +337,15 @@ pub(crate) fn test_file_error(path: &str, failure: &PyFailure) -> TestReport {
         traceback: failure.traceback.clone(),
         stdout: String::new(),
         stderr: String::new(),
+        parent: None,
     };
-    TestReport { found: 0, results: vec![result], timed_out: false }
+    TestReport {
+        found: 0,
+        results: vec![result],
+        timed_out: false,
+        test_file_failed: true,
+        test_file_found: None,
+    }
 }
 
 #[cfg(test)]
@@ -316,6 +354,6 @@ mod tests {
 
     #[test]
     fn helper_compiles() {
-        crate::python::attach(|py| assert!(HELPER.module(py).hasattr("run").unwrap()));
+        crate::python::attach(|py| assert!(runner(py).hasattr("run").unwrap()));
     }
 }

@@ -8,10 +8,13 @@ thread and sets `deadline.expired`, so the run stops after the current test.
 
 import functools
 import io
+import os
 import sys
 import time
 import traceback
 import unittest
+
+import _relive_plain as plain
 
 MARKER = "__relive__"
 
@@ -38,7 +41,8 @@ def run(code, candidate, test_code, test_path, tests_enabled, deadline, validate
     """Execute `code` into `candidate`, validate it (R13), then run its tests.
 
     Returns (phase, error, tests): phase is "exec", "validate" or "tests", error the
-    exception that ended the run or None, tests None or (found, records).
+    exception that ended the run or None, tests None or (found, records, test_file_found): found is None when the test file
+    failed to load, test_file_found the number of tests the test file defines.
     """
     phase, error, tests = "exec", None, None
     try:
@@ -79,9 +83,10 @@ def _defined_cases(g):
 
 
 def _run_tests(g, candidate, test_code, test_path, deadline):
-    """T1: the test cases the script defines, plus those of its test file, which runs in a
-    copy of the script's globals updated with its own names."""
-    cases = _defined_cases(g)
+    """T1: the tests the script defines, plus those of its test file, which runs in a copy of
+    the script's globals updated with its own names. Each file's tests form a group run
+    between that file's own `setUpModule` and `tearDownModule` (T6)."""
+    groups = [_Group(g, g.get("__file__"))]
     records = []
     if test_code is not None:
         test_globals = dict(g)
@@ -93,22 +98,66 @@ def _run_tests(g, candidate, test_code, test_path, deadline):
             raise
         except BaseException as exc:  # noqa: B036
             text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-            records.append((f"{test_path} (loading the test file)", "error", 0.0, _message(exc), text, "", ""))
-            return 0, records
-        cases += [c for c in _defined_cases(test_globals) if c not in cases]
-    cases.sort(key=lambda c: c.__qualname__)
-    loader = unittest.TestLoader()
-    suite = unittest.TestSuite(loader.loadTestsFromTestCase(c) for c in cases)
-    for test in _tests_of(suite):
-        _convert_interrupts(test)
-    found = deadline.found = suite.countTestCases()
+            records.append((f"{test_path} (loading the test file)", "error", 0.0, _message(exc), text, "", "", None))
+            return None, records, None
+        groups.append(_Group(test_globals, test_path, exclude=groups[0].tests))
+    found = deadline.found = sum(group.suite.countTestCases() for group in groups)
     result = RecordingResult(deadline, records)
     try:
-        suite.run(result)
+        for group in groups:
+            group.run(result)
+            if result.shouldStop:
+                break
     except BaseException as exc:  # noqa: B036 - SystemExit, KeyboardInterrupt, timeouts in fixtures
         result.interrupted(exc)
     result.restore_streams()
-    return found, records
+    test_file_found = groups[1].suite.countTestCases() if len(groups) > 1 else None
+    return found, records, test_file_found
+
+
+class _NoModuleFixtures(unittest.TestSuite):
+    """unittest looks module fixtures up in `sys.modules[cls.__module__]`, which for a script
+    is its namespace, not the file that defines them; `_Group` calls them instead."""
+
+    def _handleModuleFixture(self, test, result):
+        pass
+
+    def _handleModuleTearDown(self, result):
+        pass
+
+
+class _Group:
+    """The tests one file defines (the script's or its test file's), with its module fixtures."""
+
+    def __init__(self, g, path, exclude=()):
+        self.g = g
+        self.path = path
+        cases = sorted((c for c in _defined_cases(g) if c not in exclude), key=lambda c: c.__qualname__)
+        self.tests = cases
+        loader = unittest.TestLoader()
+        loader.suiteClass = _NoModuleFixtures
+        self.suite = _NoModuleFixtures(loader.loadTestsFromTestCase(c) for c in cases)
+        self.suite.addTests(plain.collect(g))
+        for test in _tests_of(self.suite):
+            _convert_interrupts(test)
+
+    def _fixture(self, name):
+        function = self.g.get(name)
+        return function if getattr(function, "__globals__", None) is self.g else None
+
+    def run(self, result):
+        if not self.suite.countTestCases():
+            return
+        label = os.path.basename(self.path or "")
+        set_up = self._fixture("setUpModule")
+        if set_up is not None and not result.call_fixture(set_up, f"setUpModule ({label})"):
+            return
+        try:
+            self.suite.run(result)
+        finally:
+            tear_down = self._fixture("tearDownModule")
+            if tear_down is not None:
+                result.call_fixture(tear_down, f"tearDownModule ({label})")
 
 
 class TestInterrupted(Exception):
@@ -179,7 +228,7 @@ class RecordingResult(unittest.TestResult):
             sys.stdout, sys.stderr = self.saved_streams
             self.saved_streams = None
 
-    def _record(self, test, outcome, err=None, message=None):
+    def _record(self, test, outcome, err=None, message=None, parent=None):
         duration = (time.perf_counter() - self.started) * 1000.0 if test is self.current else 0.0
         text = ""
         if err is not None:
@@ -192,7 +241,7 @@ class RecordingResult(unittest.TestResult):
             text = self._exc_info_to_string(err, test) if not issubclass(err[0], ScriptTimeout) else message
         out = self.out.getvalue() if self.out is not None else ""
         errs = self.err.getvalue() if self.err is not None else ""
-        self.records.append((test.id(), outcome, duration, message or "", text, out, errs))
+        self.records.append((test.id(), outcome, duration, message or "", text, out, errs, parent))
 
     def addSuccess(self, test):
         super().addSuccess(test)
@@ -232,7 +281,9 @@ class RecordingResult(unittest.TestResult):
         super().addSubTest(test, subtest, err)
         if err is not None:
             outcome = "fail" if issubclass(err[0], test.failureException) else "error"
-            self._record(subtest, outcome, err)
+            # A sub-test's failure is listed under its own id and counted once with its
+            # test (T3): `parent` names the test it belongs to.
+            self._record(subtest, outcome, err, parent=test.id())
 
     def interrupted(self, exc):
         """Something unittest does not catch ended the run (KeyboardInterrupt in a test,
@@ -249,4 +300,17 @@ class RecordingResult(unittest.TestResult):
             text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             where = "inside the test" if test is not None else "in a class or module fixture"
             message = f"{_message(exc)} raised {where}"
-        self.records.append((name, "error", 0.0, message, text, "", ""))
+        self.records.append((name, "error", 0.0, message, text, "", "", None))
+
+    def call_fixture(self, fixture, name):
+        """Run a module fixture (T6); its failure is an error named after it. True when it
+        returned normally."""
+        try:
+            fixture()
+        except ScriptTimeout:
+            raise
+        except BaseException as exc:  # noqa: B036 - SystemExit or KeyboardInterrupt in a fixture
+            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            self.records.append((name, "error", 0.0, _message(exc), text, "", "", None))
+            return False
+        return True

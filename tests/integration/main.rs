@@ -7,6 +7,7 @@ mod interpreter;
 mod leaks;
 mod load;
 mod load_errors;
+mod plain_tests;
 mod property;
 mod testgate;
 mod update;

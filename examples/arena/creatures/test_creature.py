@@ -19,3 +19,7 @@ class CreatureTest(unittest.TestCase):
 
     def test_describe_names_the_creature(self):
         self.assertIn("t@(1,1)", Creature("t", 1, 1, StillBrain()).describe())
+
+
+def test_a_new_creature_is_rested():
+    assert Creature("t", 0, 0, StillBrain()).energy == 10
