@@ -132,7 +132,19 @@ fn tests_problem(report: &TestReport) -> ScriptProblem {
 
 /// The script's test file compiled, or a report of its failure to compile.
 fn compile_test_file(py: Python<'_>, found: &FoundScript) -> Option<Result<TestFile, TestReport>> {
-    let path = discover::test_file_for(&found.file)?;
+    let mut files = discover::test_files_for(&found.file).into_iter();
+    let path = files.next()?;
+    for ignored in files {
+        // T8: nothing that looks like a test is ignored without a word.
+        let name =
+            |p: &std::path::Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        log::warn!(
+            "{}: {} is not run: {} is this script's test file (a script has one test file)",
+            found.path,
+            name(&ignored),
+            name(&path)
+        );
+    }
     let display = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let compiled = script::read(&path).and_then(|bytes| script::compile(py, &path, &bytes));
     Some(match compiled {
