@@ -13,6 +13,7 @@ use super::{Error, Reloader};
 use crate::python::PyFailure;
 use crate::report::ScriptProblem;
 use crate::testing::run::{self, Finished, Job, Phase, TestFile};
+use crate::testing::view;
 use crate::testing::{TestReport, discover};
 
 /// How a candidate fared.
@@ -42,7 +43,13 @@ impl Reloader {
             None => (None, None),
         };
         let validate = self.callbacks.validate_function(py).map_err(|e| Error::python(py, &e))?;
+        let view = if tests {
+            Some(self.candidate_view(py, found, compiled).map_err(|e| Error::python(py, &e))?)
+        } else {
+            None
+        };
         let job = Job {
+            view,
             validate: Some(validate.into_any().unbind()),
             code: Some(compiled.code.clone_ref(py)),
             globals: globals.clone().unbind(),
@@ -72,6 +79,25 @@ impl Reloader {
         })
     }
 
+    /// T1: the candidate seen through its namespace while its tests run.
+    fn candidate_view(
+        &self,
+        py: Python<'_>,
+        found: &FoundScript,
+        compiled: &Compiled,
+    ) -> PyResult<Py<PyAny>> {
+        let registry = self.registry.bind(py);
+        let own = self.scripts.get(&found.file).map(|s| s.contributions.clone()).unwrap_or_default();
+        view::candidate_view(
+            py,
+            view::ViewOf {
+                namespace: &found.namespace,
+                exports: script::exports_function(py, compiled, &found.namespace, registry)?,
+                own,
+            },
+        )
+    }
+
     /// Runs the tests of the code in effect again (T5): its test file changed.
     pub(crate) fn retest_script(
         &self,
@@ -88,6 +114,7 @@ impl Reloader {
             None => None,
         };
         let job = Job {
+            view: None,
             validate: None,
             code: None,
             globals: globals.clone().unbind(),

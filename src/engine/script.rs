@@ -96,6 +96,22 @@ pub(crate) fn exports(
     HELPER.module(py).call_method1("exports", args)?.extract()
 }
 
+/// A callable giving the names a candidate's globals export into `namespace` (L4), for
+/// code that runs on the worker thread (the T1 candidate view).
+pub(crate) fn exports_function<'py>(
+    py: Python<'py>,
+    compiled: &Compiled,
+    namespace: &str,
+    registry: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let exports = HELPER.module(py).getattr("exports")?;
+    let kwargs = pyo3::types::PyDict::new(py);
+    kwargs.set_item("namespace", namespace)?;
+    kwargs.set_item("registry", registry)?;
+    kwargs.set_item("imported", compiled.imported.clone())?;
+    py.import("functools")?.getattr("partial")?.call((exports,), Some(&kwargs))
+}
+
 /// A new registry of contributed objects and script globals (see `script.py`).
 pub(crate) fn new_registry(py: Python<'_>) -> PyResult<Py<PyAny>> {
     Ok(HELPER.module(py).getattr("Registry")?.call0()?.unbind())

@@ -9,5 +9,6 @@ pub(crate) mod discover;
 pub(crate) mod plain;
 pub mod result;
 pub(crate) mod run;
+pub(crate) mod view;
 
 pub use result::{TestOutcome, TestReport, TestResult};

@@ -48,6 +48,8 @@ pub(crate) struct Job<'a> {
     pub(crate) display_path: &'a str,
     /// Called with the candidate's globals after it ran, before its tests (R13).
     pub(crate) validate: Option<Py<PyAny>>,
+    /// The candidate seen through its namespace while its tests run (T1).
+    pub(crate) view: Option<Py<PyAny>>,
 }
 
 /// Where a run stopped.
@@ -163,15 +165,17 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
     let globals = job.globals.clone_ref(py);
     let tests = job.tests;
     let validate = job.validate.as_ref().map(|v| v.clone_ref(py));
+    let view = job.view.as_ref().map(|v| v.clone_ref(py));
     let work: Work = Box::new(move |py: Python<'_>| {
         let _ = tx.send(Message::Started);
         let helper = runner(py);
         let result = match code {
             Some(code) => {
                 let validate = validate.unwrap_or_else(|| py.None());
+                let view = view.unwrap_or_else(|| py.None());
                 helper.call_method1(
                     "run",
-                    (code, globals, test_code, test_path, tests, worker_deadline, validate),
+                    (code, globals, test_code, test_path, tests, worker_deadline, validate, view),
                 )
             }
             None => helper.call_method1("retest", (globals, test_code, test_path, worker_deadline)),

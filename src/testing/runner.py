@@ -37,12 +37,14 @@ class Deadline:
         self.current = None
 
 
-def run(code, candidate, test_code, test_path, tests_enabled, deadline, validate):
-    """Execute `code` into `candidate`, validate it (R13), then run its tests.
+def run(code, candidate, test_code, test_path, tests_enabled, deadline, validate, view):
+    """Execute `code` into `candidate`, validate it (R13), then run its tests, inside `view`
+    (T1: the candidate seen through its namespace) when one is given.
 
     Returns (phase, error, tests): phase is "exec", "validate" or "tests", error the
-    exception that ended the run or None, tests None or (found, records, test_file_found): found is None when the test file
-    failed to load, test_file_found the number of tests the test file defines.
+    exception that ended the run or None, tests None or (found, records, test_file_found):
+    found is None when the test file failed to load, test_file_found the number of tests
+    the test file defines.
     """
     phase, error, tests = "exec", None, None
     try:
@@ -52,12 +54,22 @@ def run(code, candidate, test_code, test_path, tests_enabled, deadline, validate
             validate(candidate)
         if tests_enabled:
             phase = deadline.phase = "tests"
-            tests = _run_tests(candidate, candidate, test_code, test_path, deadline)
+            tests = _run_tests_in_view(candidate, test_code, test_path, deadline, view)
     except BaseException as exc:  # noqa: B036 - a script's SystemExit must not end relive
         error = exc
     finally:
         deadline.finished = True
     return phase, error, tests
+
+
+def _run_tests_in_view(candidate, test_code, test_path, deadline, view):
+    if view is None:
+        return _run_tests(candidate, candidate, test_code, test_path, deadline)
+    view.enter(candidate)
+    try:
+        return _run_tests(candidate, candidate, test_code, test_path, deadline)
+    finally:
+        view.leave(candidate)
 
 
 def retest(globals_in_effect, test_code, test_path, deadline):
