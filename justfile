@@ -5,6 +5,15 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 test:
     RUST_BACKTRACE=0 cargo test
 
+# CI: the whole suite against every CPython in .ci/python-versions that pyenv has
+# (3.11 required), each in its own target/pyX.Y; prints which versions ran.
+ci:
+    .ci/run
+
+# The whole suite against one CPython found through pyenv, e.g. `just test-python 3.13`.
+test-python VERSION:
+    .ci/run {{VERSION}}
+
 # Format check and clippy on every target.
 lint:
     cargo fmt --all -- --check

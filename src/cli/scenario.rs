@@ -49,6 +49,9 @@ struct Outcome {
     passed: bool,
     failures: Vec<String>,
     snapshot: String,
+    /// Why it did not run on this Python (its `python` key); neither passed nor failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skipped: Option<String>,
     #[serde(skip)]
     transcript: Transcript,
 }
@@ -72,10 +75,15 @@ pub fn run(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let outcomes = run_all(&relive, &found, update);
     let passed = outcomes.iter().filter(|o| o.passed).count();
-    let failed = outcomes.len() - passed;
+    let skipped = outcomes.iter().filter(|o| o.skipped.is_some()).count();
+    let failed = outcomes.len() - passed - skipped;
     match args.format {
         Format::Human => {
             for outcome in &outcomes {
+                if let Some(reason) = &outcome.skipped {
+                    println!("skip {}: {reason}", outcome.name);
+                    continue;
+                }
                 let mark = if outcome.passed { "ok  " } else { "FAIL" };
                 println!("{mark} {}{}", outcome.name, snapshot_note(&outcome.snapshot));
                 for failure in &outcome.failures {
@@ -89,7 +97,8 @@ pub fn run(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
                     "new transcripts were written as .snap.new files: review them with `cargo insta review`, or accept with --update-snapshots"
                 );
             }
-            println!("{passed} passed, {failed} failed ({:.1} s)", started.elapsed().as_secs_f64());
+            let skipped = if skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
+            println!("{passed} passed, {failed} failed{skipped} ({:.1} s)", started.elapsed().as_secs_f64());
         }
         Format::Json => println!("{}", serde_json::to_string_pretty(&outcomes)?),
     }
@@ -136,6 +145,17 @@ fn run_all(relive: &std::path::Path, found: &[Found], update: Update) -> Vec<Out
 
 fn run_one(relive: &std::path::Path, found: &Found, update: Update) -> Outcome {
     let transcript = scenario::run_isolated(relive, found);
+    if let Some(reason) = transcript.skipped.clone() {
+        let (name, snapshot) = (found.name.clone(), "not compared".into());
+        return Outcome {
+            name,
+            passed: false,
+            failures: Vec::new(),
+            snapshot,
+            skipped: Some(reason),
+            transcript,
+        };
+    }
     let mut failures = transcript.failures();
     let snapshot = if transcript.error.is_some() {
         "skipped".to_string()
@@ -159,7 +179,14 @@ fn run_one(relive: &std::path::Path, found: &Found, update: Update) -> Outcome {
             }
         }
     };
-    Outcome { name: found.name.clone(), passed: failures.is_empty(), failures, snapshot, transcript }
+    Outcome {
+        name: found.name.clone(),
+        passed: failures.is_empty(),
+        failures,
+        snapshot,
+        skipped: None,
+        transcript,
+    }
 }
 
 fn run_in_process(args: &ScenarioArgs) -> anyhow::Result<ExitCode> {
@@ -185,7 +212,11 @@ fn junit(outcomes: &[Outcome]) -> String {
     let mut report = Report::new("relive scenario");
     let mut suite = TestSuite::new("scenarios");
     for outcome in outcomes {
-        let status = if outcome.passed {
+        let status = if let Some(reason) = &outcome.skipped {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(reason.as_str());
+            status
+        } else if outcome.passed {
             TestCaseStatus::success()
         } else {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);

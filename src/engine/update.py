@@ -17,16 +17,16 @@ import collections
 import dataclasses
 import enum
 import functools
-import sys
 import types
 
 from _relive_journal import MISSING, Journal
+from _relive_shape_change import dataclass_problem, enum_member_pairs, enum_problem
 from _relive_state_rule import kept_names
 
 MARKER = "__relive__"
 ATOMS = (int, float, complex, str, bytes, bool, type(None), type(Ellipsis), type(NotImplemented), range)
+ATOM_TYPES = frozenset(ATOMS)
 LAYOUT = {"__dict__", "__weakref__", "__module__", "_abc_impl"}
-ENUM_TESTED = {(3, 11)}
 
 
 class Rejected(Exception):
@@ -254,43 +254,17 @@ class Apply:
             self.validate_enum(name, old, new)
 
     def validate_dataclass(self, name, old, new):
-        old_fields = old.__dict__.get("__dataclass_fields__", {})
-        for field_name, field in new.__dict__.get("__dataclass_fields__", {}).items():
-            if field_name in old_fields or field._field_type is not dataclasses._FIELD:
-                continue
-            if field.default is dataclasses.MISSING:
-                raise Rejected(
-                    f"dataclass {name}: new field {field_name!r} has no class-level default; "
-                    "existing instances could not have it"
-                )
-        params = new.__dict__.get("__dataclass_params__")
-        if params is not None and getattr(params, "frozen", False) != getattr(
-            old.__dict__.get("__dataclass_params__"), "frozen", False
-        ):
-            raise Rejected(f"dataclass {name}: frozen changed")
+        problem = dataclass_problem(name, old, new)
+        if problem is not None:
+            raise Rejected(problem)
 
     def validate_enum(self, name, old, new):
-        old_members = old.__members__
-        new_members = new.__members__
-        for member_name, member in new_members.items():
-            prior = old_members.get(member_name)
-            if prior is not None and prior._value_ != member._value_:
-                raise Rejected(
-                    f"enum {name}: value of {member_name} changed {prior._value_!r} -> {member._value_!r}"
-                )
-        if set(old_members) != set(new_members):
-            if issubclass(old, enum.Flag):
-                raise Rejected(f"enum {name}: Flag members changed; restart required")
-            if sys.version_info[:2] not in ENUM_TESTED:
-                raise Rejected(f"enum {name}: member set changed on an untested Python version; restart required")
-            old_mixin = old._member_type_
-            if new._member_type_ is not old_mixin:
-                raise Rejected(f"enum {name}: mixin type changed")
-        for member_name, member in new_members.items():
-            prior = old_members.get(member_name)
-            if prior is not None:
-                self.memo[id(member)] = prior
-                self.keep_alive.append(member)
+        problem = enum_problem(name, old, new)
+        if problem is not None:
+            raise Rejected(problem)
+        for member, prior in enum_member_pairs(old, new):
+            self.memo[id(member)] = prior
+            self.keep_alive.append(member)
 
     def xlate_type(self, cls):
         return self.memo.get(id(cls), cls)
@@ -298,11 +272,15 @@ class Apply:
     # translating candidate objects into the live program (R4b, R6)
 
     def xlate(self, obj):
-        if isinstance(obj, ATOMS):
+        if type(obj) in ATOM_TYPES:
             return obj
         key = id(obj)
         if key in self.memo:
             return self.memo[key]
+        # Instances of script subclasses of atoms (IntEnum and str-mixin Enum members, a
+        # `class Name(str)`) are translated like any instance (R3, R6); others are values.
+        if isinstance(obj, ATOMS) and not self.walks_into(type(obj)):
+            return obj
         if isinstance(obj, type):
             if self.is_candidate_class(obj):
                 return self.adopt_class(obj)
@@ -378,6 +356,17 @@ class Apply:
                 return self.remember(obj, obj)
             rebuilt = tuple(items) if type(obj) is tuple else self.xlate(type(obj))._make(items)
             return self.remember(obj, rebuilt)
+        if isinstance(obj, enum.property):
+            # 3.12+: an enum member whose name a base already uses (a `str` mixin's
+            # `upper`) sits in the class dict as a redirect holding the member itself;
+            # 3.11's redirect looks the member up by name. See shape_change.py.
+            self.memo[key] = obj
+            member = obj.__dict__.get("member", MISSING)
+            if member is not MISSING:
+                translated = self.xlate(member)
+                if translated is not member:
+                    self.journal.set_attr(obj, "member", translated)
+            return obj
         return self.xlate_instance(obj)
 
     def remember(self, obj, result):

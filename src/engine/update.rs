@@ -1,7 +1,9 @@
 //! Update mode (R2–R10) and overwrite mode (O1): putting a tested candidate into effect.
 //!
 //! The patching itself lives in Python: `update.py` (the translator and the apply),
-//! `journal.py` (the undo journal) and `state_rule.py` (R8's module-level state rule); this file passes it the retained and candidate globals and
+//! `journal.py` (the undo journal), `state_rule.py` (R8's module-level state rule) and
+//! `shape_change.py` (R7's enum and dataclass checks, with the Python versions whose enum
+//! internals are known: `.ci/python-versions`); this file passes it the retained and candidate globals and
 //! turns its answer into [`Changes`] or a rejection. Nothing here decides *whether* to
 //! apply: the engine calls this only for a candidate that compiled, ran and passed its tests.
 
@@ -16,11 +18,14 @@ static JOURNAL: Helper =
     Helper::new(include_str!("journal.py"), c"src/engine/journal.py", c"_relive_journal");
 static STATE_RULE: Helper =
     Helper::new(include_str!("state_rule.py"), c"src/engine/state_rule.py", c"_relive_state_rule");
+static SHAPE_CHANGE: Helper =
+    Helper::new(include_str!("shape_change.py"), c"src/engine/shape_change.py", c"_relive_shape_change");
 
 /// `update.py`, loaded after the modules it imports.
 fn update_module(py: Python<'_>) -> &Bound<'_, PyModule> {
     JOURNAL.module(py);
     STATE_RULE.module(py);
+    SHAPE_CHANGE.module(py);
     HELPER.module(py)
 }
 
@@ -149,6 +154,24 @@ mod tests {
     #[test]
     fn helper_compiles() {
         crate::python::attach(|py| assert!(update_module(py).hasattr("apply").unwrap()));
+    }
+
+    /// R7: the versions whose enum internals relive trusts are exactly the ones CI runs.
+    #[test]
+    fn r7_enum_tested_versions_are_the_ci_versions() {
+        let ci: Vec<(u32, u32)> = include_str!("../../.ci/python-versions")
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .map(|line| {
+                let (major, minor) = line.split_once('.').expect("a version is major.minor");
+                (major.parse().expect("a number"), minor.parse().expect("a number"))
+            })
+            .collect();
+        let tested: Vec<(u32, u32)> = crate::python::attach(|py| {
+            SHAPE_CHANGE.module(py).getattr("TESTED_PYTHONS").unwrap().extract().unwrap()
+        });
+        assert_eq!(tested, ci);
     }
 
     fn kept(old: &str, new: &str) -> Vec<String> {

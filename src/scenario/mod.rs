@@ -1,11 +1,13 @@
 //! The harness half of relive: scenario files that rewrite `.py` files step by step, drive
 //! the reloader and check what happened (scenarios.md).
 //!
-//! `model` parses and validates a file, `runner` runs one in this process, `transcript`
+//! `model` parses and validates a file (`python_range` its `python` key), `runner` runs one
+//! in this process, `transcript`
 //! renders and normalises the result, `snapshot` compares it with insta. [`run_isolated`]
 //! runs a scenario in a fresh process, as both `relive scenario` and `cargo test` do.
 
 pub mod model;
+pub mod python_range;
 pub mod runner;
 pub mod snapshot;
 pub mod transcript;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::python_range::PythonRange;
 use crate::engine::Mode;
 use crate::report::Outcome;
 
@@ -47,6 +48,7 @@ struct RawScenario {
     partial: bool,
     #[serde(default = "ten")]
     test_timeout: f64,
+    python: Option<Spanned<String>>,
     step: Vec<Spanned<RawStep>>,
 }
 
@@ -224,6 +226,8 @@ pub struct Scenario {
     pub partial: bool,
     /// Per-script timeout in seconds.
     pub test_timeout: f64,
+    /// The Python versions it is for (`None`: every version).
+    pub python: Option<PythonRange>,
     /// The steps.
     pub steps: Vec<Step>,
 }
@@ -254,6 +258,10 @@ pub fn parse(file: &Path, name: &str, text: &str, compiles: &Compiles) -> Result
     if !(raw.test_timeout > 0.0 && raw.test_timeout.is_finite()) {
         return Err(at(None, "test_timeout must be a positive number of seconds".into()));
     }
+    let python = match &raw.python {
+        Some(range) => Some(PythonRange::parse(range.get_ref()).map_err(|m| at(Some(range.span()), m))?),
+        None => None,
+    };
     let mut steps = Vec::new();
     for (index, spanned) in raw.step.into_iter().enumerate() {
         let span = spanned.span();
@@ -321,6 +329,7 @@ pub fn parse(file: &Path, name: &str, text: &str, compiles: &Compiles) -> Result
         prune: raw.prune,
         partial: raw.partial,
         test_timeout: raw.test_timeout,
+        python,
         steps,
     })
 }
@@ -437,6 +446,17 @@ mod tests {
     fn a_wrong_type_is_an_error() {
         let err = parse_text("description = 'd'\ntests = 'yes'\n[[step]]\nexpect = 'loaded'\n").unwrap_err();
         assert_eq!(err.line, 2);
+    }
+
+    #[test]
+    fn the_python_key_is_a_range_and_a_bad_one_names_its_line() {
+        let s = parse_text("description = 'd'\npython = '>=3.12'\n[[step]]\nexpect = 'loaded'\n").unwrap();
+        assert_eq!(s.python, Some(PythonRange::parse(">=3.12").unwrap()));
+        assert_eq!(parse_text("description = 'd'\n[[step]]\nexpect = 'loaded'\n").unwrap().python, None);
+        let err =
+            parse_text("description = 'd'\npython = '3.12'\n[[step]]\nexpect = 'loaded'\n").unwrap_err();
+        assert_eq!((err.line, err.column), (2, 10));
+        assert!(err.message.contains("needs a comparison"), "{err}");
     }
 
     #[test]

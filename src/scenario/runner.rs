@@ -14,6 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyModule, PyTuple};
 
 use super::model::{Action, Expect, FileOp, Scenario, Step};
+use super::python_range::PythonVersion;
 use super::transcript::{CheckResult, StepTranscript, Transcript, normalise};
 use crate::engine::{Event, Reloader};
 use crate::python::{self, Helper, PyFailure};
@@ -70,6 +71,10 @@ pub fn run(scenario: &Scenario) -> Transcript {
         covers: scenario.covers.clone(),
         ..Transcript::default()
     };
+    if let Some(reason) = scenario.python.as_ref().and_then(|r| r.skip_reason(PythonVersion::running())) {
+        transcript.skipped = Some(reason);
+        return transcript;
+    }
     if let Err(error) =
         Session::start(scenario).and_then(|mut session| session.run_steps(scenario, &mut transcript))
     {

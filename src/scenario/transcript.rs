@@ -51,12 +51,17 @@ pub struct Transcript {
     pub steps: Vec<StepTranscript>,
     /// A failure before or outside the steps (a scenario file error, a crash).
     pub error: Option<String>,
+    /// Why the scenario did not run on this Python (its `python` key); no steps then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 impl Transcript {
-    /// Whether every expectation, log match and check held.
+    /// Whether every expectation, log match and check held. A skipped scenario did not
+    /// pass: callers report it as skipped ([`Transcript::skipped`]).
     pub fn passed(&self) -> bool {
         self.error.is_none()
+            && self.skipped.is_none()
             && self.steps.iter().all(|s| s.failures.is_empty() && s.checks.iter().all(|c| c.ok))
     }
 
@@ -87,6 +92,9 @@ impl fmt::Display for Transcript {
         writeln!(f, "covers: {}", self.covers.join(", "))?;
         if let Some(error) = &self.error {
             writeln!(f, "error: {error}")?;
+        }
+        if let Some(reason) = &self.skipped {
+            writeln!(f, "skipped: {reason}")?;
         }
         for (i, step) in self.steps.iter().enumerate() {
             writeln!(f)?;
