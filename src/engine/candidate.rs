@@ -131,7 +131,8 @@ fn tests_problem(report: &TestReport) -> ScriptProblem {
 fn compile_test_file(py: Python<'_>, found: &FoundScript) -> Option<Result<TestFile, TestReport>> {
     let path = discover::test_file_for(&found.file)?;
     let display = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let compiled = script::read(&path).and_then(|bytes| script::compile(py, &path, &bytes));
+    let compiled =
+        script::read(&path, script::DEFAULT_SIZE_LIMIT).and_then(|bytes| script::compile(py, &path, &bytes));
     Some(match compiled {
         Ok(compiled) => Ok(TestFile { code: compiled.code, path }),
         Err(problem) => {

@@ -66,6 +66,8 @@ pub struct Config {
     /// After each applied reload, collect and warn when more than one class object per
     /// name survives (R12). Walks the whole heap: a debugging aid, off by default.
     pub debug_leaks: bool,
+    /// The largest script read, in bytes; a larger one is refused (W1, default 16 MiB).
+    pub size_limit: u64,
 }
 
 impl Default for Config {
@@ -78,6 +80,7 @@ impl Default for Config {
             prune: false,
             watch_window: crate::watch::DEFAULT_WINDOW,
             debug_leaks: false,
+            size_limit: script::DEFAULT_SIZE_LIMIT,
         }
     }
 }
@@ -116,6 +119,13 @@ impl ReloaderBuilder {
     /// Remove names a new version no longer defines (default false: leak them).
     pub fn prune(mut self, prune: bool) -> Self {
         self.config.prune = prune;
+        self
+    }
+
+    /// The largest script relive reads, in bytes; a larger one is refused with an error
+    /// naming it (W1, default 16 MiB).
+    pub fn size_limit(mut self, bytes: u64) -> Self {
+        self.config.size_limit = bytes;
         self
     }
 

@@ -52,7 +52,8 @@ impl Reloader {
         let Some(watcher) = self.watcher.as_mut() else { return Ok(Vec::new()) };
         let Some(files) = watcher.poll() else { return Ok(Vec::new()) };
         let rescan = watcher.take_rescan();
-        let files: Vec<_> = files
+        let files: Vec<_> = self
+            .expand_folders(files)
             .into_iter()
             .filter(|file| {
                 self.directories
@@ -65,6 +66,22 @@ impl Reloader {
             reports.retain(|r| r.outcome != crate::report::Outcome::Unchanged);
         }
         Ok(reports)
+    }
+
+    /// Replaces each path that is not a script (a folder removed or renamed away, or a
+    /// removed root) by the scripts in effect under it that no longer exist (W3).
+    fn expand_folders(&self, paths: Vec<std::path::PathBuf>) -> Vec<std::path::PathBuf> {
+        let mut files = Vec::new();
+        for path in paths {
+            if crate::watch::is_script_path(&path) {
+                files.push(path);
+                continue;
+            }
+            files.extend(self.scripts.keys().filter(|f| f.starts_with(&path) && !f.exists()).cloned());
+        }
+        files.sort();
+        files.dedup();
+        files
     }
 
     /// Waits up to `timeout` for changes, then pumps (W4). Call it without holding the GIL.

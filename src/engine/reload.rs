@@ -156,7 +156,7 @@ impl Reloader {
                 }
                 continue;
             }
-            let bytes = match script::read(&change.found.file) {
+            let bytes = match script::read(&change.found.file, self.config.size_limit) {
                 Ok(bytes) => bytes,
                 Err(problem) => {
                     let report = self.refuse(&change, RejectReason::Script { problem }, None, false, start);
@@ -589,7 +589,7 @@ impl Reloader {
                     continue;
                 }
                 let start = Instant::now();
-                let Ok(bytes) = script::read(&file) else { continue };
+                let Ok(bytes) = script::read(&file, self.config.size_limit) else { continue };
                 let Ok(compiled) = script::compile(py, &file, &bytes) else { continue };
                 let item = Prepared { change, bytes, compiled };
                 let tombstone =

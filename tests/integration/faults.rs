@@ -1,0 +1,177 @@
+//! The fault suite (issue 13): files that are not scripts, trees that change under the
+//! watcher, half-written files, process exits and stop requests. Each test is a case that
+//! once hung, crashed or loaded the wrong thing; it fails if that comes back. Waits are
+//! bounded and wait on the event itself.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use relive::{Outcome, ReloadReport, Reloader};
+
+use crate::util::{ScriptDir, eval, logs, python_lock};
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().expect("mkfifo runs");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+/// Pumps until `done` holds for the reports gathered so far (or fails after 10 s).
+fn pump_until(r: &mut Reloader, done: impl Fn(&[ReloadReport]) -> bool) -> Vec<ReloadReport> {
+    let start = Instant::now();
+    let mut reports = Vec::new();
+    while start.elapsed() < LIMIT {
+        reports.extend(r.wait_for_changes(Duration::from_millis(50)).unwrap());
+        if done(&reports) && !r.has_pending_changes() {
+            return reports;
+        }
+    }
+    panic!("not done within {LIMIT:?}; got {reports:?}");
+}
+
+fn has(reports: &[ReloadReport], path: &str, outcome: Outcome) -> bool {
+    reports.iter().any(|r| r.path.to_string() == path && r.outcome == outcome)
+}
+
+fn watched(dir: &ScriptDir) -> Reloader {
+    let mut r = Reloader::builder().build().unwrap();
+    let report = r.add_directory("game", dir.path()).unwrap();
+    assert_eq!(report.outcome, Outcome::Loaded, "{report}");
+    r.watch().unwrap();
+    r
+}
+
+fn warned(text: &str) -> bool {
+    logs().iter().any(|l| l.starts_with("WARN") && l.contains(text))
+}
+
+#[test]
+fn w1_a_fifo_named_like_a_script_is_skipped_with_a_warning() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    dir.write("a.py", "A = 1\n");
+    mkfifo(&dir.path().join("x.py"));
+    let mut r = watched(&dir);
+    assert!(warned("x.py: a FIFO, not a regular file"), "{:?}", logs());
+    assert_eq!(eval::<i64>("sys.modules['game'].A"), 1);
+    // One appearing while watched is skipped too, and the watcher goes on.
+    mkfifo(&dir.path().join("y.py"));
+    dir.write("a.py", "A = 2\n");
+    let reports = pump_until(&mut r, |rs| has(rs, "a.py", Outcome::Reloaded));
+    assert!(!reports.iter().any(|r| r.path.to_string() == "y.py"), "{reports:?}");
+    assert!(warned("y.py: a FIFO, not a regular file"), "{:?}", logs());
+}
+
+#[test]
+fn w1_a_link_to_a_device_is_skipped_and_a_huge_script_refused() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    dir.write("a.py", "A = 1\n");
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("z.py")).unwrap();
+    let mut r = Reloader::builder().size_limit(64).build().unwrap();
+    let report = r.add_directory("game", dir.path()).unwrap();
+    assert_eq!(report.outcome, Outcome::Loaded, "{report}");
+    assert!(warned("z.py: a device, not a regular file"), "{:?}", logs());
+    assert!(report.script("z.py").is_none());
+
+    dir.write("big.py", &format!("X = '{}'\n", "x".repeat(100)));
+    let big = r.reload(dir.path().join("big.py")).unwrap();
+    assert_eq!(big.outcome, Outcome::Pending, "{big}");
+    assert!(big.to_string().contains("larger than the script size limit of 64 bytes"), "{big}");
+}
+
+#[test]
+fn e3_a_name_that_is_not_utf8_is_reported_and_skipped() {
+    use std::os::unix::ffi::OsStrExt;
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    dir.write("a.py", "A = 1\n");
+    let odd = dir.path().join(std::ffi::OsStr::from_bytes(b"caf\xe9.py"));
+    std::fs::write(&odd, "B = 2\n").unwrap();
+    let mut r = Reloader::builder().build().unwrap();
+    let report = r.add_directory("game", dir.path()).unwrap();
+    assert_eq!(report.outcome, Outcome::Loaded, "{report}");
+    assert_eq!(eval::<i64>("sys.modules['game'].A"), 1);
+    assert!(warned("is not valid UTF-8"), "{:?}", logs());
+}
+
+#[test]
+fn w1_a_symlink_loop_loads_each_script_once() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    dir.write("sub/a.py", "import sys\nsys._relive_fault_runs = getattr(sys, '_relive_fault_runs', 0) + 1\n");
+    std::os::unix::fs::symlink("..", dir.path().join("sub/back")).unwrap();
+    crate::util::run("sys._relive_fault_runs = 0");
+    let mut r = Reloader::builder().build().unwrap();
+    let report = r.add_directory("game", dir.path()).unwrap();
+    assert_eq!(report.outcome, Outcome::Loaded, "{report}");
+    assert_eq!(eval::<i64>("sys._relive_fault_runs"), 1, "module-level code ran once");
+    assert!(warned("(a loop)"), "{:?}", logs());
+}
+
+#[test]
+fn w1_a_file_still_open_for_writing_is_not_read() {
+    use std::io::Write;
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    dir.write("a.py", "def f():\n    return 1\n");
+    let mut r = watched(&dir);
+    let mut file = std::fs::File::create(dir.path().join("a.py")).unwrap();
+    file.write_all(b"def f(").unwrap();
+    file.flush().unwrap();
+    // While the writer holds the file open, nothing is applied or rejected.
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(300) {
+        let reports = r.wait_for_changes(Duration::from_millis(20)).unwrap();
+        assert!(reports.is_empty(), "read while being written: {reports:?}");
+    }
+    file.write_all(b"):\n    return 2\n").unwrap();
+    drop(file);
+    let reports = pump_until(&mut r, |rs| !rs.is_empty());
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].outcome, Outcome::Reloaded, "{}", reports[0]);
+    assert_eq!(eval::<i64>("sys.modules['game'].f()"), 2);
+}
+
+#[test]
+fn w1_w3_a_removed_root_removes_its_scripts_and_loads_them_when_it_comes_back() {
+    let _py = python_lock();
+    let parent = ScriptDir::new();
+    parent.write("root/a.py", "A = 1\n");
+    let root = parent.path().join("root");
+    let mut r = Reloader::builder().build().unwrap();
+    assert_eq!(r.add_directory("game", &root).unwrap().outcome, Outcome::Loaded);
+    r.watch().unwrap();
+    std::fs::remove_dir_all(&root).unwrap();
+    pump_until(&mut r, |rs| has(rs, "a.py", Outcome::Removed));
+    parent.write("root/a.py", "A = 2\n");
+    pump_until(&mut r, |rs| has(rs, "a.py", Outcome::Loaded));
+    assert_eq!(eval::<i64>("sys.modules['game'].A"), 2);
+    // Later edits are seen again.
+    parent.write("root/a.py", "A = 3\n");
+    pump_until(&mut r, |rs| has(rs, "a.py", Outcome::Reloaded));
+    assert_eq!(eval::<i64>("sys.modules['game'].A"), 3);
+}
+
+#[test]
+fn w3_a_renamed_folder_is_deletions_plus_new_scripts() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    dir.write("main.py", "M = 1\n");
+    dir.write("old/a.py", "A = 1\n");
+    let mut r = watched(&dir);
+    std::fs::rename(dir.path().join("old"), dir.path().join("new")).unwrap();
+    let reports = pump_until(&mut r, |rs| {
+        has(rs, "old/a.py", Outcome::Removed) && has(rs, "new/a.py", Outcome::Loaded)
+    });
+    assert!(!has(&reports, "old/a.py", Outcome::Reloaded), "{reports:?}");
+    assert!(eval::<bool>("'game.new' in sys.modules"));
+    // Moving it back: the old scripts load again as new scripts, never "reloaded".
+    std::fs::rename(dir.path().join("new"), dir.path().join("old")).unwrap();
+    let reports = pump_until(&mut r, |rs| {
+        has(rs, "new/a.py", Outcome::Removed) && has(rs, "old/a.py", Outcome::Loaded)
+    });
+    assert!(!has(&reports, "old/a.py", Outcome::Reloaded), "{reports:?}");
+}
