@@ -175,3 +175,73 @@ fn w3_a_renamed_folder_is_deletions_plus_new_scripts() {
     });
     assert!(!has(&reports, "old/a.py", Outcome::Reloaded), "{reports:?}");
 }
+
+/// Runs the `relive` binary; kills it and fails past `limit` (a hang is the fault).
+fn relive_bounded(args: &[&str], limit: Duration) -> (Option<i32>, String) {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_relive"))
+        .args(args)
+        .env_remove("RELIVE_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("relive runs");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > limit {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("relive {args:?} still running after {limit:?}");
+        }
+        std::thread::park_timeout(Duration::from_millis(20));
+    };
+    let mut text = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut text).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut text).unwrap();
+    (status.code(), text)
+}
+
+#[test]
+fn scenario_paths_outside_the_temp_folder_are_refused_before_anything_runs() {
+    let dir = ScriptDir::new();
+    let victim = dir.write("victim.py", "KEEP = 1\n");
+    let file = dir.write(
+        "escape.toml",
+        &format!(
+            "description = 'escape'\n[[step]]\nwrite.'a.py' = 'X = 1'\nexpect = 'loaded'\n[[step]]\ndelete = ['{}']\nexpect = 'removed'\n",
+            victim.display()
+        ),
+    );
+    let (code, text) = relive_bounded(&["scenario", file.to_str().unwrap(), "--no-snapshot"], LIMIT);
+    assert_ne!(code, Some(0), "{text}");
+    assert!(text.contains("escape.toml:6:11"), "file, line and column: {text}");
+    assert!(text.contains("is absolute"), "{text}");
+    assert!(victim.exists(), "the scenario deleted a file outside its temp folder");
+
+    let file = dir.write(
+        "climb.toml",
+        "description = 'climb'\n[[step]]\nwrite.'a.py' = 'X = 1'\nwrite.'../../escaped_by_relive.py' = 'X = 1'\nexpect = 'loaded'\n",
+    );
+    let (code, text) = relive_bounded(&["scenario", file.to_str().unwrap(), "--no-snapshot"], LIMIT);
+    assert_ne!(code, Some(0), "{text}");
+    assert!(text.contains("climb.toml:4:7"), "{text}");
+    assert!(text.contains("leads outside"), "{text}");
+}
+
+#[test]
+fn scenario_run_and_check_are_bounded_by_the_timeout_and_the_scenario_reports() {
+    let dir = ScriptDir::new();
+    let file = dir.write(
+        "endless.toml",
+        "description = 'endless'\ntest_timeout = 1\n[[step]]\nwrite.'a.py' = 'X = 1'\nexpect = 'loaded'\nrun = '''\nwhile True:\n    pass\n'''\ncheck = ['all(True for _ in iter(int, 1))', 'game.X == 1']\n[[step]]\naction = 'none'\ncheck = ['game.X == 1']\n",
+    );
+    let (code, text) = relive_bounded(&["scenario", file.to_str().unwrap(), "--no-snapshot"], LIMIT);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("run timed out after 1 s"), "{text}");
+    assert!(text.contains("check failed: all(True for _ in iter(int, 1))"), "{text}");
+    assert!(text.contains("timed out after 1 s"), "{text}");
+    assert!(text.contains("0 passed, 1 failed"), "the scenario went on to report: {text}");
+}
