@@ -33,6 +33,7 @@ pub use error::Error;
 pub use leaks::Leak;
 use leaks::Leaks;
 use namespace::{DirId, Namespaces};
+pub use pump::StopHandle;
 
 use crate::python;
 use crate::report::{LoadReport, RemoveReport, ScriptPath};
@@ -163,6 +164,7 @@ impl ReloaderBuilder {
                 watcher: None,
                 next_directory: 0,
                 fail_apply_after: None,
+                stop: StopHandle::default(),
             })
         })
     }
@@ -229,6 +231,8 @@ pub struct Reloader {
     next_directory: DirId,
     /// Test hook for R2: make the next applies fail after this many journaled changes.
     fail_apply_after: Option<usize>,
+    /// Set to interrupt running candidates (W4); see [`Reloader::stop_handle`].
+    stop: StopHandle,
 }
 
 impl Reloader {

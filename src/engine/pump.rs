@@ -4,19 +4,54 @@
 //! The GIL is never held while waiting for file events: `wait_for_changes` waits detached
 //! (callers must not hold the GIL themselves), and `pump` attaches only to apply a batch.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{Error, Reloader};
 use crate::report::ReloadReport;
 use crate::watch::FileWatcher;
 
+/// Asks a [`Reloader`] to stop, from any thread (a Ctrl-C handler, a supervisor): candidate
+/// code or tests running at that moment are interrupted within about a second, rejected,
+/// and nothing of them is applied (W4). Candidates started while the request stands are
+/// rejected at once. [`Reloader::end_monitoring`] and [`Reloader::watch`] clear it.
+#[derive(Debug, Clone, Default)]
+pub struct StopHandle(Arc<AtomicBool>);
+
+impl StopHandle {
+    /// Requests the stop.
+    pub fn request(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a stop was requested and not cleared since.
+    pub fn is_requested(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn clear(&self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+
+    pub(crate) fn flag(&self) -> Arc<AtomicBool> {
+        self.0.clone()
+    }
+}
+
 impl Reloader {
+    /// A handle that interrupts running candidates when a stop is requested (W4).
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
+    }
+
     /// Starts watching every registered directory, and those added later (W1). Changes are
     /// queued until [`Reloader::pump`] applies them.
     ///
     /// # Errors
     /// [`Error::Watch`] when the watcher cannot start (the inotify limit, for one).
     pub fn watch(&mut self) -> Result<(), Error> {
+        self.stop.clear();
         if self.watcher.is_some() {
             return Ok(());
         }
@@ -37,6 +72,7 @@ impl Reloader {
 
     /// Stops the watcher; its thread ends at once (W4).
     pub fn end_monitoring(&mut self) {
+        self.stop.clear();
         if self.watcher.take().is_some() {
             log::info!("stopped watching");
         }

@@ -8,7 +8,10 @@ thread and sets `deadline.expired`, so the run stops after the current test.
 
 import functools
 import io
+import os
+import posix
 import sys
+import threading
 import time
 import traceback
 import unittest
@@ -20,14 +23,37 @@ class ScriptTimeout(BaseException):
     """Raised asynchronously in the worker when the per-script timeout expires (T6)."""
 
 
+class ProcessExit(BaseException):
+    """Candidate code or a test called `os._exit`: an error of that candidate, and the
+    process lives on (E1)."""
+
+
+_real_exit = posix._exit
+# Threads running a candidate or its tests: `os._exit` there raises ProcessExit.
+_guarded = set()
+
+
+def _guarded_exit(status):
+    """`os._exit` while relive runs candidate code: an error of the candidate (E1);
+    anywhere else, the real exit."""
+    if threading.get_ident() in _guarded:
+        raise ProcessExit(f"os._exit({status!r}) called by candidate code; relive kept the process alive")
+    _real_exit(status)
+
+
+os._exit = posix._exit = _guarded_exit
+
+
 class Deadline:
     """Shared between the worker and the watchdog; both only touch it holding the GIL."""
 
-    __slots__ = ("finished", "expired", "phase", "found", "current")
+    __slots__ = ("finished", "expired", "stopped", "phase", "found", "current")
 
     def __init__(self):
         self.finished = False
         self.expired = False
+        # Expired because a stop was requested, not because time ran out (W4).
+        self.stopped = False
         # Where the worker is, readable even when it is blocked inside C (T6).
         self.phase = "exec"
         self.found = 0
@@ -41,6 +67,7 @@ def run(code, candidate, test_code, test_path, tests_enabled, deadline, validate
     exception that ended the run or None, tests None or (found, records).
     """
     phase, error, tests = "exec", None, None
+    _guarded.add(threading.get_ident())
     try:
         exec(code, candidate)
         if validate is not None:
@@ -53,6 +80,7 @@ def run(code, candidate, test_code, test_path, tests_enabled, deadline, validate
         error = exc
     finally:
         deadline.finished = True
+        _guarded.discard(threading.get_ident())
     return phase, error, tests
 
 
@@ -60,12 +88,14 @@ def retest(globals_in_effect, test_code, test_path, deadline):
     """Run the tests of the code in effect against a changed test file (T5)."""
     error, tests = None, None
     deadline.phase = "tests"
+    _guarded.add(threading.get_ident())
     try:
         tests = _run_tests(globals_in_effect, None, test_code, test_path, deadline)
     except BaseException as exc:  # noqa: B036
         error = exc
     finally:
         deadline.finished = True
+        _guarded.discard(threading.get_ident())
     return "tests", error, tests
 
 
@@ -139,6 +169,12 @@ def _convert_interrupts(test):
     setattr(test, test._testMethodName, run_test_method)
 
 
+def _interrupted_message(deadline):
+    if deadline.stopped:
+        return "timed out: interrupted by a stop request during this test"
+    return "timed out: the per-script timeout expired during this test"
+
+
 def _message(exc):
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -186,7 +222,7 @@ class RecordingResult(unittest.TestResult):
             if issubclass(err[0], ScriptTimeout):
                 self.deadline.expired = True
                 self.shouldStop = True
-                message = "timed out: the per-script timeout expired during this test"
+                message = _interrupted_message(self.deadline)
             else:
                 message = _message(err[1]) if message is None else message
             text = self._exc_info_to_string(err, test) if not issubclass(err[0], ScriptTimeout) else message
@@ -217,7 +253,7 @@ class RecordingResult(unittest.TestResult):
         self._record(test, "skip", message=reason)
 
     def addExpectedFailure(self, test, err):
-        if issubclass(err[0], (TestInterrupted, SystemExit)):
+        if issubclass(err[0], (TestInterrupted, SystemExit, ProcessExit)):
             # Interrupting or exiting is never the failure a test expected (T6).
             self.addError(test, err)
             return
@@ -243,7 +279,7 @@ class RecordingResult(unittest.TestResult):
         name = test.id() if test is not None else "tests (class or module fixture)"
         if isinstance(exc, ScriptTimeout):
             self.deadline.expired = True
-            message = "timed out: the per-script timeout expired during this test"
+            message = _interrupted_message(self.deadline)
             text = message
         else:
             text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))

@@ -245,3 +245,125 @@ fn scenario_run_and_check_are_bounded_by_the_timeout_and_the_scenario_reports() 
     assert!(text.contains("timed out after 1 s"), "{text}");
     assert!(text.contains("0 passed, 1 failed"), "the scenario went on to report: {text}");
 }
+
+#[test]
+fn e1_os_exit_at_module_level_is_an_error_of_the_candidate() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    dir.write("a.py", "A = 1\n");
+    let mut r = Reloader::builder().build().unwrap();
+    assert_eq!(r.add_directory("game", dir.path()).unwrap().outcome, Outcome::Loaded);
+    dir.write("a.py", "import os\nA = 2\nos._exit(3)\n");
+    let report = r.reload(dir.path().join("a.py")).unwrap();
+    assert_eq!(report.outcome, Outcome::Rejected, "{report}");
+    assert!(report.to_string().contains("os._exit(3) called by candidate code"), "{report}");
+    assert_eq!(eval::<i64>("sys.modules['game'].A"), 1, "what ran before keeps running");
+}
+
+#[test]
+fn e1_check_reports_every_test_when_a_test_calls_os_exit() {
+    let dir = ScriptDir::new();
+    dir.write(
+        "a.py",
+        "import os, unittest\nclass T(unittest.TestCase):\n    def test_1_fails(self):\n        self.assertEqual(1, 2)\n    def test_2_exits(self):\n        os._exit(0)\n    def test_3_runs(self):\n        pass\n",
+    );
+    let (code, text) =
+        relive_bounded(&["check", dir.path().to_str().unwrap(), "-n", "game", "--format", "json"], LIMIT);
+    assert_eq!(code, Some(1), "a failed test is never a success: {text}");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("the whole report, as JSON");
+    let results = json["scripts"][0]["tests"]["results"].as_array().expect("test results");
+    let ids: Vec<&str> = results.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 3, "every test ran and was reported: {ids:?}");
+    assert!(results[1]["message"].as_str().unwrap().contains("os._exit(0) called"), "{text}");
+}
+
+/// A script whose test loops until stopped, first creating `started` so the stop can be
+/// asked for while it runs (waited for, never slept for).
+fn looping_test(started: &Path) -> String {
+    format!(
+        "import unittest\nX = 2\nclass T(unittest.TestCase):\n    def test_loops(self):\n        open({:?}, 'w').close()\n        while True:\n            pass\n",
+        started.display()
+    )
+}
+
+fn wait_for_file(file: &Path) {
+    let start = Instant::now();
+    while !file.exists() {
+        assert!(start.elapsed() < LIMIT, "{} never appeared", file.display());
+        std::thread::park_timeout(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn w4_a_stop_request_interrupts_a_running_test_long_before_its_timeout() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    dir.write("a.py", "X = 1\n");
+    let mut r = Reloader::builder().test_timeout(Duration::from_secs(60)).build().unwrap();
+    assert_eq!(r.add_directory("game", dir.path()).unwrap().outcome, Outcome::Loaded);
+    let started = dir.path().join("started.txt");
+    dir.write("a.py", &looping_test(&started));
+    let stop = r.stop_handle();
+    let asker = std::thread::spawn(move || {
+        wait_for_file(&started);
+        let asked = Instant::now();
+        stop.request();
+        asked
+    });
+    let report = r.reload(dir.path().join("a.py")).unwrap();
+    let returned = Instant::now();
+    let asked = asker.join().unwrap();
+    let waited = returned - asked;
+    // The timeout is 60 s: returning long before it means the test was interrupted.
+    assert!(waited < Duration::from_secs(10), "waited {waited:?} after the stop request");
+    assert_eq!(report.outcome, Outcome::Rejected, "{report}");
+    assert!(report.to_string().contains("stopped: a stop was requested during tests"), "{report}");
+    assert_eq!(eval::<i64>("sys.modules['game'].X"), 1, "nothing of the candidate was applied");
+    r.end_monitoring();
+    assert!(!r.stop_handle().is_requested(), "ending clears the request");
+}
+
+#[test]
+fn w4_ctrl_c_stops_relive_watch_during_a_long_test() {
+    use std::io::BufRead;
+    let dir = ScriptDir::new();
+    dir.write("game/a.py", "X = 1\n");
+    let started = dir.path().join("started.txt");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_relive"))
+        .args(["watch", dir.path().join("game").to_str().unwrap(), "--test-timeout", "60"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let first = lines.recv_timeout(LIMIT).expect("relive watch prints");
+    assert!(first.starts_with("loaded"), "{first}");
+    while !lines.recv_timeout(LIMIT).expect("relive watch prints").contains("watching") {}
+    dir.write("game/a.py", &looping_test(&started));
+    wait_for_file(&started);
+    let interrupted = Instant::now();
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let (code, _) = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break (status.code(), ());
+        }
+        if interrupted.elapsed() > Duration::from_secs(30) {
+            child.kill().unwrap();
+            panic!("relive watch still running 30 s after Ctrl-C (the test timeout is 60 s)");
+        }
+        std::thread::park_timeout(Duration::from_millis(20));
+    };
+    let waited = interrupted.elapsed();
+    eprintln!("relive watch stopped {waited:?} after Ctrl-C");
+    assert!(waited < Duration::from_secs(10), "stopped {waited:?} after Ctrl-C, not ~1 s");
+    assert_eq!(code, Some(0));
+    let rest: Vec<String> = lines.iter().collect(); // ends at EOF: the child exited
+    assert!(rest.iter().any(|l| l.starts_with("rejected a.py: stopped")), "{rest:?}");
+    assert_eq!(rest.last().map(String::as_str), Some("stopped"), "{rest:?}");
+}
