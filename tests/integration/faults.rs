@@ -367,3 +367,26 @@ fn w4_ctrl_c_stops_relive_watch_during_a_long_test() {
     assert!(rest.iter().any(|l| l.starts_with("rejected a.py: stopped")), "{rest:?}");
     assert_eq!(rest.last().map(String::as_str), Some("stopped"), "{rest:?}");
 }
+
+#[test]
+fn r12_the_statement_cache_keeps_fingerprints_not_syntax_trees_and_does_not_grow() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    let script = |v: usize| format!("VERSION = {v}\nTABLE = {{'a': [1, 2]}}\ndef f():\n    return {v}\n");
+    dir.write("a.py", &script(0));
+    let mut r = Reloader::builder().tests(false).build().unwrap();
+    assert_eq!(r.add_directory("game", dir.path()).unwrap().outcome, Outcome::Loaded);
+    let mut sizes = Vec::new();
+    for v in 1..=40 {
+        dir.write("a.py", &script(v));
+        assert_eq!(r.reload(dir.path().join("a.py")).unwrap().outcome, Outcome::Reloaded);
+        sizes.push(eval::<usize>("sys.modules['_relive_state_rule'].cached_sources()"));
+    }
+    // The cache is process-wide (other tests' scripts may sit in it): what matters is that
+    // reloading one script replaces its entry instead of adding one per reload.
+    assert!(sizes.iter().all(|&n| n == sizes[0]), "the cache grew with reloads: {sizes:?}");
+    assert!(eval::<bool>(
+        "all(not isinstance(x, __import__('ast').AST) and not isinstance(x, str) or x in ('value', 'def', 'class') \
+         for entry in sys.modules['_relive_state_rule']._STATEMENTS.values() for s in entry for x in s)"
+    ));
+}
