@@ -165,6 +165,7 @@ impl ReloaderBuilder {
                 next_directory: 0,
                 fail_apply_after: None,
                 stop: StopHandle::default(),
+                self_written: BTreeMap::new(),
             })
         })
     }
@@ -233,6 +234,9 @@ pub struct Reloader {
     fail_apply_after: Option<usize>,
     /// Set to interrupt running candidates (W4); see [`Reloader::stop_handle`].
     stop: StopHandle,
+    /// Scripts that rewrote their own file while they ran, with that write's time: the
+    /// watcher's event for it is not reloaded (W1, no reload loop).
+    self_written: BTreeMap<PathBuf, std::time::SystemTime>,
 }
 
 impl Reloader {

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::{Error, Reloader};
 use crate::report::ReloadReport;
@@ -91,17 +91,48 @@ impl Reloader {
         let files: Vec<_> = self
             .expand_folders(files)
             .into_iter()
+            .filter(|file| !self.is_own_write(file))
             .filter(|file| {
                 self.directories
                     .values()
                     .any(|d| file.starts_with(&d.root) || file_root_matches(file, &d.root))
             })
             .collect();
-        let mut reports = self.reload_batch(files)?;
+        let started = SystemTime::now();
+        let mut reports = self.reload_batch(files.iter())?;
+        self.note_own_writes(&files, started);
         if rescan {
             reports.retain(|r| r.outcome != crate::report::Outcome::Unchanged);
         }
         Ok(reports)
+    }
+
+    /// Remembers the scripts of a batch whose file was written while the batch ran: their
+    /// own code rewrote them. Reloading that write would run the code again, which writes
+    /// again, forever; so it is skipped, with one warning per script (W1, W5).
+    fn note_own_writes(&mut self, files: &[std::path::PathBuf], started: SystemTime) {
+        // File times come from a coarse clock that may lag `now` by a tick; the change that
+        // started the batch is at least a coalescing window older.
+        let started = started.checked_sub(Duration::from_millis(10)).unwrap_or(started);
+        let ended = SystemTime::now();
+        for file in files {
+            let Some(modified) = std::fs::metadata(file).and_then(|m| m.modified()).ok() else { continue };
+            if modified < started || modified > ended {
+                continue;
+            }
+            if self.self_written.insert(file.clone(), modified).is_none() {
+                log::warn!(
+                    "{} rewrote its own file while it ran; that write is not reloaded (it would reload forever)",
+                    file.display()
+                );
+            }
+        }
+    }
+
+    /// Whether the change to `file` is the write its own code made while it ran.
+    fn is_own_write(&self, file: &std::path::Path) -> bool {
+        let Some(written) = self.self_written.get(file) else { return false };
+        std::fs::metadata(file).and_then(|m| m.modified()).is_ok_and(|m| m == *written)
     }
 
     /// Replaces each path that is not a script (a folder removed or renamed away, or a

@@ -390,3 +390,29 @@ fn r12_the_statement_cache_keeps_fingerprints_not_syntax_trees_and_does_not_grow
          for entry in sys.modules['_relive_state_rule']._STATEMENTS.values() for s in entry for x in s)"
     ));
 }
+
+#[test]
+fn w1_a_script_that_rewrites_its_own_file_is_not_reloaded_in_a_loop() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    dir.write("a.py", "X = 1\n");
+    let mut r = watched(&dir);
+    let rewriting = "import pathlib\nX = 2\n_me = pathlib.Path(__file__)\n_me.write_text(_me.read_text() + '# again\\n')\n";
+    dir.write("a.py", rewriting);
+    let first = pump_until(&mut r, |rs| !rs.is_empty());
+    assert_eq!(first[0].outcome, Outcome::Reloaded, "{}", first[0]);
+    // Its own write is not reloaded: nothing more happens (a loop reloaded ~50 times a second).
+    let start = Instant::now();
+    let mut more = Vec::new();
+    while start.elapsed() < Duration::from_millis(500) {
+        more.extend(r.wait_for_changes(Duration::from_millis(50)).unwrap());
+    }
+    assert!(more.is_empty(), "reloaded its own write: {more:?}");
+    let warnings = logs().iter().filter(|l| l.contains("rewrote its own file")).count();
+    assert_eq!(warnings, 1, "{:?}", logs());
+    // A real edit afterwards still reloads.
+    dir.write("a.py", "X = 3\n");
+    let reports = pump_until(&mut r, |rs| has(rs, "a.py", Outcome::Reloaded));
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(eval::<i64>("sys.modules['game'].X"), 3);
+}
