@@ -34,6 +34,7 @@ pub use leaks::Leak;
 use leaks::Leaks;
 use namespace::{DirId, Namespaces};
 pub use pump::StopHandle;
+pub use script::check_source;
 
 use crate::python;
 use crate::report::{LoadReport, RemoveReport, ScriptPath};

@@ -133,6 +133,16 @@ pub(crate) fn compile(py: Python<'_>, file: &Path, bytes: &[u8]) -> Result<Compi
     Ok(Compiled { code, text, tree, bindings, imported, imports })
 }
 
+/// Decodes (PEP 263 cookie, BOM, else UTF-8) and compiles `bytes` as relive would load
+/// them from `file`, without executing anything (E1): for tools, and for the `script_decode`
+/// fuzz target.
+///
+/// # Errors
+/// The script problem a load would report: undecodable bytes, a syntax error.
+pub fn check_source(file: &Path, bytes: &[u8]) -> Result<(), ScriptProblem> {
+    crate::python::attach(|py| compile(py, file, bytes).map(drop))
+}
+
 /// Fresh globals for one execution of a script, with relive's marker in it (L3, R12).
 pub(crate) fn new_globals<'py>(
     py: Python<'py>,

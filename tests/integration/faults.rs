@@ -416,3 +416,19 @@ fn w1_a_script_that_rewrites_its_own_file_is_not_reloaded_in_a_loop() {
     assert_eq!(reports.len(), 1, "{reports:?}");
     assert_eq!(eval::<i64>("sys.modules['game'].X"), 3);
 }
+
+#[test]
+fn e1_odd_bytes_compile_or_give_a_script_problem() {
+    let _py = python_lock();
+    let file = Path::new("odd.py");
+    let check = |bytes: &[u8]| relive::engine::check_source(file, bytes);
+    assert!(
+        check(b"\xef\xbb\xbf# -*- coding: latin-1 -*-\nX = 1\n").is_err(),
+        "a BOM contradicting the cookie"
+    );
+    assert!(check(b"X = 1\x00\n").is_err(), "a NUL byte");
+    assert!(check(b"# coding: no-such-codec\nX = 1\n").is_err(), "an unknown codec");
+    assert!(check(b"\xff\xfe\xfd").is_err(), "not UTF-8");
+    assert!(check(b"# -*- coding: latin-1 -*-\nX = '\xe9'").is_ok(), "a cookie, no final newline");
+    assert!(check(b"\xef\xbb\xbfX = 1\r\n").is_ok(), "a BOM and CRLF");
+}
