@@ -169,6 +169,21 @@ impl FileWatcher {
     pub fn poll(&mut self) -> Option<Vec<PathBuf>> {
         let now = Instant::now();
         self.check_roots(now);
+        self.absorb(now);
+        let batch = self.coalescer.take(Instant::now())?;
+        Some(batch.into_iter().filter(|path| is_readable_kind(path)).collect())
+    }
+
+    /// Whether `file` changed again after the batch that holds it was taken: its bytes, just
+    /// read, may be a writer's half-done work (a truncation), so they are not applied; the
+    /// newer change comes in a later batch (W1).
+    pub fn has_newer_change(&mut self, file: &Path) -> bool {
+        self.absorb(Instant::now());
+        self.coalescer.pending.contains(file)
+    }
+
+    /// Takes the signals that arrived into the coalescer.
+    fn absorb(&mut self, now: Instant) {
         while let Ok(signal) = self.signals.try_recv() {
             match signal {
                 Signal::Changed(path) | Signal::Writing(path) | Signal::Closed(path)
@@ -206,8 +221,6 @@ impl FileWatcher {
                 }
             }
         }
-        let batch = self.coalescer.take(Instant::now())?;
-        Some(batch.into_iter().filter(|path| is_readable_kind(path)).collect())
     }
 
     /// Notices a removed root (its scripts are gone, W3) and a removed root that came back

@@ -167,6 +167,7 @@ impl ReloaderBuilder {
                 fail_apply_after: None,
                 stop: StopHandle::default(),
                 self_written: BTreeMap::new(),
+                pumping: false,
             })
         })
     }
@@ -238,6 +239,8 @@ pub struct Reloader {
     /// Scripts that rewrote their own file while they ran, with that write's time: the
     /// watcher's event for it is not reloaded (W1, no reload loop).
     self_written: BTreeMap<PathBuf, std::time::SystemTime>,
+    /// Whether the batch being applied came from the watcher (`pump`), not a direct reload.
+    pumping: bool,
 }
 
 impl Reloader {

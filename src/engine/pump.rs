@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use super::{Error, Reloader};
 use crate::report::ReloadReport;
@@ -98,28 +98,34 @@ impl Reloader {
                     .any(|d| file.starts_with(&d.root) || file_root_matches(file, &d.root))
             })
             .collect();
-        let started = SystemTime::now();
-        let mut reports = self.reload_batch(files.iter())?;
-        self.note_own_writes(&files, started);
+        // Forget writes made outside a watched batch (loads, direct reloads).
+        drop(crate::python::attach(crate::testing::run::take_written));
+        self.pumping = true;
+        let reports = self.reload_batch(files.iter());
+        self.pumping = false;
+        let mut reports = reports?;
+        self.note_own_writes(&files);
         if rescan {
             reports.retain(|r| r.outcome != crate::report::Outcome::Unchanged);
         }
         Ok(reports)
     }
 
-    /// Remembers the scripts of a batch whose file was written while the batch ran: their
-    /// own code rewrote them. Reloading that write would run the code again, which writes
-    /// again, forever; so it is skipped, with one warning per script (W1, W5).
-    fn note_own_writes(&mut self, files: &[std::path::PathBuf], started: SystemTime) {
-        // File times come from a coarse clock that may lag `now` by a tick; the change that
-        // started the batch is at least a coalescing window older.
-        let started = started.checked_sub(Duration::from_millis(10)).unwrap_or(started);
-        let ended = SystemTime::now();
+    /// Remembers the scripts of a batch that candidate code opened for writing while the
+    /// batch ran: they rewrote their own file. Reloading that write would run the code
+    /// again, which writes again, forever; so it is skipped, with one warning per script
+    /// (W1, W5). A user's save during the reload is not such a write and is reloaded.
+    fn note_own_writes(&mut self, files: &[std::path::PathBuf]) {
+        let written = crate::python::attach(crate::testing::run::take_written).unwrap_or_default();
+        if written.is_empty() {
+            return;
+        }
         for file in files {
-            let Some(modified) = std::fs::metadata(file).and_then(|m| m.modified()).ok() else { continue };
-            if modified < started || modified > ended {
+            let canonical = file.canonicalize().unwrap_or_else(|_| file.clone());
+            if !written.contains(&canonical) {
                 continue;
             }
+            let Some(modified) = std::fs::metadata(file).and_then(|m| m.modified()).ok() else { continue };
             if self.self_written.insert(file.clone(), modified).is_none() {
                 log::warn!(
                     "{} rewrote its own file while it ran; that write is not reloaded (it would reload forever)",

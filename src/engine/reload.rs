@@ -165,6 +165,12 @@ impl Reloader {
                     continue;
                 }
             };
+            // From the watcher and written again since the batch was taken: maybe half-written;
+            // a later batch has it (W1).
+            if self.pumping && self.watcher.as_mut().is_some_and(|w| w.has_newer_change(&change.found.file)) {
+                log::debug!("{}: changed again while being read; left for the next batch", change.found.path);
+                continue;
+            }
             if self.scripts.get(&change.found.file).is_some_and(|s| s.bytes == bytes) {
                 reports.push(self.unchanged(&change, start));
                 continue;

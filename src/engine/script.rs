@@ -37,6 +37,13 @@ pub(crate) const DEFAULT_SIZE_LIMIT: u64 = 16 * 1024 * 1024;
 /// How many times a read that overlapped a write is tried again before it is refused (W1).
 const READ_ATTEMPTS: u32 = 20;
 
+/// How old a file's last change must be before its bytes count as settled (W1). A writer
+/// that truncates and then writes leaves the file empty or short for a moment; a read that
+/// falls there sees a file that is younger than this, waits, and looks again. File times
+/// come from a clock that may lag by a few milliseconds, hence the margin over the 20 ms
+/// coalescing window.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(25);
+
 /// Reads a script's bytes once its writer is done (W1).
 ///
 /// Only regular files are read (a symbolic link is followed first): a FIFO, device or
@@ -59,7 +66,11 @@ pub(crate) fn read(file: &Path, size_limit: u64) -> Result<Vec<u8>, ScriptProble
         std::io::Read::read_to_end(&mut std::io::Read::take(&mut handle, size_limit + 1), &mut bytes)
             .map_err(unreadable)?;
         check_size(bytes.len() as u64, size_limit)?;
-        let after = std::fs::metadata(file).map_err(unreadable)?;
+        let mut after = std::fs::metadata(file).map_err(unreadable)?;
+        if let Some(wait) = settle_wait(&after) {
+            std::thread::sleep(wait);
+            after = std::fs::metadata(file).map_err(unreadable)?;
+        }
         if is_settled(&before, &after, bytes.len() as u64) {
             return Ok(bytes);
         }
@@ -104,6 +115,13 @@ pub(crate) fn kind_of(meta: &std::fs::Metadata) -> &'static str {
     } else {
         "not a regular file"
     }
+}
+
+/// How long to wait before a file changed less than [`SETTLE`] ago counts as settled.
+fn settle_wait(meta: &std::fs::Metadata) -> Option<std::time::Duration> {
+    let modified = meta.modified().ok()?;
+    let age = std::time::SystemTime::now().duration_since(modified).unwrap_or_default();
+    (age < SETTLE).then(|| SETTLE - age)
 }
 
 /// Whether a read of `read` bytes between `before` and `after` saw one settled version.
@@ -212,6 +230,18 @@ mod tests {
         std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
         let device = read(&zero, DEFAULT_SIZE_LIMIT).unwrap_err().to_string();
         assert!(device.contains("a device"), "{device}");
+    }
+
+    #[test]
+    fn w1_a_file_changed_just_now_is_waited_for_and_an_old_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.py");
+        std::fs::write(&file, b"").unwrap();
+        let wait = settle_wait(&std::fs::metadata(&file).unwrap()).expect("just written");
+        assert!(wait <= SETTLE);
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        std::fs::File::options().write(true).open(&file).unwrap().set_modified(old).unwrap();
+        assert_eq!(settle_wait(&std::fs::metadata(&file).unwrap()), None);
     }
 
     #[test]

@@ -324,6 +324,12 @@ fn read_tests(tests: &Bound<'_, PyAny>) -> PyResult<TestReport> {
     Ok(TestReport { found, results, timed_out })
 }
 
+/// Files candidate code or tests opened for writing since the last call, resolved (W1: a
+/// script that rewrites its own file is not reloaded in a loop).
+pub(crate) fn take_written(py: Python<'_>) -> PyResult<Vec<PathBuf>> {
+    HELPER.module(py).call_method0("take_written")?.extract()
+}
+
 /// Records a failure of the test file itself (it does not compile) as an erroring test.
 pub(crate) fn test_file_error(path: &str, failure: &PyFailure) -> TestReport {
     let result = TestResult {

@@ -43,6 +43,33 @@ def _guarded_exit(status):
 
 os._exit = posix._exit = _guarded_exit
 
+# Files candidate code opened for writing, resolved: a script that rewrites its own file
+# must not be reloaded in a loop (W1). Taken by src/testing/run.rs after each batch.
+_written = set()
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+
+
+def _audit(event, args):
+    if event != "open" or threading.get_ident() not in _guarded:
+        return
+    path, mode, flags = args
+    writes = any(c in mode for c in "wax+") if isinstance(mode, str) else bool((flags or 0) & _WRITE_FLAGS)
+    if writes and isinstance(path, (str, bytes, os.PathLike)):
+        try:
+            _written.add(os.path.realpath(os.fsdecode(path)))
+        except (TypeError, ValueError, OSError):
+            pass
+
+
+sys.addaudithook(_audit)
+
+
+def take_written():
+    """Files candidate code opened for writing since the last call, resolved (W1)."""
+    written = sorted(_written)
+    _written.clear()
+    return written
+
 
 class Deadline:
     """Shared between the worker and the watchdog; both only touch it holding the GIL."""

@@ -432,3 +432,66 @@ fn e1_odd_bytes_compile_or_give_a_script_problem() {
     assert!(check(b"# -*- coding: latin-1 -*-\nX = '\xe9'").is_ok(), "a cookie, no final newline");
     assert!(check(b"\xef\xbb\xbfX = 1\r\n").is_ok(), "a BOM and CRLF");
 }
+
+/// A save as a slow editor makes it: truncate, write half, a pause, the rest, close.
+fn slow_save(file: &Path, text: &str) {
+    use std::io::Write;
+    let mut handle = std::fs::File::create(file).unwrap();
+    let (first, rest) = text.split_at(text.len() / 2);
+    handle.write_all(first.as_bytes()).unwrap();
+    handle.flush().unwrap();
+    std::thread::park_timeout(Duration::from_millis(3)); // the writer's own pause, not a wait
+    handle.write_all(rest.as_bytes()).unwrap();
+}
+
+#[test]
+fn w1_saves_30_ms_apart_are_never_applied_half_written() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    let script = |v: usize| {
+        let mut text = format!("VERSION = {v}\n");
+        for k in 0..40 {
+            text.push_str(&format!("def g{k}():\n    return {k} + VERSION\n"));
+        }
+        text
+    };
+    dir.write("a.py", &script(0));
+    let mut r = Reloader::builder().prune(true).tests(false).build().unwrap();
+    assert_eq!(r.add_directory("game", dir.path()).unwrap().outcome, Outcome::Loaded);
+    r.watch().unwrap();
+    let background = relive::background::Background::start(r).unwrap();
+    let file = dir.path().join("a.py");
+    const SAVES: usize = 100;
+    for v in 1..=SAVES {
+        slow_save(&file, &script(v));
+        std::thread::park_timeout(Duration::from_millis(30)); // saves 30 ms apart
+    }
+    let start = Instant::now();
+    while !eval_version_is(SAVES) {
+        assert!(start.elapsed() < LIMIT, "the last save was never applied");
+        std::thread::park_timeout(Duration::from_millis(20));
+    }
+    // Every report up to the one of the version in effect (sent in order, after its apply).
+    let last = background.reloader().version(&file).expect("in effect");
+    let mut reports: Vec<ReloadReport> = Vec::new();
+    while reports.last().and_then(|r| r.version) != Some(last) {
+        let report = background.reports().recv_timeout(LIMIT).expect("the report of the last reload");
+        reports.push(report);
+    }
+    let mut r = background.stop();
+    r.end_monitoring();
+    let bad: Vec<_> = reports
+        .iter()
+        .filter(|r| {
+            r.outcome != Outcome::Reloaded || r.changes.as_ref().is_some_and(|c| !c.pruned.is_empty())
+        })
+        .map(ToString::to_string)
+        .collect();
+    eprintln!("{} reloads for {SAVES} saves, {} applied half-written or rejected", reports.len(), bad.len());
+    assert!(bad.is_empty(), "half-written reads applied or rejected: {bad:?}");
+    assert_eq!(eval::<i64>("sys.modules['game'].g39()"), 39 + SAVES as i64);
+}
+
+fn eval_version_is(version: usize) -> bool {
+    eval::<i64>("sys.modules['game'].VERSION") == version as i64
+}
