@@ -37,3 +37,18 @@ bench-peers:
     python3 -m venv target/peers-venv
     target/peers-venv/bin/pip install --quiet ipython jurigged
     cargo bench --bench reload
+
+# Fuzz the scenario parser and script decoding for SECONDS each (default 60). Not in CI.
+# Needs `cargo install cargo-fuzz`; runs on stable through RUSTC_BOOTSTRAP, without a
+# sanitizer (the embedded CPython is not instrumented). Crashes land in fuzz/artifacts/.
+fuzz seconds="60":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export RUSTC_BOOTSTRAP=1
+    libdir="$(python3 -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')"
+    export LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    for target in scenario_model script_decode; do
+        mkdir -p "fuzz/target/corpus/$target"
+        cargo fuzz run --sanitizer none "$target" "fuzz/target/corpus/$target" "fuzz/corpus/$target" \
+            -- -max_total_time={{seconds}}
+    done

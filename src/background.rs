@@ -17,6 +17,8 @@ pub struct Background {
     /// `None` only once `stop` handed it back.
     reloader: Option<Arc<Mutex<Reloader>>>,
     stop: Arc<AtomicBool>,
+    /// Interrupts a candidate running when the thread is asked to stop (W4).
+    interrupt: crate::engine::StopHandle,
     signal: crate::watch::ChangeSignal,
     thread: Option<JoinHandle<()>>,
     reports: mpsc::Receiver<ReloadReport>,
@@ -30,6 +32,7 @@ impl Background {
     pub fn start(mut reloader: Reloader) -> Result<Background, Error> {
         reloader.watch()?;
         let signal = reloader.change_signal().expect("watching");
+        let interrupt = reloader.stop_handle();
         let window = reloader.config().watch_window.max(std::time::Duration::from_millis(1));
         let reloader = Arc::new(Mutex::new(reloader));
         let stop = Arc::new(AtomicBool::new(false));
@@ -51,7 +54,7 @@ impl Background {
                 }
             })
             .map_err(|e| Error::Io { path: std::path::PathBuf::from("<background thread>"), source: e })?;
-        Ok(Background { reloader: Some(reloader), stop, signal, thread: Some(thread), reports })
+        Ok(Background { reloader: Some(reloader), stop, interrupt, signal, thread: Some(thread), reports })
     }
 
     /// Reports of the reloads applied so far, as they happen.
@@ -77,14 +80,18 @@ impl Background {
         }
     }
 
+    /// Stops the thread: a candidate running now is interrupted within about a second and
+    /// rejected (W4); the request is cleared once the thread ended.
     fn halt(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        self.interrupt.request();
         self.signal.wake();
         if let Some(thread) = self.thread.take()
             && thread.join().is_err()
         {
             log::error!("the background reload thread panicked");
         }
+        self.interrupt.clear();
     }
 }
 

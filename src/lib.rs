@@ -30,7 +30,7 @@ pub mod scenario;
 pub mod testing;
 pub mod watch;
 
-pub use engine::{Config, Error, Event, Leak, Mode, Reloader, ReloaderBuilder, Validator};
+pub use engine::{Config, Error, Event, Leak, Mode, Reloader, ReloaderBuilder, StopHandle, Validator};
 pub use report::{
     Changes, Duplicate, LoadReport, Outcome, RejectReason, ReloadReport, RemoveReport, ScriptLoad,
     ScriptPath, ScriptProblem, Wait,

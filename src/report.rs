@@ -179,6 +179,11 @@ pub enum ScriptProblem {
         /// Whether the worker thread was abandoned, blocked inside C.
         abandoned: bool,
     },
+    /// A stop was requested while the candidate or its tests ran: interrupted (W4).
+    Stopped {
+        /// `module-level code` or `tests`.
+        during: String,
+    },
     /// The script is blocked on a name bound by another blocked script, in a cycle (L6).
     Cycle {
         /// What it waits for.
@@ -216,6 +221,7 @@ impl fmt::Display for ScriptProblem {
             ScriptProblem::Cycle { waits_for, cycle } => {
                 write!(f, "blocked in a cycle: waits for {waits_for}; cycle: {cycle}")
             }
+            ScriptProblem::Stopped { during } => write!(f, "stopped: a stop was requested during {during}"),
         }
     }
 }

@@ -22,11 +22,20 @@ use crate::engine::directory_is_ignored;
 /// Default delay between the last event of a burst and the reload (W1).
 pub const DEFAULT_WINDOW: Duration = Duration::from_millis(20);
 
+/// Longest a changed file is held back while its writer still has it open (W1).
+const MAX_HOLD: Duration = Duration::from_secs(1);
+
 /// What the notify callback hands over.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Signal {
     /// A script file was written, created, removed or renamed.
     Changed(PathBuf),
+    /// A script file was created or written and its writer may still have it open.
+    Writing(PathBuf),
+    /// A script file's writer closed it.
+    Closed(PathBuf),
+    /// Something that is not a script was removed or renamed away: maybe a folder (W3).
+    Gone(PathBuf),
     /// A folder appeared: scan it.
     FolderAppeared(PathBuf),
     /// Events may have been lost: rescan everything.
@@ -77,6 +86,8 @@ pub struct FileWatcher {
     signals: mpsc::Receiver<Signal>,
     doorbell: Arc<Doorbell>,
     roots: Vec<PathBuf>,
+    /// Roots that were removed: watched again when they come back (W1).
+    missing: Vec<PathBuf>,
     coalescer: Coalescer,
 }
 
@@ -121,7 +132,14 @@ impl FileWatcher {
             bell.ring();
         })
         .map_err(|e| Error::Notify { path: PathBuf::new(), message: e.to_string() })?;
-        Ok(FileWatcher { watcher, signals, doorbell, roots: Vec::new(), coalescer: Coalescer::new(window) })
+        Ok(FileWatcher {
+            watcher,
+            signals,
+            doorbell,
+            roots: Vec::new(),
+            missing: Vec::new(),
+            coalescer: Coalescer::new(window),
+        })
     }
 
     /// Watches `root` recursively.
@@ -140,26 +158,62 @@ impl FileWatcher {
             log::debug!("unwatch {}: {err}", root.display());
         }
         self.roots.retain(|r| r != root);
+        self.missing.retain(|r| r != root);
         self.coalescer.pending.retain(|p| !p.starts_with(root));
     }
 
-    /// Takes what arrived; returns the batch of changed files when the window has passed
-    /// since the last event.
+    /// Takes what arrived; returns the batch of changed paths when the window has passed
+    /// since the last event and no writer still holds one of them open (W1). A path that is
+    /// not a script (no `.py` name) is a folder that was removed or renamed away: every
+    /// script known under it is gone (W3).
     pub fn poll(&mut self) -> Option<Vec<PathBuf>> {
         let now = Instant::now();
+        self.check_roots(now);
+        self.absorb(now);
+        let batch = self.coalescer.take(Instant::now())?;
+        Some(batch.into_iter().filter(|path| is_readable_kind(path)).collect())
+    }
+
+    /// Whether `file` changed again after the batch that holds it was taken: its bytes, just
+    /// read, may be a writer's half-done work (a truncation), so they are not applied; the
+    /// newer change comes in a later batch (W1).
+    pub fn has_newer_change(&mut self, file: &Path) -> bool {
+        self.absorb(Instant::now());
+        self.coalescer.pending.contains(file)
+    }
+
+    /// Takes the signals that arrived into the coalescer.
+    fn absorb(&mut self, now: Instant) {
         while let Ok(signal) = self.signals.try_recv() {
             match signal {
-                Signal::Changed(path) if in_ignored_folder(&path, &self.roots) => {}
+                Signal::Changed(path) | Signal::Writing(path) | Signal::Closed(path)
+                    if in_ignored_folder(&path, &self.roots) =>
+                {
+                    drop(path)
+                }
                 Signal::Changed(path) => self.coalescer.add(path, now),
+                Signal::Writing(path) => {
+                    self.coalescer.writing.insert(path.clone());
+                    self.coalescer.add(path, now);
+                }
+                Signal::Closed(path) => {
+                    self.coalescer.writing.remove(&path);
+                    self.coalescer.add(path, now);
+                }
+                Signal::Gone(path) => {
+                    if self.roots.iter().any(|root| path.starts_with(root) && path != *root) {
+                        self.coalescer.add(path, now);
+                    }
+                }
                 Signal::FolderAppeared(folder) => {
-                    for file in scripts_under(&folder) {
+                    for file in scripts_under(&folder, &self.roots) {
                         self.coalescer.add(file, now);
                     }
                 }
                 Signal::Rescan => {
                     log::warn!("file events may have been lost; rescanning the script directories");
                     for root in self.roots.clone() {
-                        for file in scripts_under(&root) {
+                        for file in scripts_under(&root, &self.roots) {
                             self.coalescer.add(file, now);
                         }
                     }
@@ -167,7 +221,30 @@ impl FileWatcher {
                 }
             }
         }
-        self.coalescer.take(Instant::now())
+    }
+
+    /// Notices a removed root (its scripts are gone, W3) and a removed root that came back
+    /// (watched again, its scripts load again), W1.
+    fn check_roots(&mut self, now: Instant) {
+        for root in self.roots.clone() {
+            let present = root.is_dir();
+            let was_missing = self.missing.contains(&root);
+            if !present && !was_missing {
+                log::warn!("{} was removed; its scripts are removed until it comes back", root.display());
+                self.missing.push(root.clone());
+                self.coalescer.add(root.clone(), now);
+            } else if present && was_missing {
+                if let Err(err) = self.watcher.watch(&root, RecursiveMode::Recursive) {
+                    log::error!("cannot watch {} again: {err}", root.display());
+                    continue;
+                }
+                log::info!("{} is back; loading its scripts again", root.display());
+                self.missing.retain(|r| r != &root);
+                for file in scripts_under(&root, &self.roots) {
+                    self.coalescer.add(file, now);
+                }
+            }
+        }
     }
 
     /// Whether changes are waiting for their window to pass.
@@ -175,13 +252,22 @@ impl FileWatcher {
         !self.coalescer.pending.is_empty()
     }
 
+    /// Whether a watched root is missing: callers should poll now and then to see it back.
+    pub fn is_root_missing(&self) -> bool {
+        !self.missing.is_empty()
+    }
+
     /// Waits (without the GIL: call it detached) until an event arrives or `timeout` passes,
     /// or until the window of pending changes has passed.
     pub fn wait(&self, timeout: Duration) {
-        let timeout = match self.coalescer.remaining(Instant::now()) {
+        let mut timeout = match self.coalescer.remaining(Instant::now()) {
             Some(remaining) => remaining.min(timeout),
             None => timeout,
         };
+        if !self.missing.is_empty() {
+            // A removed root sends no event when it comes back: look now and then.
+            timeout = timeout.min(Duration::from_millis(100));
+        }
         self.doorbell.wait(timeout);
     }
 
@@ -196,20 +282,33 @@ impl FileWatcher {
     }
 }
 
-/// Every `.py` file under `folder` that relive would watch.
-fn scripts_under(folder: &Path) -> Vec<PathBuf> {
+/// Every `.py` file under `folder` that relive would watch. A link to a folder inside one
+/// of `roots`, or to one of their ancestors, is a loop and is not followed (W1); a name
+/// that is not UTF-8 is reported and skipped (E3).
+fn scripts_under(folder: &Path, roots: &[PathBuf]) -> Vec<PathBuf> {
+    let canonical_roots: Vec<PathBuf> = roots.iter().filter_map(|r| r.canonicalize().ok()).collect();
+    let mut seen = BTreeSet::new();
     let mut found = Vec::new();
     let mut folders = vec![folder.to_path_buf()];
     while let Some(folder) = folders.pop() {
         let Ok(entries) = std::fs::read_dir(&folder) else { continue };
         for entry in entries.flatten() {
             let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                log::warn!("skipping {}: its name is not valid UTF-8 (E3)", path.display());
+                continue;
+            };
             if directory_is_ignored(&name) {
                 continue;
             }
             if path.is_dir() {
-                folders.push(path);
+                let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+                let is_link = entry.file_type().is_ok_and(|t| t.is_symlink());
+                let is_loop = is_link
+                    && canonical_roots.iter().any(|r| canonical.starts_with(r) || r.starts_with(&canonical));
+                if !is_loop && seen.insert(canonical) {
+                    folders.push(path);
+                }
             } else if is_script_path(&path) {
                 found.push(path);
             }
@@ -217,6 +316,28 @@ fn scripts_under(folder: &Path) -> Vec<PathBuf> {
     }
     found.sort();
     found
+}
+
+/// Whether `path` is missing (a deletion) or a regular file; anything else named `*.py`
+/// (a FIFO, device or socket) is skipped with a warning naming it (W1).
+fn is_readable_kind(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(meta) = std::fs::metadata(path) else { return true };
+    let kind = meta.file_type();
+    if kind.is_file() || (kind.is_dir() && !is_script_path(path)) {
+        return true;
+    }
+    let what = if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    };
+    log::warn!("skipping {}: {what}, not a regular file", path.display());
+    false
 }
 
 /// A `.py` file name, not hidden, not an editor's temp or backup file.
@@ -254,13 +375,26 @@ fn convert(event: notify::Result<notify::Event>) -> Vec<Signal> {
         | EventKind::Remove(_)
         | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Name(_) | ModifyKind::Any)
         | EventKind::Access(notify::event::AccessKind::Close(notify::event::AccessMode::Write)) => {
+            let renamed = matches!(event.kind, EventKind::Modify(ModifyKind::Name(_)));
             let mut signals = Vec::new();
             for path in event.paths {
                 if is_script_path(&path) {
-                    signals.push(Signal::Changed(path));
-                } else if matches!(event.kind, EventKind::Modify(ModifyKind::Name(_))) && path.is_dir() {
+                    signals.push(match event.kind {
+                        // Created or written: its writer may still hold it open (W1).
+                        EventKind::Create(CreateKind::File | CreateKind::Any)
+                        | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any) => Signal::Writing(path),
+                        EventKind::Access(_) => Signal::Closed(path),
+                        _ => Signal::Changed(path),
+                    });
+                } else if renamed && path.is_dir() {
                     // A folder renamed into place: like a new folder (W1).
                     signals.push(Signal::FolderAppeared(path));
+                } else if (renamed || matches!(event.kind, EventKind::Remove(_)))
+                    && !is_hidden_folder(&path)
+                    && std::fs::symlink_metadata(&path).is_err()
+                {
+                    // Maybe a folder removed or renamed away: its scripts are gone (W3).
+                    signals.push(Signal::Gone(path));
                 }
             }
             signals
@@ -279,13 +413,15 @@ fn is_hidden_folder(path: &Path) -> bool {
 struct Coalescer {
     window: Duration,
     pending: BTreeSet<PathBuf>,
+    /// Pending files whose writer may still hold them open: created or written, not closed.
+    writing: BTreeSet<PathBuf>,
     last: Option<Instant>,
     rescan: bool,
 }
 
 impl Coalescer {
     fn new(window: Duration) -> Coalescer {
-        Coalescer { window, pending: BTreeSet::new(), last: None, rescan: false }
+        Coalescer { window, pending: BTreeSet::new(), writing: BTreeSet::new(), last: None, rescan: false }
     }
 
     fn add(&mut self, path: PathBuf, now: Instant) {
@@ -293,10 +429,12 @@ impl Coalescer {
         self.last = Some(now);
     }
 
-    /// How long until the pending batch is ready, if one is pending.
+    /// How long until the pending batch is ready, if one is pending: the window after the
+    /// last event, or up to [`MAX_HOLD`] while a writer still holds a file open (W1).
     fn remaining(&self, now: Instant) -> Option<Duration> {
         let last = self.last.filter(|_| !self.pending.is_empty())?;
-        Some((last + self.window).saturating_duration_since(now))
+        let wait = if self.writing.is_empty() { self.window } else { MAX_HOLD.max(self.window) };
+        Some((last + wait).saturating_duration_since(now))
     }
 
     fn take(&mut self, now: Instant) -> Option<Vec<PathBuf>> {
@@ -304,6 +442,7 @@ impl Coalescer {
             return None;
         }
         self.last = None;
+        self.writing.clear();
         Some(std::mem::take(&mut self.pending).into_iter().collect())
     }
 }
@@ -350,9 +489,35 @@ mod tests {
             convert(event(EventKind::Access(AccessKind::Open(AccessMode::Any)), &["/s/a.py"])).is_empty()
         );
         let write = EventKind::Modify(ModifyKind::Data(DataChange::Content));
-        assert_eq!(convert(event(write, &["/s/a.py"])), [Signal::Changed("/s/a.py".into())]);
+        assert_eq!(convert(event(write, &["/s/a.py"])), [Signal::Writing("/s/a.py".into())]);
         let close = EventKind::Access(AccessKind::Close(AccessMode::Write));
-        assert_eq!(convert(event(close, &["/s/a.py"])), [Signal::Changed("/s/a.py".into())]);
+        assert_eq!(convert(event(close, &["/s/a.py"])), [Signal::Closed("/s/a.py".into())]);
+    }
+
+    #[test]
+    fn a_folder_removed_or_renamed_away_is_gone() {
+        let from = EventKind::Modify(ModifyKind::Name(RenameMode::From));
+        let missing = "/nonexistent-relive-test/old";
+        assert_eq!(convert(event(from, &[missing])), [Signal::Gone(missing.into())]);
+        let remove = EventKind::Remove(notify::event::RemoveKind::Folder);
+        assert_eq!(convert(event(remove, &[missing])), [Signal::Gone(missing.into())]);
+        assert!(convert(event(remove, &["/nonexistent-relive-test/.git"])).is_empty());
+    }
+
+    #[test]
+    fn w1_a_file_open_for_writing_is_held_until_closed_or_the_hold_ends() {
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        let mut c = Coalescer::new(ms(20));
+        c.writing.insert("/s/a.py".into());
+        c.add("/s/a.py".into(), start);
+        assert_eq!(c.take(start + ms(500)), None, "still open for writing");
+        c.writing.remove(Path::new("/s/a.py"));
+        c.add("/s/a.py".into(), start + ms(600));
+        assert_eq!(c.take(start + ms(620)), Some(vec![PathBuf::from("/s/a.py")]));
+        c.writing.insert("/s/b.py".into());
+        c.add("/s/b.py".into(), start);
+        assert_eq!(c.take(start + MAX_HOLD), Some(vec![PathBuf::from("/s/b.py")]), "held at most MAX_HOLD");
     }
 
     #[test]

@@ -50,10 +50,6 @@ pub fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     super::init_logging("warn");
     let test_timeout = super::positive_seconds("--test-timeout", args.test_timeout)?;
     let tick = super::positive_seconds("--tick", args.tick)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
-        .context("cannot install the Ctrl-C handler")?;
     let mut reloader = Reloader::builder()
         .mode(match args.mode {
             ModeArg::Update => Mode::Update,
@@ -64,6 +60,14 @@ pub fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
         .partial(true)
         .test_timeout(test_timeout)
         .build()?;
+    // Ctrl-C also interrupts a candidate or test running at that moment (W4).
+    let stop = Arc::new(AtomicBool::new(false));
+    let (flag, interrupt) = (stop.clone(), reloader.stop_handle());
+    ctrlc::set_handler(move || {
+        flag.store(true, Ordering::SeqCst);
+        interrupt.request();
+    })
+    .context("cannot install the Ctrl-C handler")?;
     let report = super::load(&mut reloader, &args.dir, args.namespace.as_deref())?;
     print!("{report}");
     reloader.watch()?;

@@ -57,6 +57,7 @@ impl Reloader {
             tests: tests && broken.is_none(),
             timeout: self.config.test_timeout,
             display_path: found.path.as_str(),
+            stop: self.stop.flag(),
         };
         let finished = run::run(py, job).map_err(|e| Error::python(py, &e))?;
         Ok(match (finished, broken) {
@@ -65,8 +66,8 @@ impl Reloader {
                 let failure = PyFailure::locate(py, &err, Some(&found.file.to_string_lossy()));
                 Checked::Failed(ScriptProblem::Validate { failure: Box::new(failure) }, None)
             }
-            (Finished::TimedOut { phase, abandoned, tests }, _) => {
-                Checked::Failed(self.timeout_problem(phase, abandoned), tests)
+            (Finished::TimedOut { phase, abandoned, stopped, tests }, _) => {
+                Checked::Failed(self.timeout_problem(phase, abandoned, stopped), tests)
             }
             (Finished::Ran(_), Some(report)) => {
                 log::info!("{}: {}", found.path, crate::testing::result::tests_found(0));
@@ -122,13 +123,14 @@ impl Reloader {
             tests: true,
             timeout: self.config.test_timeout,
             display_path: found.path.as_str(),
+            stop: self.stop.flag(),
         };
         match run::run(py, job).map_err(|e| Error::python(py, &e))? {
             Finished::Ran(Some(report)) if report.is_green() => Ok(Ok(report)),
             Finished::Ran(Some(report)) => Ok(Err((tests_problem(&report), Some(report)))),
             Finished::Ran(None) => Ok(Ok(TestReport::default())),
-            Finished::TimedOut { phase, abandoned, tests } => {
-                Ok(Err((self.timeout_problem(phase, abandoned), tests)))
+            Finished::TimedOut { phase, abandoned, stopped, tests } => {
+                Ok(Err((self.timeout_problem(phase, abandoned, stopped), tests)))
             }
             Finished::Raised(err) | Finished::Invalid(err) => {
                 let failure = PyFailure::from_err(py, &err);
@@ -137,15 +139,15 @@ impl Reloader {
         }
     }
 
-    fn timeout_problem(&self, phase: Phase, abandoned: bool) -> ScriptProblem {
-        ScriptProblem::Timeout {
-            seconds: self.config.test_timeout.as_secs_f64(),
-            during: match phase {
-                Phase::Exec => "module-level code".to_string(),
-                Phase::Tests => "tests".to_string(),
-            },
-            abandoned,
+    fn timeout_problem(&self, phase: Phase, abandoned: bool, stopped: bool) -> ScriptProblem {
+        let during = match phase {
+            Phase::Exec => "module-level code".to_string(),
+            Phase::Tests => "tests".to_string(),
+        };
+        if stopped {
+            return ScriptProblem::Stopped { during };
         }
+        ScriptProblem::Timeout { seconds: self.config.test_timeout.as_secs_f64(), during, abandoned }
     }
 }
 
@@ -173,7 +175,8 @@ fn compile_test_file(py: Python<'_>, found: &FoundScript) -> Option<Result<TestF
         );
     }
     let display = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let compiled = script::read(&path).and_then(|bytes| script::compile(py, &path, &bytes));
+    let compiled =
+        script::read(&path, script::DEFAULT_SIZE_LIMIT).and_then(|bytes| script::compile(py, &path, &bytes));
     Some(match compiled {
         Ok(compiled) => Ok(TestFile { code: compiled.code, path }),
         Err(problem) => {

@@ -52,21 +52,30 @@ pub(crate) fn list(
 ) -> Result<Listing, Error> {
     let mut listing = Listing::default();
     let mut folders = vec![root.to_path_buf()];
+    // Canonical folders already listed: a link back into the tree is a loop (W1).
+    let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let mut seen = std::collections::BTreeSet::new();
+    seen.insert(canonical_root.clone());
     while let Some(folder) = folders.pop() {
         let mut py_files = Vec::new();
         let entries =
             std::fs::read_dir(&folder).map_err(|source| Error::Io { path: folder.clone(), source })?;
+        let mut entries: Vec<_> =
+            entries.collect::<Result<_, _>>().map_err(|source| Error::Io { path: folder.clone(), source })?;
+        entries.sort_by_key(|e| e.file_name());
         for entry in entries {
-            let entry = entry.map_err(|source| Error::Io { path: folder.clone(), source })?;
-            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                log::warn!("skipping {}: its name is not valid UTF-8 (E3)", path.display());
+                continue;
+            };
             if is_ignored_name(&name) {
                 continue;
             }
-            let path = entry.path();
-            if path.is_dir() {
-                folders.push(path);
-            } else if name.ends_with(".py") {
-                py_files.push(name);
+            match entry_kind(&path, &name, &canonical_root, &mut seen) {
+                Entry::Folder => folders.push(path),
+                Entry::Script => py_files.push(name),
+                Entry::Other => {}
             }
         }
         let scripts: Vec<&String> = py_files.iter().filter(|name| !is_test_file(name, &py_files)).collect();
@@ -84,6 +93,48 @@ pub(crate) fn list(
     listing.scripts.sort_by(|a, b| a.path.cmp(&b.path));
     listing.namespaces.sort();
     Ok(listing)
+}
+
+/// What a directory entry is to relive.
+enum Entry {
+    /// A folder to list (a link to a folder included).
+    Folder,
+    /// A `.py` regular file.
+    Script,
+    /// Anything else, skipped.
+    Other,
+}
+
+/// Tells a folder, a script and anything else apart, following symbolic links. Skips with a
+/// warning a `.py` that is not a regular file, and a link to a folder inside the tree or to
+/// one already listed: a loop, or a second way to the same scripts (W1).
+fn entry_kind(path: &Path, name: &str, root: &Path, seen: &mut std::collections::BTreeSet<PathBuf>) -> Entry {
+    let Ok(meta) = std::fs::metadata(path) else {
+        // A broken link named `*.py` is a script that cannot be read: an error naming it (E1).
+        return if name.ends_with(".py") { Entry::Script } else { Entry::Other };
+    };
+    if meta.is_dir() {
+        let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        let is_loop = is_link && (canonical.starts_with(root) || root.starts_with(&canonical));
+        if is_loop || !seen.insert(canonical.clone()) {
+            log::warn!(
+                "skipping {}: a link to {}, which is already watched (a loop)",
+                path.display(),
+                canonical.display()
+            );
+            return Entry::Other;
+        }
+        return Entry::Folder;
+    }
+    if !name.ends_with(".py") {
+        return Entry::Other;
+    }
+    if !meta.is_file() {
+        log::warn!("skipping {}: {}, not a regular file", path.display(), super::script::kind_of(&meta));
+        return Entry::Other;
+    }
+    Entry::Script
 }
 
 fn is_test_file(name: &str, siblings: &[String]) -> bool {

@@ -110,7 +110,7 @@ impl Reloader {
             self.namespaces.create(py, base, name, id).map_err(|e| Error::python(py, &e))?;
         }
         for attempt in attempts.iter_mut() {
-            attempt.prepare(py);
+            attempt.prepare(py, self.config.size_limit);
         }
         let binders = Binders::new(attempts);
         let deps: Vec<Vec<usize>> = attempts
@@ -342,8 +342,8 @@ impl Attempt {
     }
 
     /// Reads and compiles; a failure here is final for this load.
-    fn prepare(&mut self, py: Python<'_>) {
-        let bytes = match script::read(&self.found.file) {
+    fn prepare(&mut self, py: Python<'_>, size_limit: u64) {
+        let bytes = match script::read(&self.found.file, size_limit) {
             Ok(bytes) => bytes,
             Err(problem) => {
                 self.problem = Some(problem);

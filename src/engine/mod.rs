@@ -33,6 +33,8 @@ pub use error::Error;
 pub use leaks::Leak;
 use leaks::Leaks;
 use namespace::{DirId, Namespaces};
+pub use pump::StopHandle;
+pub use script::check_source;
 
 use crate::python;
 use crate::report::{LoadReport, RemoveReport, ScriptPath};
@@ -66,6 +68,8 @@ pub struct Config {
     /// After each applied reload, collect and warn when more than one class object per
     /// name survives (R12). Walks the whole heap: a debugging aid, off by default.
     pub debug_leaks: bool,
+    /// The largest script read, in bytes; a larger one is refused (W1, default 16 MiB).
+    pub size_limit: u64,
 }
 
 impl Default for Config {
@@ -78,6 +82,7 @@ impl Default for Config {
             prune: false,
             watch_window: crate::watch::DEFAULT_WINDOW,
             debug_leaks: false,
+            size_limit: script::DEFAULT_SIZE_LIMIT,
         }
     }
 }
@@ -119,6 +124,13 @@ impl ReloaderBuilder {
         self
     }
 
+    /// The largest script relive reads, in bytes; a larger one is refused with an error
+    /// naming it (W1, default 16 MiB).
+    pub fn size_limit(mut self, bytes: u64) -> Self {
+        self.config.size_limit = bytes;
+        self
+    }
+
     /// Delay between the last file event of a burst and the reload (default 20 ms, W1).
     pub fn watch_window(mut self, window: Duration) -> Self {
         self.config.watch_window = window;
@@ -153,6 +165,9 @@ impl ReloaderBuilder {
                 watcher: None,
                 next_directory: 0,
                 fail_apply_after: None,
+                stop: StopHandle::default(),
+                self_written: BTreeMap::new(),
+                pumping: false,
             })
         })
     }
@@ -219,6 +234,13 @@ pub struct Reloader {
     next_directory: DirId,
     /// Test hook for R2: make the next applies fail after this many journaled changes.
     fail_apply_after: Option<usize>,
+    /// Set to interrupt running candidates (W4); see [`Reloader::stop_handle`].
+    stop: StopHandle,
+    /// Scripts that rewrote their own file while they ran, with that write's time: the
+    /// watcher's event for it is not reloaded (W1, no reload loop).
+    self_written: BTreeMap<PathBuf, std::time::SystemTime>,
+    /// Whether the batch being applied came from the watcher (`pump`), not a direct reload.
+    pumping: bool,
 }
 
 impl Reloader {

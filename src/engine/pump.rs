@@ -4,19 +4,54 @@
 //! The GIL is never held while waiting for file events: `wait_for_changes` waits detached
 //! (callers must not hold the GIL themselves), and `pump` attaches only to apply a batch.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{Error, Reloader};
 use crate::report::ReloadReport;
 use crate::watch::FileWatcher;
 
+/// Asks a [`Reloader`] to stop, from any thread (a Ctrl-C handler, a supervisor): candidate
+/// code or tests running at that moment are interrupted within about a second, rejected,
+/// and nothing of them is applied (W4). Candidates started while the request stands are
+/// rejected at once. [`Reloader::end_monitoring`] and [`Reloader::watch`] clear it.
+#[derive(Debug, Clone, Default)]
+pub struct StopHandle(Arc<AtomicBool>);
+
+impl StopHandle {
+    /// Requests the stop.
+    pub fn request(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether a stop was requested and not cleared since.
+    pub fn is_requested(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn clear(&self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+
+    pub(crate) fn flag(&self) -> Arc<AtomicBool> {
+        self.0.clone()
+    }
+}
+
 impl Reloader {
+    /// A handle that interrupts running candidates when a stop is requested (W4).
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
+    }
+
     /// Starts watching every registered directory, and those added later (W1). Changes are
     /// queued until [`Reloader::pump`] applies them.
     ///
     /// # Errors
     /// [`Error::Watch`] when the watcher cannot start (the inotify limit, for one).
     pub fn watch(&mut self) -> Result<(), Error> {
+        self.stop.clear();
         if self.watcher.is_some() {
             return Ok(());
         }
@@ -37,6 +72,7 @@ impl Reloader {
 
     /// Stops the watcher; its thread ends at once (W4).
     pub fn end_monitoring(&mut self) {
+        self.stop.clear();
         if self.watcher.take().is_some() {
             log::info!("stopped watching");
         }
@@ -52,19 +88,73 @@ impl Reloader {
         let Some(watcher) = self.watcher.as_mut() else { return Ok(Vec::new()) };
         let Some(files) = watcher.poll() else { return Ok(Vec::new()) };
         let rescan = watcher.take_rescan();
-        let files: Vec<_> = files
+        let files: Vec<_> = self
+            .expand_folders(files)
             .into_iter()
+            .filter(|file| !self.is_own_write(file))
             .filter(|file| {
                 self.directories
                     .values()
                     .any(|d| file.starts_with(&d.root) || file_root_matches(file, &d.root))
             })
             .collect();
-        let mut reports = self.reload_batch(files)?;
+        // Forget writes made outside a watched batch (loads, direct reloads).
+        drop(crate::python::attach(crate::testing::run::take_written));
+        self.pumping = true;
+        let reports = self.reload_batch(files.iter());
+        self.pumping = false;
+        let mut reports = reports?;
+        self.note_own_writes(&files);
         if rescan {
             reports.retain(|r| r.outcome != crate::report::Outcome::Unchanged);
         }
         Ok(reports)
+    }
+
+    /// Remembers the scripts of a batch that candidate code opened for writing while the
+    /// batch ran: they rewrote their own file. Reloading that write would run the code
+    /// again, which writes again, forever; so it is skipped, with one warning per script
+    /// (W1, W5). A user's save during the reload is not such a write and is reloaded.
+    fn note_own_writes(&mut self, files: &[std::path::PathBuf]) {
+        let written = crate::python::attach(crate::testing::run::take_written).unwrap_or_default();
+        if written.is_empty() {
+            return;
+        }
+        for file in files {
+            let canonical = file.canonicalize().unwrap_or_else(|_| file.clone());
+            if !written.contains(&canonical) {
+                continue;
+            }
+            let Some(modified) = std::fs::metadata(file).and_then(|m| m.modified()).ok() else { continue };
+            if self.self_written.insert(file.clone(), modified).is_none() {
+                log::warn!(
+                    "{} rewrote its own file while it ran; that write is not reloaded (it would reload forever)",
+                    file.display()
+                );
+            }
+        }
+    }
+
+    /// Whether the change to `file` is the write its own code made while it ran.
+    fn is_own_write(&self, file: &std::path::Path) -> bool {
+        let Some(written) = self.self_written.get(file) else { return false };
+        std::fs::metadata(file).and_then(|m| m.modified()).is_ok_and(|m| m == *written)
+    }
+
+    /// Replaces each path that is not a script (a folder removed or renamed away, or a
+    /// removed root) by the scripts in effect under it that no longer exist (W3).
+    fn expand_folders(&self, paths: Vec<std::path::PathBuf>) -> Vec<std::path::PathBuf> {
+        let mut files = Vec::new();
+        for path in paths {
+            if crate::watch::is_script_path(&path) {
+                files.push(path);
+                continue;
+            }
+            files.extend(self.scripts.keys().filter(|f| f.starts_with(&path) && !f.exists()).cloned());
+        }
+        files.sort();
+        files.dedup();
+        files
     }
 
     /// Waits up to `timeout` for changes, then pumps (W4). Call it without holding the GIL.

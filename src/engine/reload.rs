@@ -156,7 +156,7 @@ impl Reloader {
                 }
                 continue;
             }
-            let bytes = match script::read(&change.found.file) {
+            let bytes = match script::read(&change.found.file, self.config.size_limit) {
                 Ok(bytes) => bytes,
                 Err(problem) => {
                     let report = self.refuse(&change, RejectReason::Script { problem }, None, false, start);
@@ -165,6 +165,12 @@ impl Reloader {
                     continue;
                 }
             };
+            // From the watcher and written again since the batch was taken: maybe half-written;
+            // a later batch has it (W1).
+            if self.pumping && self.watcher.as_mut().is_some_and(|w| w.has_newer_change(&change.found.file)) {
+                log::debug!("{}: changed again while being read; left for the next batch", change.found.path);
+                continue;
+            }
             if self.scripts.get(&change.found.file).is_some_and(|s| s.bytes == bytes) {
                 reports.push(self.unchanged(&change, start));
                 continue;
@@ -589,7 +595,7 @@ impl Reloader {
                     continue;
                 }
                 let start = Instant::now();
-                let Ok(bytes) = script::read(&file) else { continue };
+                let Ok(bytes) = script::read(&file, self.config.size_limit) else { continue };
                 let Ok(compiled) = script::compile(py, &file, &bytes) else { continue };
                 let item = Prepared { change, bytes, compiled };
                 let tombstone =

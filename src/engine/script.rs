@@ -31,9 +31,107 @@ pub(crate) struct Compiled {
     pub(crate) imports: Vec<(String, String)>,
 }
 
-/// Reads a script's bytes.
-pub(crate) fn read(file: &Path) -> Result<Vec<u8>, ScriptProblem> {
-    std::fs::read(file).map_err(|e| ScriptProblem::Unreadable { message: e.to_string() })
+/// The default limit on a script's size (W1): 16 MiB.
+pub(crate) const DEFAULT_SIZE_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// How many times a read that overlapped a write is tried again before it is refused (W1).
+const READ_ATTEMPTS: u32 = 20;
+
+/// How old a file's last change must be before its bytes count as settled (W1). A writer
+/// that truncates and then writes leaves the file empty or short for a moment; a read that
+/// falls there sees a file that is younger than this, waits, and looks again. File times
+/// come from a clock that may lag by a few milliseconds, hence the margin over the 20 ms
+/// coalescing window.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// Reads a script's bytes once its writer is done (W1).
+///
+/// Only regular files are read (a symbolic link is followed first): a FIFO, device or
+/// socket is refused before it is opened, so reading never blocks or runs out of memory.
+/// A file over `size_limit` bytes is refused. A read that overlaps a write (the size or
+/// modification time changed while reading, or fewer bytes came than the size said) is
+/// tried again, and refused if the file never settles: it is never applied half-written.
+pub(crate) fn read(file: &Path, size_limit: u64) -> Result<Vec<u8>, ScriptProblem> {
+    let unreadable = |e: std::io::Error| ScriptProblem::Unreadable { message: e.to_string() };
+    for attempt in 0..READ_ATTEMPTS {
+        if attempt > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(5 << attempt.min(4)));
+        }
+        let before = std::fs::metadata(file).map_err(unreadable)?;
+        check_kind(&before, size_limit)?;
+        let mut handle = std::fs::File::open(file).map_err(unreadable)?;
+        // The path may have been swapped for something else between the two calls.
+        check_kind(&handle.metadata().map_err(unreadable)?, size_limit)?;
+        let mut bytes = Vec::with_capacity(before.len() as usize);
+        std::io::Read::read_to_end(&mut std::io::Read::take(&mut handle, size_limit + 1), &mut bytes)
+            .map_err(unreadable)?;
+        check_size(bytes.len() as u64, size_limit)?;
+        let mut after = std::fs::metadata(file).map_err(unreadable)?;
+        if let Some(wait) = settle_wait(&after) {
+            std::thread::sleep(wait);
+            after = std::fs::metadata(file).map_err(unreadable)?;
+        }
+        if is_settled(&before, &after, bytes.len() as u64) {
+            return Ok(bytes);
+        }
+        log::debug!("{}: changed while being read; reading it again", file.display());
+    }
+    Err(ScriptProblem::Unreadable {
+        message: format!("the file kept changing while being read ({READ_ATTEMPTS} attempts)"),
+    })
+}
+
+/// Refuses anything but a regular file within the size limit (W1).
+fn check_kind(meta: &std::fs::Metadata, size_limit: u64) -> Result<(), ScriptProblem> {
+    if !meta.is_file() {
+        return Err(ScriptProblem::Unreadable { message: format!("not a regular file ({})", kind_of(meta)) });
+    }
+    check_size(meta.len(), size_limit)
+}
+
+fn check_size(len: u64, size_limit: u64) -> Result<(), ScriptProblem> {
+    if len > size_limit {
+        return Err(ScriptProblem::Unreadable {
+            message: format!("the file is larger than the script size limit of {size_limit} bytes"),
+        });
+    }
+    Ok(())
+}
+
+/// What kind of file `meta` describes, for messages: "a FIFO", "a directory", ...
+pub(crate) fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
+    if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_file() {
+        "a regular file"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// How long to wait before a file changed less than [`SETTLE`] ago counts as settled.
+fn settle_wait(meta: &std::fs::Metadata) -> Option<std::time::Duration> {
+    let modified = meta.modified().ok()?;
+    let age = std::time::SystemTime::now().duration_since(modified).unwrap_or_default();
+    (age < SETTLE).then(|| SETTLE - age)
+}
+
+/// Whether a read of `read` bytes between `before` and `after` saw one settled version.
+fn is_settled(before: &std::fs::Metadata, after: &std::fs::Metadata, read: u64) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    before.len() == read
+        && after.len() == read
+        && before.mtime() == after.mtime()
+        && before.mtime_nsec() == after.mtime_nsec()
+        && before.ino() == after.ino()
 }
 
 /// Decodes (PEP 263 cookie, BOM, else UTF-8), parses and compiles with the real file name,
@@ -55,6 +153,16 @@ pub(crate) fn compile(py: Python<'_>, file: &Path, bytes: &[u8]) -> Result<Compi
         .map_err(|err| ScriptProblem::Error { failure: Box::new(PyFailure::from_err(py, &err)) })?
         .unwrap_or(code);
     Ok(Compiled { code, text, tree, bindings, imported, imports })
+}
+
+/// Decodes (PEP 263 cookie, BOM, else UTF-8) and compiles `bytes` as relive would load
+/// them from `file`, without executing anything (E1): for tools, and for the `script_decode`
+/// fuzz target.
+///
+/// # Errors
+/// The script problem a load would report: undecodable bytes, a syntax error.
+pub fn check_source(file: &Path, bytes: &[u8]) -> Result<(), ScriptProblem> {
+    crate::python::attach(|py| compile(py, file, bytes).map(drop))
 }
 
 /// Fresh globals for one execution of a script, with relive's marker in it (L3, R12).
@@ -126,6 +234,46 @@ mod tests {
         crate::python::attach(|py| {
             assert!(HELPER.module(py).hasattr("exports").unwrap());
         });
+    }
+
+    #[test]
+    fn w1_only_regular_files_within_the_limit_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.py");
+        std::fs::write(&file, b"X = 1\n").unwrap();
+        assert_eq!(read(&file, DEFAULT_SIZE_LIMIT).unwrap(), b"X = 1\n");
+        let big = read(&file, 3).unwrap_err().to_string();
+        assert!(big.contains("size limit of 3 bytes"), "{big}");
+        let folder = read(dir.path(), DEFAULT_SIZE_LIMIT).unwrap_err().to_string();
+        assert!(folder.contains("not a regular file (a directory)"), "{folder}");
+        let zero = dir.path().join("z.py");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let device = read(&zero, DEFAULT_SIZE_LIMIT).unwrap_err().to_string();
+        assert!(device.contains("a device"), "{device}");
+    }
+
+    #[test]
+    fn w1_a_file_changed_just_now_is_waited_for_and_an_old_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.py");
+        std::fs::write(&file, b"").unwrap();
+        let wait = settle_wait(&std::fs::metadata(&file).unwrap()).expect("just written");
+        assert!(wait <= SETTLE);
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        std::fs::File::options().write(true).open(&file).unwrap().set_modified(old).unwrap();
+        assert_eq!(settle_wait(&std::fs::metadata(&file).unwrap()), None);
+    }
+
+    #[test]
+    fn w1_a_read_that_saw_fewer_bytes_than_the_size_is_not_settled() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.py");
+        std::fs::write(&file, b"X = 1\n").unwrap();
+        let meta = std::fs::metadata(&file).unwrap();
+        assert!(is_settled(&meta, &meta, 6));
+        assert!(!is_settled(&meta, &meta, 3), "a short read is a read that overlapped a write");
+        std::fs::write(&file, b"X = 12\n").unwrap();
+        assert!(!is_settled(&meta, &std::fs::metadata(&file).unwrap(), 6));
     }
 
     #[test]

@@ -9,7 +9,7 @@ removed statement mutates what it binds. Loaded by src/engine/update.rs before
 
 import ast
 import collections
-
+import hashlib
 
 
 def _stmt_kind(stmt):
@@ -89,21 +89,36 @@ def _mutates(stmt):
     return names
 
 
+# Statement summaries by source digest, most recent last (R8, R12). Only fingerprints and
+# name sets are kept, never syntax trees or source text: a summary is a small fraction of
+# the script it describes, and the version a reload replaces is dropped (see kept_names),
+# so memory stays flat across any number of reloads.
 _STATEMENTS = collections.OrderedDict()
+_CACHED_SOURCES = 8
+_NO_NAMES = frozenset()
+
+
+def _digest(text):
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def _names(names):
+    return frozenset(names) if names else _NO_NAMES
 
 
 def _statements(source, tree=None):
-    """(fingerprint, kind, node) per top-level statement. Cached by source, so the version
-    in effect is parsed once, when it was the new version.
+    """(fingerprint, kind, binds, reads, mutates) per top-level statement. Cached by the
+    source's digest, so the version in effect is parsed once, when it was the new version.
 
-    A value statement's fingerprint is its syntax tree without positions (R8). A `def` or
-    `class` is fingerprinted by its source text, which is much cheaper; an edit that only
-    touches its whitespace or comments then counts as a change, which can only make R8
-    keep fewer values, never more.
+    A value statement's fingerprint is the digest of its syntax tree without positions
+    (R8). A `def` or `class` is fingerprinted by its source text, which is much cheaper; an
+    edit that only touches its whitespace or comments then counts as a change, which can
+    only make R8 keep fewer values, never more.
     """
-    cached = _STATEMENTS.get(source)
+    key = _digest(source)
+    cached = _STATEMENTS.get(key)
     if cached is not None:
-        _STATEMENTS.move_to_end(source)
+        _STATEMENTS.move_to_end(key)
         return cached
     if tree is None:
         tree = ast.parse(source)
@@ -112,67 +127,80 @@ def _statements(source, tree=None):
     for node in tree.body:
         kind = _stmt_kind(node)
         if kind == "value":
-            fingerprint = ast.dump(node, include_attributes=False)
+            fingerprint = _digest(ast.dump(node, include_attributes=False))
         else:
             first = min([node.lineno] + [d.lineno for d in node.decorator_list])
-            fingerprint = kind + ":" + "".join(lines[first - 1 : node.end_lineno])
-        statements.append((fingerprint, kind, node))
-    _STATEMENTS[source] = statements
-    while len(_STATEMENTS) > 32:
+            fingerprint = _digest(kind + ":" + "".join(lines[first - 1 : node.end_lineno]))
+        # Only value statements can be kept, so only their reads matter.
+        reads = _names(_reads(node)) if kind == "value" else _NO_NAMES
+        summary = (fingerprint, kind, _names(_binds(node)), reads, _names(_mutates(node)))
+        statements.append(summary)
+    statements = tuple(statements)
+    _STATEMENTS[key] = statements
+    while len(_STATEMENTS) > _CACHED_SOURCES:
         _STATEMENTS.popitem(last=False)
     return statements
 
 
+def cached_sources():
+    """How many sources the statement cache holds (for tests of R12)."""
+    return len(_STATEMENTS)
+
+
 def kept_names(old_source, new_source, new_tree=None):
-    """Names whose current objects survive the reload (R8's state rule)."""
+    """Names whose current objects survive the reload (R8's state rule).
+
+    Afterwards only the new version's summary stays cached: the old one is either replaced
+    (the new version is applied) or still in effect and parsed again if the candidate is
+    rejected and another comes, which keeps memory flat per reload (R12)."""
     old = _statements(old_source)
     new = _statements(new_source, new_tree)
-    pool = collections.Counter(dump for dump, _, _ in old)
+    if old is not new:
+        _STATEMENTS.pop(_digest(old_source), None)
+    pool = collections.Counter(s[0] for s in old)
     unchanged = []
-    for dump, _, _ in new:
-        if pool[dump] > 0:
-            pool[dump] -= 1
+    for s in new:
+        if pool[s[0]] > 0:
+            pool[s[0]] -= 1
             unchanged.append(True)
         else:
             unchanged.append(False)
     removed = []
     remaining = collections.Counter(pool)
-    for dump, kind, stmt in old:
-        if remaining[dump] > 0:
-            remaining[dump] -= 1
-            removed.append(stmt)
+    for s in old:
+        if remaining[s[0]] > 0:
+            remaining[s[0]] -= 1
+            removed.append(s)
     mutated = set()
-    for (dump, kind, stmt), same in zip(new, unchanged):
+    for (_, _, _, _, mutates), same in zip(new, unchanged):
         if not same:
-            mutated |= _mutates(stmt)
-    for stmt in removed:
-        mutated |= _mutates(stmt)
+            mutated |= mutates
+    for _, _, _, _, mutates in removed:
+        mutated |= mutates
     changed_binds = set()
-    for (dump, kind, stmt), same in zip(new, unchanged):
+    for (_, kind, binds, _, _), same in zip(new, unchanged):
         if not same and kind != "class":
-            changed_binds |= _binds(stmt)
+            changed_binds |= binds
     # A removed statement that bound a name (a second `SPEED = 5`) changes that name too.
-    for stmt in removed:
-        if _stmt_kind(stmt) != "class":
-            changed_binds |= _binds(stmt)
-    keep = [same and kind == "value" for (_, kind, _), same in zip(new, unchanged)]
+    for _, kind, binds, _, _ in removed:
+        if kind != "class":
+            changed_binds |= binds
+    keep = [same and s[1] == "value" for s, same in zip(new, unchanged)]
     progress = True
     while progress:
         progress = False
-        for i, (dump, kind, stmt) in enumerate(new):
+        for i, (_, _, binds, reads, _) in enumerate(new):
             if not keep[i]:
                 continue
-            binds = _binds(stmt)
-            if binds & mutated or _reads(stmt) & changed_binds or binds & changed_binds:
+            if binds & mutated or reads & changed_binds or binds & changed_binds:
                 keep[i] = False
                 changed_binds |= binds
                 progress = True
     kept = set()
-    for i, (_, _, stmt) in enumerate(new):
-        if keep[i]:
-            kept |= _binds(stmt)
     rebound_later = set()
-    for i, (_, _, stmt) in enumerate(new):
-        if not keep[i]:
-            rebound_later |= _binds(stmt)
+    for i, (_, _, binds, _, _) in enumerate(new):
+        if keep[i]:
+            kept |= binds
+        else:
+            rebound_later |= binds
     return kept - rebound_later

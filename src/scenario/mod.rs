@@ -6,6 +6,7 @@
 //! renders and normalises the result, `snapshot` compares it with insta. [`run_isolated`]
 //! runs a scenario in a fresh process, as both `relive scenario` and `cargo test` do.
 
+mod deadline;
 pub mod model;
 pub mod python_range;
 pub mod runner;

@@ -65,7 +65,7 @@ fn ten() -> f64 {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawWrite {
-    path: String,
+    path: Spanned<String>,
     text: String,
 }
 
@@ -83,13 +83,13 @@ struct RawStep {
     #[serde(default)]
     writes: Vec<RawWrite>,
     #[serde(default)]
-    write: BTreeMap<String, String>,
+    write: BTreeMap<Spanned<String>, String>,
     #[serde(default)]
-    write_encoded: BTreeMap<String, RawEncoded>,
+    write_encoded: BTreeMap<Spanned<String>, RawEncoded>,
     #[serde(default)]
-    delete: Vec<String>,
+    delete: Vec<Spanned<String>>,
     #[serde(default)]
-    rename: BTreeMap<String, String>,
+    rename: BTreeMap<Spanned<String>, Spanned<String>>,
     action: Option<Spanned<Action>>,
     expect: Option<Spanned<toml::Value>>,
     run: Option<Spanned<String>>,
@@ -292,20 +292,29 @@ pub fn parse(file: &Path, name: &str, text: &str, compiles: &Compiles) -> Result
             })?;
             Ok(Code { text: spanned.get_ref().clone(), line })
         };
+        // Every path stays inside the temp folder (scenarios.md), checked before anything runs.
+        let path = |spanned: Spanned<String>| -> Result<String, Error> {
+            let span = spanned.span();
+            let path = spanned.into_inner();
+            check_confined(&path).map_err(|m| at(Some(span), m))?;
+            Ok(path)
+        };
         let mut files = Vec::new();
-        files.extend(
-            step.writes.into_iter().map(|w| FileOp::Write { path: w.path, bytes: w.text.into_bytes() }),
-        );
-        files.extend(
-            step.write.into_iter().map(|(path, text)| FileOp::Write { path, bytes: text.into_bytes() }),
-        );
-        files.extend(step.write_encoded.into_iter().map(|(path, e)| FileOp::WriteEncoded {
-            path,
-            encoding: e.encoding,
-            text: e.text,
-        }));
-        files.extend(step.delete.into_iter().map(FileOp::Delete));
-        files.extend(step.rename.into_iter().map(|(from, to)| FileOp::Rename(from, to)));
+        for w in step.writes {
+            files.push(FileOp::Write { path: path(w.path)?, bytes: w.text.into_bytes() });
+        }
+        for (p, text) in step.write {
+            files.push(FileOp::Write { path: path(p)?, bytes: text.into_bytes() });
+        }
+        for (p, e) in step.write_encoded {
+            files.push(FileOp::WriteEncoded { path: path(p)?, encoding: e.encoding, text: e.text });
+        }
+        for p in step.delete {
+            files.push(FileOp::Delete(path(p)?));
+        }
+        for (from, to) in step.rename {
+            files.push(FileOp::Rename(path(from)?, path(to)?));
+        }
         steps.push(Step {
             name: step.name.unwrap_or_else(|| format!("step {}", index + 1)),
             files,
@@ -332,6 +341,30 @@ pub fn parse(file: &Path, name: &str, text: &str, compiles: &Compiles) -> Result
         python,
         steps,
     })
+}
+
+/// A path of a file operation: relative, and its `..` parts never lead outside the temp
+/// folder (scenarios.md).
+fn check_confined(path: &str) -> Result<(), String> {
+    use std::path::Component;
+    let mut depth = 0usize;
+    for component in Path::new(path).components() {
+        match component {
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::ParentDir if depth > 0 => depth -= 1,
+            Component::ParentDir => {
+                return Err(format!("path {path:?} leads outside the scenario's temp folder"));
+            }
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(format!("path {path:?} is absolute; paths are relative to the temp folder"));
+            }
+        }
+    }
+    if depth == 0 {
+        return Err(format!("path {path:?} names the temp folder itself, not a file in it"));
+    }
+    Ok(())
 }
 
 fn parse_expect(value: &Spanned<toml::Value>, action: Action) -> Result<Expect, String> {
@@ -457,6 +490,32 @@ mod tests {
             parse_text("description = 'd'\npython = '3.12'\n[[step]]\nexpect = 'loaded'\n").unwrap_err();
         assert_eq!((err.line, err.column), (2, 10));
         assert!(err.message.contains("needs a comparison"), "{err}");
+    }
+
+    #[test]
+    fn paths_outside_the_temp_folder_are_errors_with_line_and_column() {
+        let err = parse_text("description = 'd'\n[[step]]\nexpect = 'loaded'\ndelete = ['a.py', '/etc/x']\n")
+            .unwrap_err();
+        assert_eq!((err.line, err.column), (4, 19), "{err}");
+        assert!(err.message.contains("is absolute"), "{err}");
+        let err =
+            parse_text("description = 'd'\n[[step]]\nexpect = 'loaded'\nwrite.'../../x.py' = 'X = 1'\n")
+                .unwrap_err();
+        assert_eq!((err.line, err.column), (4, 7), "{err}");
+        assert!(err.message.contains("leads outside"), "{err}");
+        let err = parse_text(
+            "description = 'd'\n[[step]]\nexpect = 'loaded'\nrename = { 'a.py' = 'sub/../../b.py' }\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.line, 4, "{err}");
+        let err = parse_text(
+            "description = 'd'\n[[step]]\nexpect = 'loaded'\nwrites = [{ path = '.', text = '' }]\n",
+        )
+        .unwrap_err();
+        assert!(err.message.contains("temp folder itself"), "{err}");
+        let ok =
+            parse_text("description = 'd'\n[[step]]\nexpect = 'loaded'\nwrite.'sub/../a.py' = 'X = 1'\n");
+        assert!(ok.is_ok(), "{ok:?}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyModule, PyTuple};
 
+use super::deadline;
 use super::model::{Action, Expect, FileOp, Scenario, Step};
 use super::python_range::PythonVersion;
 use super::transcript::{CheckResult, StepTranscript, Transcript, normalise};
@@ -92,6 +93,8 @@ struct Session {
     owned: Vec<String>,
     last_tests: BTreeMap<String, (usize, usize)>,
     watch_pending: BTreeSet<String>,
+    /// Bounds each `run` and `check` (the scenario's `test_timeout`).
+    code_timeout: Duration,
 }
 
 impl Session {
@@ -123,6 +126,7 @@ impl Session {
             owned: Vec::new(),
             last_tests: BTreeMap::new(),
             watch_pending: BTreeSet::new(),
+            code_timeout: Duration::from_secs_f64(scenario.test_timeout),
         })
     }
 
@@ -167,7 +171,7 @@ impl Session {
         let mut changed = Vec::new();
         let root = self.dir.path();
         let write = |path: &str, bytes: &[u8]| -> Result<(), String> {
-            let file = root.join(path);
+            let file = inside(root, path)?;
             if let Some(parent) = file.parent() {
                 std::fs::create_dir_all(parent)
                     .map_err(|e| format!("cannot create folders for {path}: {e}"))?;
@@ -192,16 +196,16 @@ impl Session {
                     changed.push(path.clone());
                 }
                 FileOp::Delete(path) => {
-                    std::fs::remove_file(root.join(path))
+                    std::fs::remove_file(inside(root, path)?)
                         .map_err(|e| format!("cannot delete {path}: {e}"))?;
                     changed.push(path.clone());
                 }
                 FileOp::Rename(from, to) => {
-                    let target = root.join(to);
+                    let target = inside(root, to)?;
                     if let Some(parent) = target.parent() {
                         std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
                     }
-                    std::fs::rename(root.join(from), target)
+                    std::fs::rename(inside(root, from)?, target)
                         .map_err(|e| format!("cannot rename {from}: {e}"))?;
                     changed.push(from.clone());
                     changed.push(to.clone());
@@ -360,17 +364,35 @@ impl Session {
             self.publish(py, session, &events)?;
             let globals = self.globals.bind(py);
             session.call_method1("bind_namespaces", (globals, owned.clone(), self.owned.clone()))?;
+            let timeout_kind = session.getattr("ScenarioTimeout")?;
+            let timed_out = format!(
+                "timed out after {} s (the scenario's test_timeout)",
+                self.code_timeout.as_secs_f64()
+            );
             if let Some(run) = &step.run {
                 let code = compile(py, &run.text, &format!("<scenario run, line {}>", run.line), false)?;
-                if let Err(err) = py.import("builtins")?.call_method1("exec", (code, globals)) {
-                    let failure = PyFailure::from_err(py, &err);
-                    out.failures.push(normalise(&format!("run raised {failure}"), &self.dirs));
+                let exec = py.import("builtins")?.getattr("exec")?;
+                match deadline::bounded(py, self.code_timeout, &timeout_kind, || exec.call1((code, globals)))
+                {
+                    Err(err) if err.is_instance(py, &timeout_kind) => {
+                        out.failures.push(format!("run {timed_out}"));
+                    }
+                    Err(err) => {
+                        let failure = PyFailure::from_err(py, &err);
+                        out.failures.push(normalise(&format!("run raised {failure}"), &self.dirs));
+                    }
+                    Ok(_) => {}
                 }
             }
             for check in &step.checks {
                 let code = compile(py, &check.text, &format!("<scenario check, line {}>", check.line), true)?;
-                let (ok, detail): (bool, String) =
-                    session.call_method1("check", (check.text.as_str(), code, globals))?.extract()?;
+                let checked = deadline::bounded(py, self.code_timeout, &timeout_kind, || {
+                    session.call_method1("check", (check.text.as_str(), &code, globals))
+                });
+                let (ok, detail): (bool, String) = match checked {
+                    Err(err) if err.is_instance(py, &timeout_kind) => (false, timed_out.clone()),
+                    other => other?.extract()?,
+                };
                 out.checks.push(CheckResult {
                     expression: check.text.clone(),
                     ok,
@@ -427,6 +449,30 @@ impl Session {
 fn compile<'py>(py: Python<'py>, code: &str, name: &str, expression: bool) -> PyResult<Bound<'py, PyAny>> {
     let function = if expression { "compile_check" } else { "compile_run" };
     SESSION.module(py).call_method1(function, (code, name))
+}
+
+/// `root.join(path)`, refused when a link on the way leads outside `root` (the model
+/// already refused absolute paths and `..` that climb out; this catches links made by a
+/// step's `run` code).
+fn inside(root: &Path, path: &str) -> Result<PathBuf, String> {
+    let file = root.join(path);
+    let root = root.canonicalize().map_err(|e| format!("cannot resolve the temp folder: {e}"))?;
+    if let Ok(target) = file.canonicalize()
+        && !target.starts_with(&root)
+    {
+        return Err(format!("{path} leads outside the scenario's temp folder"));
+    }
+    let mut existing = file.parent();
+    while let Some(folder) = existing {
+        if let Ok(folder) = folder.canonicalize() {
+            if folder.starts_with(&root) {
+                return Ok(file);
+            }
+            return Err(format!("{path} leads outside the scenario's temp folder"));
+        }
+        existing = folder.parent();
+    }
+    Err(format!("{path} leads outside the scenario's temp folder"))
 }
 
 fn set_gc(enabled: bool) -> bool {

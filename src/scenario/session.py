@@ -136,6 +136,10 @@ def bind_namespaces(session, owned, previous):
             session[name] = module
 
 
+class ScenarioTimeout(BaseException):
+    """Raised in a step's `run` or `check` that outlives the scenario's timeout."""
+
+
 def check(expression, code, session):
     """Evaluate a check; returns (ok, detail): detail names the values when it fails."""
     try:

@@ -6,8 +6,9 @@
 //! a worker still busy one second later (blocked inside C) is abandoned and logged at ERROR.
 
 use std::path::PathBuf;
-use std::sync::{Mutex, mpsc};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -50,6 +51,8 @@ pub(crate) struct Job<'a> {
     pub(crate) validate: Option<Py<PyAny>>,
     /// The candidate seen through its namespace while its tests run (T1).
     pub(crate) view: Option<Py<PyAny>>,
+    /// Set when a stop is requested: the run is interrupted like a timeout (W4).
+    pub(crate) stop: Arc<AtomicBool>,
 }
 
 /// Where a run stopped.
@@ -69,8 +72,9 @@ pub(crate) enum Finished {
     Raised(PyErr),
     /// A validate callback raised (R13).
     Invalid(PyErr),
-    /// The timeout expired (T6). `abandoned` when the worker did not stop within a second.
-    TimedOut { phase: Phase, abandoned: bool, tests: Option<TestReport> },
+    /// The timeout expired (T6), or a stop was requested (`stopped`, W4). `abandoned` when
+    /// the worker did not stop within a second.
+    TimedOut { phase: Phase, abandoned: bool, stopped: bool, tests: Option<TestReport> },
 }
 
 enum Message {
@@ -188,12 +192,16 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
     if !matches!(started, Ok(Message::Started)) {
         return Err(pyo3::exceptions::PyRuntimeError::new_err("the worker thread dropped a job"));
     }
-    let timeout = job.timeout;
-    let (message, rx) = py.detach(move || (rx.recv_timeout(timeout), rx));
+    let (timeout, stop) = (job.timeout, job.stop.clone());
+    let (message, rx) = py.detach(move || (wait_done(&rx, timeout, &stop), rx));
+    let stopped = job.stop.load(Ordering::SeqCst);
     let (outcome, timed_out) = match message {
         Ok(Message::Done(result)) => (Some(result), false),
         Ok(Message::Started) => unreachable!("started is sent once"),
         Err(_) => {
+            if stopped {
+                deadline.bind(py).setattr("stopped", true)?;
+            }
             interrupt(ident, deadline.bind(py), helper)?;
             match py.detach(move || rx.recv_timeout(Duration::from_secs(1))) {
                 Ok(Message::Done(result)) => (Some(result), true),
@@ -205,7 +213,7 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
     // still a timeout of this script, not a failure of relive.
     let outcome = match outcome {
         Some(Err(err)) if err.is_instance(py, &helper.getattr("ScriptTimeout")?) => {
-            return Ok(Finished::TimedOut { phase: Phase::Exec, abandoned: false, tests: None });
+            return Ok(Finished::TimedOut { phase: Phase::Exec, abandoned: false, stopped, tests: None });
         }
         Some(result) => Some(result?),
         None => None,
@@ -217,7 +225,7 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
             "{}: abandoned a worker thread still blocked 1 s after the timeout (code blocked inside C)",
             job.display_path
         );
-        return abandoned_at(deadline.bind(py), job.display_path);
+        return abandoned_at(deadline.bind(py), job.display_path, stopped);
     };
     let (phase, error, tests): (String, Bound<'_, PyAny>, Bound<'_, PyAny>) = outcome.bind(py).extract()?;
     let invalid = phase == "validate";
@@ -241,7 +249,7 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
         if error.is_none() && !timed_out {
             return Ok(Finished::Ran(report));
         }
-        return Ok(Finished::TimedOut { phase, abandoned: false, tests: report });
+        return Ok(Finished::TimedOut { phase, abandoned: false, stopped, tests: report });
     }
     if !error.is_none() {
         let err = PyErr::from_value(error);
@@ -250,11 +258,31 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
     Ok(Finished::Ran(report))
 }
 
+/// Waits for the worker's answer until `timeout` passes or a stop is requested, looking at
+/// the stop flag every 50 ms (W4: interrupted within about a second).
+fn wait_done(
+    rx: &mpsc::Receiver<Message>,
+    timeout: Duration,
+    stop: &AtomicBool,
+) -> Result<Message, mpsc::RecvTimeoutError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let now = Instant::now();
+        if now >= deadline || stop.load(Ordering::SeqCst) {
+            return Err(mpsc::RecvTimeoutError::Timeout);
+        }
+        match rx.recv_timeout((deadline - now).min(Duration::from_millis(50))) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            other => return other,
+        }
+    }
+}
+
 /// What an abandoned worker was doing, from the deadline it kept up to date.
-fn abandoned_at(deadline: &Bound<'_, PyAny>, display_path: &str) -> PyResult<Finished> {
+fn abandoned_at(deadline: &Bound<'_, PyAny>, display_path: &str, stopped: bool) -> PyResult<Finished> {
     let phase: String = deadline.getattr("phase")?.extract()?;
     if phase != "tests" {
-        return Ok(Finished::TimedOut { phase: Phase::Exec, abandoned: true, tests: None });
+        return Ok(Finished::TimedOut { phase: Phase::Exec, abandoned: true, stopped, tests: None });
     }
     let found: usize = deadline.getattr("found")?.extract()?;
     let current: Option<String> = deadline.getattr("current")?.extract()?;
@@ -271,7 +299,7 @@ fn abandoned_at(deadline: &Bound<'_, PyAny>, display_path: &str) -> PyResult<Fin
     };
     log::info!("{display_path}: {}", tests_found(found));
     let tests = TestReport { found, results: vec![result], timed_out: true, ..TestReport::default() };
-    Ok(Finished::TimedOut { phase: Phase::Tests, abandoned: true, tests: Some(tests) })
+    Ok(Finished::TimedOut { phase: Phase::Tests, abandoned: true, stopped, tests: Some(tests) })
 }
 
 /// Stops the worker: marks the deadline expired and raises `ScriptTimeout` in it, unless it
@@ -329,6 +357,12 @@ fn read_tests(tests: &Bound<'_, PyAny>) -> PyResult<TestReport> {
         test_file_failed: found.is_none(),
         test_file_found,
     })
+}
+
+/// Files candidate code or tests opened for writing since the last call, resolved (W1: a
+/// script that rewrites its own file is not reloaded in a loop).
+pub(crate) fn take_written(py: Python<'_>) -> PyResult<Vec<PathBuf>> {
+    HELPER.module(py).call_method0("take_written")?.extract()
 }
 
 /// Records a failure of the test file itself (it does not compile) as an erroring test.

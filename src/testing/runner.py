@@ -9,7 +9,9 @@ thread and sets `deadline.expired`, so the run stops after the current test.
 import functools
 import io
 import os
+import posix
 import sys
+import threading
 import time
 import traceback
 import unittest
@@ -23,14 +25,64 @@ class ScriptTimeout(BaseException):
     """Raised asynchronously in the worker when the per-script timeout expires (T6)."""
 
 
+class ProcessExit(BaseException):
+    """Candidate code or a test called `os._exit`: an error of that candidate, and the
+    process lives on (E1)."""
+
+
+_real_exit = posix._exit
+# Threads running a candidate or its tests: `os._exit` there raises ProcessExit.
+_guarded = set()
+
+
+def _guarded_exit(status):
+    """`os._exit` while relive runs candidate code: an error of the candidate (E1);
+    anywhere else, the real exit."""
+    if threading.get_ident() in _guarded:
+        raise ProcessExit(f"os._exit({status!r}) called by candidate code; relive kept the process alive")
+    _real_exit(status)
+
+
+os._exit = posix._exit = _guarded_exit
+
+# Files candidate code opened for writing, resolved: a script that rewrites its own file
+# must not be reloaded in a loop (W1). Taken by src/testing/run.rs after each batch.
+_written = set()
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+
+
+def _audit(event, args):
+    if event != "open" or threading.get_ident() not in _guarded:
+        return
+    path, mode, flags = args
+    writes = any(c in mode for c in "wax+") if isinstance(mode, str) else bool((flags or 0) & _WRITE_FLAGS)
+    if writes and isinstance(path, (str, bytes, os.PathLike)):
+        try:
+            _written.add(os.path.realpath(os.fsdecode(path)))
+        except (TypeError, ValueError, OSError):
+            pass
+
+
+sys.addaudithook(_audit)
+
+
+def take_written():
+    """Files candidate code opened for writing since the last call, resolved (W1)."""
+    written = sorted(_written)
+    _written.clear()
+    return written
+
+
 class Deadline:
     """Shared between the worker and the watchdog; both only touch it holding the GIL."""
 
-    __slots__ = ("finished", "expired", "phase", "found", "current")
+    __slots__ = ("finished", "expired", "stopped", "phase", "found", "current")
 
     def __init__(self):
         self.finished = False
         self.expired = False
+        # Expired because a stop was requested, not because time ran out (W4).
+        self.stopped = False
         # Where the worker is, readable even when it is blocked inside C (T6).
         self.phase = "exec"
         self.found = 0
@@ -47,6 +99,7 @@ def run(code, candidate, test_code, test_path, tests_enabled, deadline, validate
     the test file defines.
     """
     phase, error, tests = "exec", None, None
+    _guarded.add(threading.get_ident())
     try:
         exec(code, candidate)
         if validate is not None:
@@ -59,6 +112,7 @@ def run(code, candidate, test_code, test_path, tests_enabled, deadline, validate
         error = exc
     finally:
         deadline.finished = True
+        _guarded.discard(threading.get_ident())
     return phase, error, tests
 
 
@@ -76,12 +130,14 @@ def retest(globals_in_effect, test_code, test_path, deadline):
     """Run the tests of the code in effect against a changed test file (T5)."""
     error, tests = None, None
     deadline.phase = "tests"
+    _guarded.add(threading.get_ident())
     try:
         tests = _run_tests(globals_in_effect, None, test_code, test_path, deadline)
     except BaseException as exc:  # noqa: B036
         error = exc
     finally:
         deadline.finished = True
+        _guarded.discard(threading.get_ident())
     return "tests", error, tests
 
 
@@ -200,6 +256,12 @@ def _convert_interrupts(test):
     setattr(test, test._testMethodName, run_test_method)
 
 
+def _interrupted_message(deadline):
+    if deadline.stopped:
+        return "timed out: interrupted by a stop request during this test"
+    return "timed out: the per-script timeout expired during this test"
+
+
 def _message(exc):
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -247,7 +309,7 @@ class RecordingResult(unittest.TestResult):
             if issubclass(err[0], ScriptTimeout):
                 self.deadline.expired = True
                 self.shouldStop = True
-                message = "timed out: the per-script timeout expired during this test"
+                message = _interrupted_message(self.deadline)
             else:
                 message = _message(err[1]) if message is None else message
             text = self._exc_info_to_string(err, test) if not issubclass(err[0], ScriptTimeout) else message
@@ -278,7 +340,7 @@ class RecordingResult(unittest.TestResult):
         self._record(test, "skip", message=reason)
 
     def addExpectedFailure(self, test, err):
-        if issubclass(err[0], (TestInterrupted, SystemExit)):
+        if issubclass(err[0], (TestInterrupted, SystemExit, ProcessExit)):
             # Interrupting or exiting is never the failure a test expected (T6).
             self.addError(test, err)
             return
@@ -306,7 +368,7 @@ class RecordingResult(unittest.TestResult):
         name = test.id() if test is not None else "tests (class or module fixture)"
         if isinstance(exc, ScriptTimeout):
             self.deadline.expired = True
-            message = "timed out: the per-script timeout expired during this test"
+            message = _interrupted_message(self.deadline)
             text = message
         else:
             text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
