@@ -8,6 +8,7 @@ mod leaks;
 mod load;
 mod load_errors;
 mod property;
+mod python_host;
 mod testgate;
 mod update;
 mod util;

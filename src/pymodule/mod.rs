@@ -1,0 +1,1 @@
+//! The Python extension module `relive._relive` (feature `python`).
