@@ -172,24 +172,30 @@ pub(crate) fn relive_module(py: Python<'_>) -> &Bound<'_, PyModule> {
     module
 }
 
-/// Whether a Python program is the host (the extension module is loaded); set once by it.
-static PYTHON_HOST: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// `sys.executable` of the Python program hosting relive (the extension module is
+/// loaded); unset when the host is a Rust program. Set once by the extension module.
+static PYTHON_HOST: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
 
-/// Records that a Python program hosts relive (called by the extension module).
+/// Records that a Python program, run by `executable`, hosts relive.
 #[cfg_attr(not(feature = "python"), allow(dead_code))]
-pub(crate) fn set_python_host() {
-    PYTHON_HOST.store(true, std::sync::atomic::Ordering::SeqCst);
+pub(crate) fn set_python_host(executable: std::path::PathBuf) {
+    let _ = PYTHON_HOST.set(executable);
 }
 
 /// Whether relive runs inside a Python program (`import relive`) rather than a Rust one.
 pub fn is_python_host() -> bool {
-    PYTHON_HOST.load(std::sync::atomic::Ordering::SeqCst)
+    PYTHON_HOST.get().is_some()
 }
 
-/// Extra arguments that make the current executable run relive's CLI: none for the
-/// `relive` binary, `-m relive` when it is a Python interpreter hosting the package.
-pub fn relaunch_args() -> &'static [&'static str] {
-    if is_python_host() { &["-m", "relive"] } else { &[] }
+/// The command that runs relive's CLI again in a new process when the host is Python
+/// (`python -m relive`, with the host's own interpreter and so its virtual environment);
+/// `None` when the current executable is the `relive` binary itself.
+pub fn relaunch_command() -> Option<std::process::Command> {
+    PYTHON_HOST.get().map(|executable| {
+        let mut command = std::process::Command::new(executable);
+        command.args(["-m", "relive"]);
+        command
+    })
 }
 
 fn publish_script_api(module: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -9,6 +9,7 @@ mod load;
 mod load_errors;
 mod property;
 mod python_host;
+mod python_package;
 mod testgate;
 mod update;
 mod util;
