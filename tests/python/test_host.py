@@ -39,6 +39,16 @@ class CommandLine(unittest.TestCase):
         self.assertIn("1 passed, 0 failed", done.stdout)
 
 
+class Example(unittest.TestCase):
+    def test_the_arena_host_runs_in_both_modes(self):
+        for mode in ([], ["--background"]):
+            done = run([sys.executable, str(ROOT / "examples" / "arena_host.py"), "--ticks", "2", "--tick", "0.05", *mode])
+            self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+            lines = done.stdout.splitlines()
+            self.assertTrue(lines[0].startswith("loaded arena from"), done.stdout)
+            self.assertTrue(lines[-1].startswith("tick 2: "), done.stdout)
+
+
 APP = """\
 import relive
 
@@ -120,6 +130,17 @@ class CleanExit(ScriptTestCase):
 
     def test_a_reloader_left_to_finalization_runs_no_python(self):
         self.exits(background=False, skip_atexit=True)
+
+
+class Readme(unittest.TestCase):
+    def test_the_readmes_python_example_runs(self):
+        text = (ROOT / "README.md").read_text()
+        section = text.split("## From Python", 1)[1]
+        example = section.split("```python\n", 1)[1].split("```", 1)[0]
+        done = run([sys.executable, "-c", example])
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+        self.assertIn("loaded game from", done.stdout)
+        self.assertIn("hero.py: rejected: tests failed", done.stdout)
 
 
 if __name__ == "__main__":
