@@ -52,3 +52,10 @@ fuzz seconds="60":
         cargo fuzz run --sanitizer none "$target" "fuzz/target/corpus/$target" "fuzz/corpus/$target" \
             -- -max_total_time={{seconds}}
     done
+
+# The Python wheel (abi3, CPython 3.11+) into target/wheels, built by maturin from PyPI in a
+# throwaway virtualenv under target/. Install it with `pip install target/wheels/*.whl`.
+wheel:
+    python3 -m venv target/maturin-venv
+    target/maturin-venv/bin/pip install --quiet "maturin>=1.9.4,<2"
+    target/maturin-venv/bin/maturin build --release --out target/wheels

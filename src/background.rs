@@ -29,7 +29,20 @@ impl Background {
     ///
     /// # Errors
     /// [`Error::Watch`] when the watcher cannot start.
-    pub fn start(mut reloader: Reloader) -> Result<Background, Error> {
+    pub fn start(reloader: Reloader) -> Result<Background, Error> {
+        Self::start_with(reloader, |_| {})
+    }
+
+    /// Like [`Background::start`], also calling `listener` on relive's thread with each
+    /// report as it is applied, before it is queued for [`Background::reports`]. The
+    /// reloader is not locked while `listener` runs.
+    ///
+    /// # Errors
+    /// [`Error::Watch`] when the watcher cannot start.
+    pub fn start_with(
+        mut reloader: Reloader,
+        mut listener: impl FnMut(&ReloadReport) + Send + 'static,
+    ) -> Result<Background, Error> {
         reloader.watch()?;
         let signal = reloader.change_signal().expect("watching");
         let interrupt = reloader.stop_handle();
@@ -48,7 +61,10 @@ impl Background {
                     }
                     let pumped = shared.lock().unwrap_or_else(|p| p.into_inner()).pump();
                     match pumped {
-                        Ok(batch) => batch.into_iter().for_each(|report| drop(tx.send(report))),
+                        Ok(batch) => batch.into_iter().for_each(|report| {
+                            listener(&report);
+                            drop(tx.send(report));
+                        }),
                         Err(err) => log::error!("background reload failed: {err}"),
                     }
                 }
@@ -67,6 +83,12 @@ impl Background {
     /// may hold the lock while it waits for the GIL.
     pub fn reloader(&self) -> MutexGuard<'_, Reloader> {
         self.reloader.as_ref().expect("present until stopped").lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The reloader, when the background thread does not hold it right now: for callers
+    /// that hold the GIL and so must not block on the lock (see [`Background::reloader`]).
+    pub fn try_reloader(&self) -> Option<MutexGuard<'_, Reloader>> {
+        self.reloader.as_ref()?.try_lock().ok()
     }
 
     /// Stops and joins the thread, and gives the reloader back (still watching; call

@@ -17,15 +17,35 @@
 //!
 //! A load is all or nothing (L7): when a script fails, the report says which, where and
 //! why, and nothing of the directory stays in `sys.modules`.
+//!
+//! # Cargo features
+//! - `cli` (default): the `relive` binary and [`cli`], its one entry point, shared with
+//!   `python -m relive`.
+//! - `harness` (default): the scenario harness ([`scenario`]) and JUnit output ([`junit`]).
+//! - `python`: the Python extension module `relive._relive` behind the `relive` package
+//!   (`python/relive/`), built by maturin as an abi3 wheel for CPython 3.11 and later.
+//!
+//! `cargo build --no-default-features` builds the engine alone: pyo3, notify, log, serde
+//! and thiserror.
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+// The CLI's modules name the crate `relive::…` as the binary does; this makes those paths
+// resolve inside the library too, so `relive` and `python -m relive` share one CLI.
+extern crate self as relive;
+
 pub mod background;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod engine;
+#[cfg(feature = "harness")]
 pub mod junit;
+#[cfg(feature = "python")]
+mod pymodule;
 pub mod python;
 pub mod report;
+#[cfg(feature = "harness")]
 pub mod scenario;
 pub mod testing;
 pub mod watch;

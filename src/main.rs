@@ -3,19 +3,9 @@
 //! Exit codes: 0 success, 1 a script failed, 2 relive could not do what was asked (usage
 //! errors, a missing folder, a taken namespace).
 
-mod cli;
-
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    match cli::run(cli) {
-        Ok(code) => code,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::from(2)
-        }
-    }
+    // The CLI lives in the library (feature `cli`) so `python -m relive` runs the same one.
+    ExitCode::from(relive::cli::main(std::env::args_os()))
 }

@@ -14,6 +14,7 @@ use crate::testing::TestReport;
 /// The outcome words of the contract, shared by reports and scenario expectations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Outcome {
     /// A directory, or a new or formerly pending script, went live.
     Loaded,
@@ -90,6 +91,7 @@ impl From<&str> for ScriptPath {
 /// What a blocked script waits for (L6).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Wait {
     /// A name in a relive namespace: `game.ai.Brain`.
     Name {
@@ -123,6 +125,7 @@ impl fmt::Display for Wait {
 /// Why a script did not load.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum ScriptProblem {
     /// The file could not be read.
     Unreadable {
@@ -433,6 +436,7 @@ impl fmt::Display for RemoveReport {
 /// Why a reload was rejected (R1, R2, R7, R14).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum RejectReason {
     /// The file could not be read or decoded, or did not compile or execute.
     Script {

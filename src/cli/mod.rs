@@ -36,6 +36,29 @@ pub enum Format {
     Json,
 }
 
+/// The whole command line, shared by the `relive` binary and `python -m relive`: parses
+/// `args` (program name first), runs the command, prints any error, and returns the exit
+/// code (0 success, 1 a script failed, 2 relive could not do what was asked).
+pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            // As clap's own `parse()`: help and version exit 0, usage errors 2.
+            let _ = err.print();
+            return if err.use_stderr() { 2 } else { 0 };
+        }
+    };
+    match run(cli) {
+        // The commands only ever answer 0 or 1 (see `check` and `scenario`).
+        Ok(code) if code == ExitCode::SUCCESS => 0,
+        Ok(_) => 1,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            2
+        }
+    }
+}
+
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -48,7 +71,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Sets up `log` output on stderr; `RELIVE_LOG` (env_logger syntax) overrides `default`.
 fn init_logging(default: &str) {
     let env = env_logger::Env::default().filter_or("RELIVE_LOG", default);
-    env_logger::Builder::from_env(env).format_timestamp(None).format_target(false).init();
+    // `try_init`: a Python host may run several commands in one process.
+    let _ = env_logger::Builder::from_env(env).format_timestamp(None).format_target(false).try_init();
 }
 
 /// Loads `dir` under `namespace` (default: the folder's name), as `check` and `watch` do.

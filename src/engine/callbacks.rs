@@ -17,6 +17,7 @@ use crate::report::{Outcome, ReloadReport, ScriptPath};
 /// Something a reload did, for listeners (R13).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Event {
     /// A class new in this version.
     ClassCreated {

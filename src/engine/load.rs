@@ -50,10 +50,10 @@ impl Reloader {
             });
         }
         let directories = &self.directories;
-        self.namespaces.check_available(py, namespace, |id| directories[&id].given.clone())?;
+        self.namespaces.check_available(py, namespace, &root, |id| directories[&id].given.clone())?;
         let listing = directory::list(&root, namespace, &|name| namespace::check_component(py, name))?;
         for name in &listing.namespaces {
-            self.namespaces.check_not_foreign(py, name)?;
+            self.namespaces.check_not_foreign(py, name, (name == namespace).then_some(root.as_path()))?;
         }
 
         let id = self.next_directory;

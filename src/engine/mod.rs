@@ -430,6 +430,11 @@ impl Drop for Reloader {
     /// relive's thread or namespaces.
     fn drop(&mut self) {
         self.end_monitoring();
+        // Issue 15: a reloader dropped while the interpreter finalizes (held by a Python
+        // module's globals) must not run Python; its namespaces go with the interpreter.
+        if self.directories.is_empty() || python::attach_if_running(|_| ()).is_none() {
+            return;
+        }
         let roots: Vec<PathBuf> = self.directories.values().map(|d| d.root.clone()).collect();
         for root in roots {
             if let Err(err) = self.remove_directory(&root) {

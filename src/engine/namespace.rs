@@ -6,6 +6,7 @@
 //! and every namespace is an attribute of its parent. This file never executes scripts.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use pyo3::prelude::*;
 use pyo3::types::{IntoPyDict, PyDict, PyModule};
@@ -30,11 +31,15 @@ pub(crate) struct Namespaces {
 }
 
 impl Namespaces {
-    /// Checks that `name` can become the base namespace of a new directory (L2).
+    /// Checks that `name` can become the base namespace of the directory `root` (L2).
+    ///
+    /// The folder itself, found by Python on `sys.path` as a namespace package (a `game/`
+    /// folder beside the host's `app.py`), does not take the name (issue 15).
     pub(crate) fn check_available(
         &self,
         py: Python<'_>,
         name: &str,
+        root: &Path,
         owner_path: impl Fn(DirId) -> std::path::PathBuf,
     ) -> Result<(), Error> {
         if let Some(owner) = self.owner_of(name) {
@@ -49,7 +54,10 @@ impl Namespaces {
             if self.entries.contains_key(&prefix) {
                 continue;
             }
-            if let Some(module) = foreign_module(py, &prefix).map_err(|e| Error::python(py, &e))? {
+            let own_folder = (prefix == name).then_some(root);
+            if let Some(module) =
+                foreign_module(py, &prefix, own_folder).map_err(|e| Error::python(py, &e))?
+            {
                 return Err(Error::NamespaceTaken { name: name.to_string(), module });
             }
         }
@@ -57,12 +65,18 @@ impl Namespaces {
     }
 
     /// Checks that a namespace a directory's folder needs is not a module relive does not
-    /// own (L2): `game.extra` put in `sys.modules` by other code.
-    pub(crate) fn check_not_foreign(&self, py: Python<'_>, name: &str) -> Result<(), Error> {
+    /// own (L2): `game.extra` put in `sys.modules` by other code. `folder` is the
+    /// registered folder when `name` is its base namespace (see `check_available`).
+    pub(crate) fn check_not_foreign(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        folder: Option<&Path>,
+    ) -> Result<(), Error> {
         if self.entries.contains_key(name) {
             return Ok(());
         }
-        match foreign_module(py, name).map_err(|e| Error::python(py, &e))? {
+        match foreign_module(py, name, folder).map_err(|e| Error::python(py, &e))? {
             Some(module) => Err(Error::NamespaceTaken { name: name.to_string(), module }),
             None => Ok(()),
         }
@@ -179,8 +193,12 @@ fn new_namespace_module<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py,
     Ok(module.cast_into::<PyModule>()?)
 }
 
-/// `Some(repr)` when `name` is a module relive does not own: loaded, or importable.
-fn foreign_module(py: Python<'_>, name: &str) -> PyResult<Option<String>> {
+/// `Some(description)` when `name` is a module relive does not own: loaded, or importable.
+///
+/// A namespace package (a plain folder on `sys.path`) whose folders are just `own_folder`,
+/// the script directory being registered, is that directory seen by Python's import
+/// system, not another module: it does not take the name (issue 15).
+fn foreign_module(py: Python<'_>, name: &str, own_folder: Option<&Path>) -> PyResult<Option<String>> {
     let modules = py.import("sys")?.getattr("modules")?;
     if let Ok(module) = modules.get_item(name) {
         return Ok(Some(module.repr()?.to_string()));
@@ -193,7 +211,19 @@ fn foreign_module(py: Python<'_>, name: &str) -> PyResult<Option<String>> {
         return Ok(None);
     }
     let origin = spec.getattr("origin")?;
-    let origin = if origin.is_none() { "built-in".to_string() } else { origin.to_string() };
+    let locations = spec.getattr("submodule_search_locations")?;
+    if origin.is_none() && !locations.is_none() {
+        let folders: Vec<std::path::PathBuf> =
+            locations.try_iter()?.map(|l| l?.extract()).collect::<PyResult<_>>()?;
+        let is_own = |folder: &std::path::PathBuf| {
+            own_folder.is_some_and(|own| folder.canonicalize().is_ok_and(|f| f == own))
+        };
+        if !folders.is_empty() && folders.iter().all(is_own) {
+            return Ok(None);
+        }
+        let listed: Vec<String> = folders.iter().map(|f| f.display().to_string()).collect();
+        return Ok(Some(format!("<namespace package '{name}' (folders {})>", listed.join(", "))));
+    }
     Ok(Some(format!("<module '{name}' from '{origin}'>")))
 }
 

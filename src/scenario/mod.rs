@@ -99,7 +99,9 @@ pub fn run_isolated(relive: &Path, found: &Found) -> Transcript {
         Ok(out) => out,
         Err(e) => return failed(format!("cannot make a temp file: {e}")),
     };
-    let output = Command::new(relive)
+    // A Python host relaunches itself as `python -m relive` (issue 15).
+    let output = crate::python::relaunch_command()
+        .unwrap_or_else(|| Command::new(relive))
         .args(["scenario", "--in-process", "--name", &found.name, "--transcript"])
         .arg(out.path())
         .arg(&found.file)

@@ -8,6 +8,7 @@ use serde::Serialize;
 /// How one test ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum TestOutcome {
     /// Passed.
     Pass,

@@ -10,6 +10,8 @@ mod load;
 mod load_errors;
 mod plain_tests;
 mod property;
+mod python_host;
+mod python_package;
 mod testgate;
 mod update;
 mod util;

@@ -1,4 +1,8 @@
-"""relive: the module scripts import to talk to the reloader that runs them (R13).
+"""The functions scripts reach with `import relive` to talk to the reloader (R13).
+
+relive loads this module as `_relive_script_api`. When the host is a Rust program it is
+also `sys.modules["relive"]`; when the host is Python, `relive` is the package, which
+re-exports these same functions, so scripts read alike under either host.
 
     import relive
 
