@@ -19,11 +19,17 @@ use notify::{RecommendedWatcher, RecursiveMode, Watcher as _};
 
 use crate::engine::directory_is_ignored;
 
+mod barrier;
+use barrier::Barrier;
+
 /// Default delay between the last event of a burst and the reload (W1).
 pub const DEFAULT_WINDOW: Duration = Duration::from_millis(20);
 
 /// Longest a changed file is held back while its writer still has it open (W1).
 const MAX_HOLD: Duration = Duration::from_secs(1);
+
+/// Longest a reader waits for its barrier marker before it trusts what arrived (W1).
+const BARRIER_WAIT: Duration = Duration::from_millis(500);
 
 /// What the notify callback hands over.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +46,8 @@ enum Signal {
     FolderAppeared(PathBuf),
     /// Events may have been lost: rescan everything.
     Rescan,
+    /// The barrier's marker with this number arrived: every earlier event has too.
+    Barrier(u64),
 }
 
 /// Wakes a waiter when the notify callback delivered something.
@@ -89,6 +97,10 @@ pub struct FileWatcher {
     /// Roots that were removed: watched again when they come back (W1).
     missing: Vec<PathBuf>,
     coalescer: Coalescer,
+    /// `None` where the private folder could not be made or watched: timing alone decides.
+    barrier: Option<Barrier>,
+    /// The number of the last barrier marker that arrived.
+    barrier_seen: u64,
 }
 
 impl std::fmt::Debug for FileWatcher {
@@ -123,8 +135,18 @@ impl FileWatcher {
         let (tx, signals) = mpsc::channel();
         let doorbell = Arc::new(Doorbell::default());
         let bell = doorbell.clone();
-        let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            for signal in convert(event) {
+        let barrier = Barrier::new()
+            .inspect_err(|err| log::debug!("no event barrier (a private temporary folder): {err}"))
+            .ok();
+        let barrier_dir = barrier.as_ref().map(|b| b.dir().to_path_buf());
+        let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            let marker =
+                barrier_dir.as_deref().zip(event.as_ref().ok()).and_then(|(dir, e)| barrier::marker(dir, e));
+            let signals = match marker {
+                Some(marker) => marker.map(Signal::Barrier).into_iter().collect(),
+                None => convert(event),
+            };
+            for signal in signals {
                 if tx.send(signal).is_err() {
                     return; // the watcher is being dropped
                 }
@@ -132,6 +154,12 @@ impl FileWatcher {
             bell.ring();
         })
         .map_err(|e| Error::Notify { path: PathBuf::new(), message: e.to_string() })?;
+        let barrier = barrier.filter(|b| {
+            watcher
+                .watch(b.dir(), RecursiveMode::NonRecursive)
+                .inspect_err(|err| log::debug!("no event barrier: {err}"))
+                .is_ok()
+        });
         Ok(FileWatcher {
             watcher,
             signals,
@@ -139,6 +167,8 @@ impl FileWatcher {
             roots: Vec::new(),
             missing: Vec::new(),
             coalescer: Coalescer::new(window),
+            barrier,
+            barrier_seen: 0,
         })
     }
 
@@ -178,48 +208,73 @@ impl FileWatcher {
     /// read, may be a writer's half-done work (a truncation), so they are not applied; the
     /// newer change comes in a later batch (W1).
     pub fn has_newer_change(&mut self, file: &Path) -> bool {
+        self.catch_up();
         self.absorb(Instant::now());
         self.coalescer.pending.contains(file)
+    }
+
+    /// Takes every event that happened before now, however late notify delivers it: raises
+    /// a barrier marker and takes signals until it arrives (W1).
+    fn catch_up(&mut self) {
+        let Some(barrier) = self.barrier.as_mut() else { return };
+        let raised = match barrier.raise() {
+            Ok(raised) => raised,
+            Err(err) => return log::debug!("event barrier: {err}"),
+        };
+        let deadline = Instant::now() + BARRIER_WAIT;
+        while self.barrier_seen < raised {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.signals.recv_timeout(left) {
+                Ok(signal) => self.take_signal(signal, Instant::now()),
+                Err(_) => return log::debug!("the event barrier did not arrive within {BARRIER_WAIT:?}"),
+            }
+        }
     }
 
     /// Takes the signals that arrived into the coalescer.
     fn absorb(&mut self, now: Instant) {
         while let Ok(signal) = self.signals.try_recv() {
-            match signal {
-                Signal::Changed(path) | Signal::Writing(path) | Signal::Closed(path)
-                    if in_ignored_folder(&path, &self.roots) =>
-                {
-                    drop(path)
-                }
-                Signal::Changed(path) => self.coalescer.add(path, now),
-                Signal::Writing(path) => {
-                    self.coalescer.writing.insert(path.clone());
+            self.take_signal(signal, now);
+        }
+    }
+
+    /// Takes one signal into the coalescer.
+    fn take_signal(&mut self, signal: Signal, now: Instant) {
+        match signal {
+            Signal::Changed(path) | Signal::Writing(path) | Signal::Closed(path)
+                if in_ignored_folder(&path, &self.roots) =>
+            {
+                drop(path)
+            }
+            Signal::Changed(path) => self.coalescer.add(path, now),
+            Signal::Writing(path) => {
+                self.coalescer.writing.insert(path.clone());
+                self.coalescer.add(path, now);
+            }
+            Signal::Closed(path) => {
+                self.coalescer.writing.remove(&path);
+                self.coalescer.add(path, now);
+            }
+            Signal::Gone(path) => {
+                if self.roots.iter().any(|root| path.starts_with(root) && path != *root) {
                     self.coalescer.add(path, now);
                 }
-                Signal::Closed(path) => {
-                    self.coalescer.writing.remove(&path);
-                    self.coalescer.add(path, now);
+            }
+            Signal::FolderAppeared(folder) => {
+                for file in scripts_under(&folder, &self.roots) {
+                    self.coalescer.add(file, now);
                 }
-                Signal::Gone(path) => {
-                    if self.roots.iter().any(|root| path.starts_with(root) && path != *root) {
-                        self.coalescer.add(path, now);
-                    }
-                }
-                Signal::FolderAppeared(folder) => {
-                    for file in scripts_under(&folder, &self.roots) {
+            }
+            Signal::Rescan => {
+                log::warn!("file events may have been lost; rescanning the script directories");
+                for root in self.roots.clone() {
+                    for file in scripts_under(&root, &self.roots) {
                         self.coalescer.add(file, now);
                     }
                 }
-                Signal::Rescan => {
-                    log::warn!("file events may have been lost; rescanning the script directories");
-                    for root in self.roots.clone() {
-                        for file in scripts_under(&root, &self.roots) {
-                            self.coalescer.add(file, now);
-                        }
-                    }
-                    self.coalescer.rescan = true;
-                }
+                self.coalescer.rescan = true;
             }
+            Signal::Barrier(number) => self.barrier_seen = self.barrier_seen.max(number),
         }
     }
 
@@ -545,5 +600,18 @@ mod tests {
         assert_eq!(c.take(start + ms(95 + 19)), None, "the window counts from the last write");
         assert_eq!(c.take(start + ms(95 + 20)), Some(vec![PathBuf::from("/s/a.py")]));
         assert_eq!(c.take(start + ms(500)), None);
+    }
+
+    #[test]
+    fn w1_a_write_just_before_the_check_is_always_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut watcher = FileWatcher::new(DEFAULT_WINDOW).unwrap();
+        assert!(watcher.barrier.is_some(), "the private folder is made and watched");
+        watcher.watch(dir.path()).unwrap();
+        for i in 0..50 {
+            let file = dir.path().join(format!("a{i}.py"));
+            std::fs::write(&file, "X = 1\n").unwrap();
+            assert!(watcher.has_newer_change(&file), "write {i} was seen at once");
+        }
     }
 }

@@ -1,0 +1,84 @@
+//! A marker in the file event stream, so that a reader knows it has seen every event that
+//! happened before a moment (W1).
+//!
+//! inotify queues the events of one watcher in the order they happened. A file created in a
+//! private folder that the same watcher watches is queued behind every earlier event: once
+//! its event arrives, so has every write, truncation or rename that came before it. That
+//! turns "did this file change while I read it?" from a guess about timing into a fact,
+//! even when the writer or the notify thread was held up by a loaded machine.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A private folder whose files are markers, named by their sequence number.
+#[derive(Debug)]
+pub(super) struct Barrier {
+    dir: PathBuf,
+    raised: u64,
+}
+
+impl Barrier {
+    /// Makes the private folder under the system's temporary folder.
+    pub(super) fn new() -> std::io::Result<Barrier> {
+        static COUNT: AtomicU64 = AtomicU64::new(0);
+        let name = format!("relive-events-{}-{}", std::process::id(), COUNT.fetch_add(1, Ordering::Relaxed));
+        let dir = std::env::temp_dir().join(name);
+        std::fs::create_dir(&dir)?;
+        Ok(Barrier { dir, raised: 0 })
+    }
+
+    pub(super) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Puts a marker in the stream; returns its number.
+    pub(super) fn raise(&mut self) -> std::io::Result<u64> {
+        self.raised += 1;
+        let marker = self.dir.join(self.raised.to_string());
+        std::fs::File::create(&marker)?;
+        std::fs::remove_file(&marker)?;
+        Ok(self.raised)
+    }
+}
+
+impl Drop for Barrier {
+    fn drop(&mut self) {
+        if let Err(err) = std::fs::remove_dir_all(&self.dir) {
+            log::debug!("removing {}: {err}", self.dir.display());
+        }
+    }
+}
+
+/// The number of the marker an event reports the creation of, if it is one; `Some(None)`
+/// for any other event in the barrier's folder (its removals), `None` for events elsewhere.
+pub(super) fn marker(dir: &Path, event: &notify::Event) -> Option<Option<u64>> {
+    let path = event.paths.first().filter(|p| p.parent() == Some(dir))?;
+    let created = matches!(event.kind, notify::EventKind::Create(_));
+    Some(created.then(|| path.file_name()?.to_str()?.parse().ok()).flatten())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn w1_a_marker_is_told_from_its_removal_and_from_other_files() {
+        let dir = Path::new("/tmp/relive-events-1-0");
+        let event = |kind, path: &str| notify::Event::new(kind).add_path(PathBuf::from(path));
+        let create = notify::EventKind::Create(notify::event::CreateKind::File);
+        let remove = notify::EventKind::Remove(notify::event::RemoveKind::File);
+        assert_eq!(marker(dir, &event(create, "/tmp/relive-events-1-0/7")), Some(Some(7)));
+        assert_eq!(marker(dir, &event(remove, "/tmp/relive-events-1-0/7")), Some(None));
+        assert_eq!(marker(dir, &event(create, "/s/7")), None);
+    }
+
+    #[test]
+    fn w1_markers_are_numbered_and_the_folder_goes_with_the_barrier() {
+        let mut barrier = Barrier::new().unwrap();
+        let dir = barrier.dir().to_path_buf();
+        assert_eq!((barrier.raise().unwrap(), barrier.raise().unwrap()), (1, 2));
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "markers are removed at once");
+        drop(barrier);
+        assert!(!dir.exists());
+    }
+}
