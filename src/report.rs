@@ -460,6 +460,19 @@ pub enum RejectReason {
         /// The rejected script.
         script: ScriptPath,
     },
+    /// The candidate was built against a script of the same batch that was rejected (R15).
+    DependsOnRejected {
+        /// The rejected script.
+        script: ScriptPath,
+    },
+    /// A script that depends on this one failed against its candidate (R15): the change
+    /// breaks it.
+    BreaksDependent {
+        /// The dependent.
+        dependent: ScriptPath,
+        /// Why the dependent failed (its failing test, first).
+        problem: String,
+    },
 }
 
 impl fmt::Display for RejectReason {
@@ -470,6 +483,12 @@ impl fmt::Display for RejectReason {
             RejectReason::Apply { failure } => write!(f, "applying failed and was undone: {failure}"),
             RejectReason::NeedsRejected { waits_for, script } => {
                 write!(f, "needs {waits_for}, which the rejected {script} was adding")
+            }
+            RejectReason::DependsOnRejected { script } => {
+                write!(f, "depends on {script}, which was rejected")
+            }
+            RejectReason::BreaksDependent { dependent, problem } => {
+                write!(f, "breaks its dependent {dependent}: {problem}")
             }
         }
     }

@@ -4,6 +4,8 @@
 //! Used alike by loads (`load`) and reloads (`reload`), so a script meets the same gate on
 //! its first load and on every change.
 
+use std::time::{Duration, Instant};
+
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -26,8 +28,23 @@ pub(crate) enum Checked {
     Failed(ScriptProblem, Option<TestReport>),
 }
 
+/// How a batch member's module-level code fared (R15: tests run later, for the batch).
+pub(crate) enum Ran {
+    /// It ran and was validated, and joined the view; it took `elapsed` of its timeout.
+    Done { elapsed: Duration },
+    /// Its module-level code raised (a blocked import is told apart by the caller).
+    Raised(PyErr),
+    /// A validate callback rejected it, or the timeout expired.
+    Failed(ScriptProblem),
+}
+
+/// How a script's tests fared: a report (none when tests are off), or the problem that
+/// rejects it with the report so far.
+pub(crate) type Tested = Result<Option<TestReport>, (ScriptProblem, Option<TestReport>)>;
+
 impl Reloader {
-    /// Executes `compiled` into `globals` and runs the script's tests against it.
+    /// Executes `compiled` into `globals` and runs the script's tests against it (a load
+    /// attempt: one script, its own view).
     pub(crate) fn check_candidate(
         &self,
         py: Python<'_>,
@@ -43,13 +60,12 @@ impl Reloader {
             None => (None, None),
         };
         let validate = self.callbacks.validate_function(py).map_err(|e| Error::python(py, &e))?;
-        let view = if tests {
-            Some(self.candidate_view(py, found, compiled).map_err(|e| Error::python(py, &e))?)
-        } else {
-            None
-        };
+        let view = view::new_view(py).map_err(|e| Error::python(py, &e))?;
+        let join = self.join(py, found, compiled).map_err(|e| Error::python(py, &e))?;
         let job = Job {
-            view,
+            view: tests.then(|| view.clone_ref(py)),
+            join: tests.then_some(join),
+            namespaces: self.namespace_names(),
             validate: Some(validate.into_any().unbind()),
             code: Some(compiled.code.clone_ref(py)),
             globals: globals.clone().unbind(),
@@ -59,7 +75,9 @@ impl Reloader {
             display_path: found.path.as_str(),
             stop: self.stop.flag(),
         };
-        let finished = run::run(py, job).map_err(|e| Error::python(py, &e))?;
+        let finished = run::run(py, job);
+        view::release(py, &view, std::slice::from_ref(globals)).map_err(|e| Error::python(py, &e))?;
+        let finished = finished.map_err(|e| Error::python(py, &e))?;
         Ok(match (finished, broken) {
             (Finished::Raised(err), _) => Checked::Raised(err),
             (Finished::Invalid(err), _) => {
@@ -80,32 +98,68 @@ impl Reloader {
         })
     }
 
-    /// T1: the candidate seen through its namespace while its tests run.
-    fn candidate_view(
+    /// Every relive namespace, sorted.
+    pub(crate) fn namespace_names(&self) -> Vec<String> {
+        self.namespaces.names().map(str::to_string).collect()
+    }
+
+    /// How a candidate of `found` joins a view (T1): its exports replace its version's.
+    fn join(&self, py: Python<'_>, found: &FoundScript, compiled: &Compiled) -> PyResult<Py<PyAny>> {
+        let registry = self.registry.bind(py);
+        let own = self.scripts.get(&found.file).map(|s| s.contributions.clone()).unwrap_or_default();
+        let exports = script::exports_function(py, compiled, &found.namespace, registry)?;
+        view::join_argument(py, view::Join { namespace: &found.namespace, exports, own })
+    }
+
+    /// Executes a batch member's candidate into `globals` inside the batch's `view`, which
+    /// it joins once it ran and was validated (R15); its tests run later ([`Self::test_in_view`]).
+    pub(crate) fn exec_in_view(
         &self,
         py: Python<'_>,
         found: &FoundScript,
         compiled: &Compiled,
-    ) -> PyResult<Py<PyAny>> {
-        let registry = self.registry.bind(py);
-        let own = self.scripts.get(&found.file).map(|s| s.contributions.clone()).unwrap_or_default();
-        view::candidate_view(
-            py,
-            view::ViewOf {
-                namespace: &found.namespace,
-                exports: script::exports_function(py, compiled, &found.namespace, registry)?,
-                own,
-            },
-        )
+        globals: &Bound<'_, PyDict>,
+        view: &Py<PyAny>,
+    ) -> Result<Ran, Error> {
+        let validate = self.callbacks.validate_function(py).map_err(|e| Error::python(py, &e))?;
+        let join = self.join(py, found, compiled).map_err(|e| Error::python(py, &e))?;
+        let job = Job {
+            view: Some(view.clone_ref(py)),
+            join: Some(join),
+            namespaces: self.namespace_names(),
+            validate: Some(validate.into_any().unbind()),
+            code: Some(compiled.code.clone_ref(py)),
+            globals: globals.clone().unbind(),
+            test_file: None,
+            tests: false,
+            timeout: self.config.test_timeout,
+            display_path: found.path.as_str(),
+            stop: self.stop.flag(),
+        };
+        let started = Instant::now();
+        Ok(match run::run(py, job).map_err(|e| Error::python(py, &e))? {
+            Finished::Ran(_) => Ran::Done { elapsed: started.elapsed() },
+            Finished::Raised(err) => Ran::Raised(err),
+            Finished::Invalid(err) => {
+                let failure = PyFailure::locate(py, &err, Some(&found.file.to_string_lossy()));
+                Ran::Failed(ScriptProblem::Validate { failure: Box::new(failure) })
+            }
+            Finished::TimedOut { phase, abandoned, stopped, .. } => {
+                Ran::Failed(self.timeout_problem(phase, abandoned, stopped))
+            }
+        })
     }
 
-    /// Runs the tests of the code in effect again (T5): its test file changed.
-    pub(crate) fn retest_script(
+    /// Runs the tests of `globals` (a candidate, or the code in effect) with the script's
+    /// test file, inside `view` when given, bounded by `timeout` (T5, T6, R15).
+    pub(crate) fn test_in_view(
         &self,
         py: Python<'_>,
         found: &FoundScript,
         globals: &Bound<'_, PyDict>,
-    ) -> Result<Result<TestReport, (ScriptProblem, Option<TestReport>)>, Error> {
+        view: Option<&Py<PyAny>>,
+        timeout: Duration,
+    ) -> Result<Tested, Error> {
         let test_file = match compile_test_file(py, found) {
             Some(Ok(file)) => Some(file),
             Some(Err(report)) => {
@@ -115,20 +169,22 @@ impl Reloader {
             None => None,
         };
         let job = Job {
-            view: None,
+            view: view.map(|v| v.clone_ref(py)),
+            join: None,
+            namespaces: self.namespace_names(),
             validate: None,
             code: None,
             globals: globals.clone().unbind(),
             test_file: test_file.as_ref(),
             tests: true,
-            timeout: self.config.test_timeout,
+            timeout,
             display_path: found.path.as_str(),
             stop: self.stop.flag(),
         };
         match run::run(py, job).map_err(|e| Error::python(py, &e))? {
-            Finished::Ran(Some(report)) if report.is_green() => Ok(Ok(report)),
+            Finished::Ran(Some(report)) if report.is_green() => Ok(Ok(Some(report))),
             Finished::Ran(Some(report)) => Ok(Err((tests_problem(&report), Some(report)))),
-            Finished::Ran(None) => Ok(Ok(TestReport::default())),
+            Finished::Ran(None) => Ok(Ok(Some(TestReport::default()))),
             Finished::TimedOut { phase, abandoned, stopped, tests } => {
                 Ok(Err((self.timeout_problem(phase, abandoned, stopped), tests)))
             }

@@ -12,6 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::candidate::Checked;
+use super::dependents::Imports;
 use super::directory::{self, FoundScript};
 use super::namespace::{self, DirId};
 use super::resolve::{self, Resolver};
@@ -77,7 +78,7 @@ impl Reloader {
                 self.undo_load(py, id, &attempts);
                 return Err(Error::Watch { source: err });
             }
-            self.commit_load(id, namespace, given, &root, &mut attempts);
+            self.commit_load(py, id, namespace, given, &root, &mut attempts);
             for attempt in attempts.iter().filter(|a| a.problem.is_none()) {
                 self.publish_version(py, &attempt.found.path, Some(1));
             }
@@ -224,6 +225,7 @@ impl Reloader {
 
     fn commit_load(
         &mut self,
+        py: Python<'_>,
         id: DirId,
         namespace: &str,
         given: &Path,
@@ -243,6 +245,12 @@ impl Reloader {
                         contributions: attempt.contributions.clone(),
                         bytes: std::mem::take(&mut attempt.bytes),
                         text: attempt.compiled.as_ref().map(|c| c.text.clone()).unwrap_or_default(),
+                        imports: attempt
+                            .compiled
+                            .as_ref()
+                            .and_then(|c| Imports::of_tree(py, c.tree.bind(py)).ok())
+                            .unwrap_or_default(),
+                        test_imports: Imports::of_test_file(py, &attempt.found.file),
                     };
                     self.scripts.insert(attempt.found.file.clone(), script);
                 }
@@ -381,6 +389,12 @@ impl Attempt {
                 }
             }
             Checked::Failed(problem, tests) => {
+                // L6: a test file that imports a relive name not exported yet blocks its
+                // script with it, instead of failing the load.
+                if let Some((wait, failure)) = tests.as_ref().and_then(test_file_wait) {
+                    self.last_import_failure = Some(failure);
+                    return Ok(Executed::Blocked(wait));
+                }
                 self.tests = tests;
                 self.problem = Some(problem);
                 return Ok(Executed::Failed);
@@ -400,6 +414,22 @@ impl Attempt {
             }
         }
     }
+}
+
+/// What a test file that failed to load on a relive name waits for, and its error (L6).
+pub(super) fn test_file_wait(report: &TestReport) -> Option<(Wait, PyFailure)> {
+    let wait = report.waits_for.clone().filter(|_| report.test_file_failed)?;
+    let error = report.results.first()?;
+    let (kind, message) = error.message.split_once(": ").unwrap_or((error.message.as_str(), ""));
+    let failure = PyFailure {
+        kind: kind.to_string(),
+        message: format!("{message} (in its test file)"),
+        file: None,
+        line: None,
+        column: None,
+        traceback: error.traceback.clone(),
+    };
+    Some((wait, failure))
 }
 
 fn build_report(

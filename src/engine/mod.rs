@@ -5,8 +5,11 @@
 //! `namespace` (modules in `sys.modules`), `script` (one script's code and exports),
 //! `resolve` (load order) and `load` (one directory's all-or-nothing load).
 
+mod apply;
+mod batch;
 mod callbacks;
 mod candidate;
+mod dependents;
 mod directory;
 mod error;
 mod leaks;
@@ -35,6 +38,7 @@ use leaks::Leaks;
 use namespace::{DirId, Namespaces};
 pub use pump::StopHandle;
 pub use script::check_source;
+pub(crate) use script::read_wait;
 
 use crate::python;
 use crate::report::{LoadReport, RemoveReport, ScriptPath};
@@ -161,7 +165,6 @@ impl ReloaderBuilder {
                 leaks: Leaks::default(),
                 callbacks: Callbacks::default(),
                 event_classes: None,
-                last_wait: None,
                 watcher: None,
                 next_directory: 0,
                 fail_apply_after: None,
@@ -205,6 +208,10 @@ struct Script {
     bytes: Vec<u8>,
     /// The decoded source in effect, for R8's statement comparison.
     text: String,
+    /// What it imports at module level (R15's graph).
+    imports: dependents::Imports,
+    /// What its test file imports at module level (R15's graph).
+    test_imports: dependents::Imports,
 }
 
 /// Loads script directories into namespaces and reloads them as they change.
@@ -228,8 +235,6 @@ pub struct Reloader {
     callbacks: Callbacks,
     /// Classes created or updated by the apply being reported, for R13 callbacks.
     event_classes: Option<Py<PyDict>>,
-    /// What the last candidate that failed on a missing relive name waits for (W2).
-    last_wait: Option<crate::report::Wait>,
     watcher: Option<crate::watch::FileWatcher>,
     next_directory: DirId,
     /// Test hook for R2: make the next applies fail after this many journaled changes.

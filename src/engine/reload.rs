@@ -5,44 +5,29 @@
 //! failure rejects it and nothing relive controls changes. New files are loaded (or stay
 //! pending), deleted files leak or prune their names, and identical bytes are `unchanged`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyModule};
+use pyo3::types::PyDict;
 
-use super::candidate::Checked;
+use super::batch::{Kind, Member, Role};
+use super::dependents::Imports;
 use super::directory::{self, FoundScript};
 use super::leaks::Leak;
 use super::namespace::{self, DirId};
-use super::resolve;
-use super::script::{self, Compiled};
-use super::update::{self, ApplyError, Candidate};
-use super::{Error, Mode, Reloader, Script};
+use super::script;
+use super::update;
+use super::{Error, Mode, Reloader};
 use crate::python::{self, PyFailure};
 use crate::report::{Changes, Outcome, RejectReason, ReloadReport, ScriptPath, ScriptProblem, Wait};
 use crate::testing::{TestReport, discover};
 
 /// A file of a batch, resolved against the registered directories.
-struct Change {
-    found: FoundScript,
-    directory: DirId,
-}
-
-/// A candidate after its check: its globals, or why it is rejected; and its tests.
-struct Built<'py> {
-    candidate: Result<Bound<'py, PyDict>, RejectReason>,
-    tests: Option<TestReport>,
-    /// The relive name a failed execution waits for (W2).
-    wait: Option<Wait>,
-}
-
-/// A changed or new script that compiled, waiting for its turn in the batch.
-struct Prepared {
-    change: Change,
-    bytes: Vec<u8>,
-    compiled: Compiled,
+pub(super) struct Change {
+    pub(super) found: FoundScript,
+    pub(super) directory: DirId,
 }
 
 impl Reloader {
@@ -134,11 +119,35 @@ impl Reloader {
         changes: Vec<Change>,
         retests: Vec<Change>,
     ) -> Result<Vec<ReloadReport>, Error> {
-        let mut reports = Vec::new();
+        let (members, mut reports) = self.prepare_changes(py, changes)?;
+        let members = self.with_dependents(py, members)?;
         for change in retests {
-            reports.push(self.retest(py, &change, Instant::now())?);
+            // T5: a test file whose script the batch tests anyway is tested with it, once.
+            if !members.iter().any(|m| m.change.found.file == change.found.file) {
+                reports.push(self.retest(py, &change, Instant::now())?);
+            }
         }
-        let mut prepared = Vec::new();
+        let batch = self.run_members(py, members, true)?;
+        let progressed = batch.iter().any(|r| matches!(r.outcome, Outcome::Reloaded | Outcome::Loaded));
+        reports.extend(batch);
+        if progressed && self.directories.values().any(|d| !d.pending.is_empty()) {
+            let batch: BTreeSet<ScriptPath> = reports.iter().map(|r| r.path.clone()).collect();
+            let exported = self.exported_by(&reports);
+            reports.extend(self.retry_pending(py, &batch, exported)?);
+        }
+        reports.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(reports)
+    }
+
+    /// Reads and compiles the changed files: deleted ones are removed (W3), unreadable or
+    /// broken ones refused, identical ones `unchanged` (R11); the rest become members.
+    fn prepare_changes(
+        &mut self,
+        py: Python<'_>,
+        changes: Vec<Change>,
+    ) -> Result<(Vec<Member>, Vec<ReloadReport>), Error> {
+        let mut reports = Vec::new();
+        let mut members = Vec::new();
         let mut changes: std::collections::VecDeque<Change> = changes.into();
         while let Some(change) = changes.pop_front() {
             let start = Instant::now();
@@ -176,7 +185,10 @@ impl Reloader {
                 continue;
             }
             match script::compile(py, &change.found.file, &bytes) {
-                Ok(compiled) => prepared.push(Prepared { change, bytes, compiled }),
+                Ok(compiled) => {
+                    let kind = self.kind_of(&change);
+                    members.push(Member::new(change, bytes, Some(compiled), Role::Changed, kind));
+                }
                 Err(problem) => {
                     let report = self.refuse(&change, RejectReason::Script { problem }, None, false, start);
                     self.announce(py, &report);
@@ -184,56 +196,23 @@ impl Reloader {
                 }
             }
         }
-        let order = batch_order(&prepared);
-        let mut slots: Vec<Option<Prepared>> = prepared.into_iter().map(Some).collect();
-        let mut rejected: BTreeMap<(String, String), ScriptPath> = BTreeMap::new();
-        let mut progressed = false;
-        for i in order {
-            let item = slots[i].take().expect("each script once");
-            let start = Instant::now();
-            let bindings: Vec<(String, String)> = item
-                .compiled
-                .bindings
-                .iter()
-                .map(|n| (item.change.found.namespace.clone(), n.clone()))
-                .collect();
-            let path = item.change.found.path.clone();
-            let file = item.change.found.file.clone();
-            let tombstone =
-                self.directories.get_mut(&item.change.directory).and_then(|d| d.removed.remove(&file));
-            let report = if let Some(mut script) = tombstone {
-                script.bytes.clear();
-                self.scripts.insert(file.clone(), script);
-                self.reclaim_removed(py, item, &rejected, start)?
-            } else if self.scripts.contains_key(&file) {
-                self.reload_script(py, item, &rejected, start, Outcome::Reloaded)?
-            } else {
-                self.load_new_script(py, item, &rejected, start)?
-            };
-            match report.outcome {
-                Outcome::Rejected | Outcome::Pending => {
-                    rejected.extend(bindings.into_iter().map(|key| (key, path.clone())));
-                }
-                _ => progressed = true,
-            }
-            let loaded = report.outcome == Outcome::Loaded;
-            self.announce(py, &report);
-            reports.push(report);
-            if loaded {
-                reports.extend(self.retire_test_file_script(py, &file)?);
-            }
+        members.sort_by(|a, b| a.path().cmp(b.path()));
+        Ok((members, reports))
+    }
+
+    /// Whether a changed script is in effect, new, or deleted and re-created (W3).
+    fn kind_of(&self, change: &Change) -> Kind {
+        if self.scripts.contains_key(&change.found.file) {
+            Kind::InEffect
+        } else if self.directories[&change.directory].removed.contains_key(&change.found.file) {
+            Kind::Removed
+        } else {
+            Kind::New
         }
-        if progressed && self.directories.values().any(|d| !d.pending.is_empty()) {
-            let batch: BTreeSet<ScriptPath> = reports.iter().map(|r| r.path.clone()).collect();
-            let exported = self.exported_by(&reports);
-            reports.extend(self.retry_pending(py, &batch, exported)?);
-        }
-        reports.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(reports)
     }
 
     /// Fires the R13 callbacks for a report and publishes versions to `relive.version`.
-    fn announce(&mut self, py: Python<'_>, report: &ReloadReport) {
+    pub(super) fn announce(&mut self, py: Python<'_>, report: &ReloadReport) {
         let classes = match self.event_classes.take() {
             Some(classes) => classes.into_bound(py),
             None => PyDict::new(py),
@@ -245,7 +224,7 @@ impl Reloader {
     }
 
     /// The `debug_leaks` check (R12): classes with more than one live class object.
-    fn warn_surviving_classes(&self, py: Python<'_>, change: &Change) {
+    pub(super) fn warn_surviving_classes(&self, py: Python<'_>, change: &Change) {
         let namespaces: Vec<String> = self.namespaces.names().map(str::to_string).collect();
         match update::surviving_class_versions(py, &namespaces) {
             Ok(survivors) => {
@@ -265,10 +244,13 @@ impl Reloader {
         let script = &self.scripts[&change.found.file];
         let globals = script.globals.bind(py).clone();
         let version = Some(script.version);
-        let report = match self.retest_script(py, &change.found, &globals)? {
-            Ok(tests) => {
-                ReloadReport { version, tests: Some(tests), ..report_for(change, Outcome::Retested, start) }
-            }
+        let tested = self.test_in_view(py, &change.found, &globals, None, self.config.test_timeout)?;
+        let test_imports = Imports::of_test_file(py, &change.found.file);
+        if let Some(script) = self.scripts.get_mut(&change.found.file) {
+            script.test_imports = test_imports;
+        }
+        let report = match tested {
+            Ok(tests) => ReloadReport { version, tests, ..report_for(change, Outcome::Retested, start) },
             Err((problem, tests)) => ReloadReport {
                 version,
                 reason: Some(RejectReason::Script { problem }),
@@ -280,133 +262,9 @@ impl Reloader {
         Ok(report)
     }
 
-    /// Builds, checks and applies a candidate for a script in effect (R1, R2).
-    /// `applied_as` is the outcome reported when it applies: `reloaded`, or `loaded` for a
-    /// re-created script.
-    fn reload_script(
-        &mut self,
-        py: Python<'_>,
-        item: Prepared,
-        rejected: &BTreeMap<(String, String), ScriptPath>,
-        start: Instant,
-        applied_as: Outcome,
-    ) -> Result<ReloadReport, Error> {
-        let Prepared { change, bytes, compiled } = item;
-        let Built { candidate, tests, .. } = self.build_candidate(py, &change, &compiled, rejected)?;
-        let candidate = match candidate {
-            Ok(candidate) => candidate,
-            Err(reason) => return Ok(self.refuse(&change, reason, tests, true, start)),
-        };
-        let registry = self.registry.bind(py);
-        let exports = match script::exports(py, &compiled, &candidate, &change.found.namespace, registry) {
-            Ok(exports) => exports,
-            Err(err) => return Ok(self.refuse(&change, script_error(py, &err, &change), tests, true, start)),
-        };
-        let exports = self.claim_names(py, &change, exports);
-        let file = change.found.file.clone();
-        let script = &self.scripts[&file];
-        let module =
-            self.namespaces.module(py, &script.namespace).expect("a loaded script's namespace exists");
-        let retained = script.globals.bind(py).clone();
-        let exports_old = script.contributions.clone();
-        let old_source = script.text.clone();
-        let input = Candidate {
-            namespace: &change.found.namespace,
-            module: &module,
-            retained: &retained,
-            candidate: &candidate,
-            registry: self.registry.bind(py),
-            old_source: &old_source,
-            new_source: &compiled.text,
-            new_tree: compiled.tree.bind(py),
-            imported: &compiled.imported,
-            exports_old: &exports_old,
-            exports_new: &exports,
-            prune: self.config.prune,
-            fail_after: self.fail_apply_after,
-        };
-        let applied = match self.config.mode {
-            Mode::Update => update::apply_update(py, &input),
-            Mode::Overwrite => update::apply_overwrite(py, &input),
-        };
-        let update::Applied { mut changes, classes } = match applied {
-            Ok(applied) => applied,
-            Err(ApplyError::Rejected(message)) => {
-                return Ok(self.refuse(&change, RejectReason::Shape { message }, tests, true, start));
-            }
-            Err(ApplyError::Failed(failure)) => {
-                let reason = RejectReason::Apply { failure: Box::new(failure) };
-                return Ok(self.refuse(&change, reason, tests, true, start));
-            }
-        };
-        let globals = match self.config.mode {
-            Mode::Update => retained.clone(),
-            Mode::Overwrite => candidate.clone(),
-        };
-        self.account_names(py, &change, &module, &retained, &candidate, &exports, &mut changes)?;
-        self.event_classes = Some(classes.unbind());
-        self.swap_registry(py, &file, &globals, &exports)?;
-        let script = self.scripts.get_mut(&file).expect("still loaded");
-        script.version += 1;
-        script.bytes = bytes;
-        script.text = compiled.text;
-        script.contributions = exports;
-        script.globals = globals.unbind();
-        let version = script.version;
-        for kind in &changes.kind_changed {
-            log::warn!("{}: kind changed: {kind}", change.found.path);
-        }
-        if self.config.debug_leaks {
-            self.warn_surviving_classes(py, &change);
-        }
-        let report = ReloadReport {
-            version: Some(version),
-            changes: Some(changes),
-            tests,
-            ..report_for(&change, applied_as, start)
-        };
-        log::info!("{report}");
-        Ok(report)
-    }
-
-    /// Executes and tests a candidate; a failure is the reason to reject it.
-    fn build_candidate<'py>(
-        &mut self,
-        py: Python<'py>,
-        change: &Change,
-        compiled: &Compiled,
-        rejected: &BTreeMap<(String, String), ScriptPath>,
-    ) -> Result<Built<'py>, Error> {
-        let found = &change.found;
-        self.last_wait = None;
-        let candidate = script::new_globals(py, &found.namespace, &found.file, found.path.as_str())
-            .map_err(|e| Error::python(py, &e))?;
-        let err = match self.check_candidate(py, found, compiled, &candidate)? {
-            Checked::Passed(tests) => return Ok(Built { candidate: Ok(candidate), tests, wait: None }),
-            Checked::Failed(problem, tests) => {
-                return Ok(Built { candidate: Err(RejectReason::Script { problem }), tests, wait: None });
-            }
-            Checked::Raised(err) => err,
-        };
-        let names: Vec<String> = self.namespaces.names().map(str::to_string).collect();
-        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-        let wait = script::wait_target(py, &err, &refs).map_err(|e| Error::python(py, &e))?;
-        self.last_wait = wait.clone();
-        if let Some(Wait::Name { namespace, name }) = &wait
-            && let Some(script) = rejected.get(&(namespace.clone(), name.clone()))
-        {
-            let reason = RejectReason::NeedsRejected {
-                waits_for: wait.clone().expect("matched"),
-                script: script.clone(),
-            };
-            return Ok(Built { candidate: Err(reason), tests: None, wait });
-        }
-        Ok(Built { candidate: Err(script_error(py, &err, change)), tests: None, wait })
-    }
-
     /// T5: once a script exists, its test file is no longer a script; if it was loaded as
     /// one (its script had been deleted), it is removed like a deleted script.
-    fn retire_test_file_script(
+    pub(super) fn retire_test_file_script(
         &mut self,
         py: Python<'_>,
         script: &Path,
@@ -420,44 +278,9 @@ impl Reloader {
         Ok(Some(report))
     }
 
-    /// A deleted script re-created (W3): reloaded against the globals it had, so its names
-    /// are re-claimed and its classes keep their identity; reported as `loaded`.
-    fn reclaim_removed(
-        &mut self,
-        py: Python<'_>,
-        item: Prepared,
-        rejected: &BTreeMap<(String, String), ScriptPath>,
-        start: Instant,
-    ) -> Result<ReloadReport, Error> {
-        let file = item.change.found.file.clone();
-        let directory = item.change.directory;
-        // Names another script took while this one was deleted are that script's now (L5).
-        let taken: Vec<String> = self
-            .scripts
-            .iter()
-            .filter(|(f, s)| **f != file && s.namespace == item.change.found.namespace)
-            .flat_map(|(_, s)| s.contributions.iter().cloned())
-            .collect();
-        if let Some(script) = self.scripts.get_mut(&file) {
-            script.version = 0; // a deleted script is forgotten: it loads as version 1 (R11)
-            script.contributions.retain(|name| !taken.contains(name));
-        }
-        let mut report = self.reload_script(py, item, rejected, start, Outcome::Loaded)?;
-        if report.outcome != Outcome::Loaded
-            && let Some(script) = self.scripts.remove(&file)
-        {
-            let directory = self.directories.get_mut(&directory).expect("registered");
-            directory.removed.insert(file.clone(), script);
-            directory.pending.insert(file, self.last_wait.take());
-            report.outcome = Outcome::Pending;
-            report.outside_effects = false;
-        }
-        Ok(report)
-    }
-
     /// A new folder's namespace wins over a script's name in its parent (L5): the script
     /// stops contributing that name, with the duplicate logged as at load.
-    fn yield_names_to_new_namespaces(&mut self, base: &str, namespace: &str) {
+    pub(super) fn yield_names_to_new_namespaces(&mut self, base: &str, namespace: &str) {
         let mut dotted = base.to_string();
         for leaf in namespace.strip_prefix(base).unwrap_or("").split('.').filter(|c| !c.is_empty()) {
             let parent = dotted.clone();
@@ -475,73 +298,6 @@ impl Reloader {
                 }
             }
         }
-    }
-
-    /// Loads a script that is not in effect: a new file or a pending one (W2).
-    fn load_new_script(
-        &mut self,
-        py: Python<'_>,
-        item: Prepared,
-        rejected: &BTreeMap<(String, String), ScriptPath>,
-        start: Instant,
-    ) -> Result<ReloadReport, Error> {
-        let Prepared { change, bytes, compiled } = item;
-        let base = self.directories[&change.directory].namespace.clone();
-        self.yield_names_to_new_namespaces(&base, &change.found.namespace);
-        if let Err(err) = self.namespaces.create(py, &base, &change.found.namespace, change.directory) {
-            return Err(Error::python(py, &err));
-        }
-        let Built { candidate, tests, wait } = self.build_candidate(py, &change, &compiled, rejected)?;
-        let exported = candidate.and_then(|globals| {
-            script::exports(py, &compiled, &globals, &change.found.namespace, self.registry.bind(py))
-                .map(|names| (globals, names))
-                .map_err(|err| script_error(py, &err, &change))
-        });
-        let (globals, exports) = match exported {
-            Ok(done) => done,
-            Err(reason) => {
-                let directory = self.directories.get_mut(&change.directory).expect("registered");
-                directory.pending.insert(change.found.file.clone(), wait);
-                let report = ReloadReport {
-                    reason: Some(reason),
-                    tests,
-                    ..report_for(&change, Outcome::Pending, start)
-                };
-                log::info!("{report}");
-                return Ok(report);
-            }
-        };
-        let exports = self.claim_names(py, &change, exports);
-        let module = self.namespaces.module(py, &change.found.namespace).expect("created above");
-        for name in &exports {
-            let value = globals.get_item(name).map_err(|e| Error::python(py, &e))?;
-            module.setattr(name.as_str(), value).map_err(|e| Error::python(py, &e))?;
-        }
-        let reclaimed = self.leaks.reclaim(&change.found.namespace, &exports);
-        self.registry
-            .bind(py)
-            .call_method1("add_script", (&globals, exports.clone()))
-            .map_err(|e| Error::python(py, &e))?;
-        self.directories.get_mut(&change.directory).expect("registered").pending.remove(&change.found.file);
-        let script = Script {
-            directory: change.directory,
-            path: change.found.path.clone(),
-            namespace: change.found.namespace.clone(),
-            globals: globals.unbind(),
-            version: 1,
-            contributions: exports,
-            bytes,
-            text: compiled.text,
-        };
-        self.scripts.insert(change.found.file.clone(), script);
-        let report = ReloadReport {
-            version: Some(1),
-            changes: Some(Changes { reclaimed, ..Changes::default() }),
-            tests,
-            ..report_for(&change, Outcome::Loaded, start)
-        };
-        log::info!("{report}");
-        Ok(report)
     }
 
     /// `(namespace, name)` of every name the applied scripts of `reports` export.
@@ -594,25 +350,15 @@ impl Reloader {
                 {
                     continue;
                 }
-                let start = Instant::now();
                 let Ok(bytes) = script::read(&file, self.config.size_limit) else { continue };
                 let Ok(compiled) = script::compile(py, &file, &bytes) else { continue };
-                let item = Prepared { change, bytes, compiled };
-                let tombstone =
-                    self.directories.get_mut(&item.change.directory).and_then(|d| d.removed.remove(&file));
-                let report = match tombstone {
-                    Some(script) => {
-                        self.scripts.insert(file.clone(), script);
-                        self.reclaim_removed(py, item, &BTreeMap::new(), start)?
-                    }
-                    None => self.load_new_script(py, item, &BTreeMap::new(), start)?,
-                };
-                if report.outcome == Outcome::Loaded {
+                let kind = self.kind_of(&change);
+                let member = Member::new(change, bytes, Some(compiled), Role::Changed, kind);
+                let done = self.run_members(py, vec![member], false)?;
+                if done.first().is_some_and(|r| r.outcome == Outcome::Loaded) {
                     progressed = true;
-                    exported.extend(self.exported_by(std::slice::from_ref(&report)));
-                    self.announce(py, &report);
-                    reports.push(report);
-                    reports.extend(self.retire_test_file_script(py, &file)?);
+                    exported.extend(self.exported_by(&done[..1]));
+                    reports.extend(done);
                 }
             }
             if !progressed {
@@ -660,115 +406,6 @@ impl Reloader {
         let report = ReloadReport { changes: Some(changes), ..report_for(change, Outcome::Removed, start) };
         log::info!("{report}");
         Ok(report)
-    }
-
-    /// Keeps the names another script of the namespace owns with an earlier path, and
-    /// sub-namespaces; takes over names owned by later paths (L5).
-    fn claim_names(&mut self, py: Python<'_>, change: &Change, exports: Vec<String>) -> Vec<String> {
-        let namespace = &change.found.namespace;
-        let mut claimed = Vec::new();
-        for name in exports {
-            if self.namespaces.module(py, &format!("{namespace}.{name}")).is_some() {
-                log::warn!(
-                    "duplicate name {namespace}.{name}: {} ignored, namespace {namespace}.{name} kept",
-                    change.found.path
-                );
-                continue;
-            }
-            // Cheap cases first, so a reload does not scan every script (scale, issue 7): a
-            // name this script holds already, or one nobody holds, is this script's.
-            let holds = self.scripts.get(&change.found.file).is_some_and(|s| s.contributions.contains(&name));
-            let taken = self
-                .namespaces
-                .module(py, namespace)
-                .is_some_and(|m| m.hasattr(name.as_str()).unwrap_or(false));
-            if holds || !taken {
-                claimed.push(name);
-                continue;
-            }
-            let owner = self.scripts.iter_mut().find(|(file, s)| {
-                **file != change.found.file && &s.namespace == namespace && s.contributions.contains(&name)
-            });
-            match owner {
-                Some((_, other)) if other.path < change.found.path => {
-                    log::warn!(
-                        "duplicate name {namespace}.{name}: {} ignored, {} kept",
-                        change.found.path,
-                        other.path
-                    );
-                    continue;
-                }
-                Some((_, other)) => {
-                    log::warn!(
-                        "duplicate name {namespace}.{name}: {} ignored, {} kept",
-                        other.path,
-                        change.found.path
-                    );
-                    other.contributions.retain(|n| n != &name);
-                }
-                None => {}
-            }
-            claimed.push(name);
-        }
-        claimed
-    }
-
-    /// Leaks, prunes and re-claims after an applied reload (R10).
-    #[allow(clippy::too_many_arguments)]
-    fn account_names(
-        &mut self,
-        py: Python<'_>,
-        change: &Change,
-        module: &Bound<'_, PyModule>,
-        retained: &Bound<'_, PyDict>,
-        candidate: &Bound<'_, PyDict>,
-        exports: &[String],
-        changes: &mut Changes,
-    ) -> Result<(), Error> {
-        let script = &self.scripts[&change.found.file];
-        let next_version = script.version + 1;
-        for name in &script.contributions {
-            if exports.contains(name) || candidate.contains(name).unwrap_or(false) {
-                continue;
-            }
-            if self.config.prune {
-                changes.pruned.push(name.clone());
-                continue;
-            }
-            let object = match module.getattr(name.as_str()) {
-                Ok(object) => object,
-                Err(_) => retained
-                    .get_item(name)
-                    .map_err(|e| Error::python(py, &e))?
-                    .unwrap_or_else(|| py.None().into_bound(py)),
-            };
-            let leak = Leak {
-                namespace: change.found.namespace.clone(),
-                name: name.clone(),
-                script: change.found.path.clone(),
-                version: next_version,
-            };
-            self.leaks.record(leak, object.unbind());
-            changes.leaked.push(name.clone());
-        }
-        changes.reclaimed = self.leaks.reclaim(&change.found.namespace, exports);
-        Ok(())
-    }
-
-    fn swap_registry(
-        &self,
-        py: Python<'_>,
-        file: &Path,
-        globals: &Bound<'_, PyDict>,
-        exports: &[String],
-    ) -> Result<(), Error> {
-        let script = &self.scripts[file];
-        self.forget_contributions(py, script)?;
-        self.registry
-            .bind(py)
-            .call_method1("add_script", (globals, exports.to_vec()))
-            .map(drop)
-            .map_err(|e| Error::python(py, &e))
     }
 
     /// A rejection (or, for a script not in effect, a pending load). `ran`: the candidate's
@@ -839,7 +476,7 @@ impl Reloader {
     }
 
     /// Which directory a file belongs to, its path and namespace.
-    fn locate(&self, file: &Path) -> Result<Change, Error> {
+    pub(super) fn locate(&self, file: &Path) -> Result<Change, Error> {
         let file = canonical_file(file);
         let (id, dir) = self
             .directories
@@ -876,31 +513,8 @@ fn canonical_file(file: &Path) -> PathBuf {
     file.to_path_buf()
 }
 
-/// The L6 order for a batch: a script runs after the batch members it imports names from.
-fn batch_order(prepared: &[Prepared]) -> Vec<usize> {
-    let mut binders: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    for (i, p) in prepared.iter().enumerate() {
-        for name in &p.compiled.bindings {
-            binders.entry((p.change.found.namespace.as_str(), name.as_str())).or_insert(i);
-        }
-    }
-    let deps: Vec<Vec<usize>> = prepared
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            p.compiled
-                .imports
-                .iter()
-                .filter_map(|(m, n)| binders.get(&(m.as_str(), n.as_str())).copied())
-                .filter(|&b| b != i)
-                .collect()
-        })
-        .collect();
-    resolve::static_order(&deps)
-}
-
 /// A report for `change` with nothing but its outcome filled in.
-fn report_for(change: &Change, outcome: Outcome, start: Instant) -> ReloadReport {
+pub(super) fn report_for(change: &Change, outcome: Outcome, start: Instant) -> ReloadReport {
     ReloadReport {
         path: change.found.path.clone(),
         namespace: change.found.namespace.clone(),
@@ -914,7 +528,7 @@ fn report_for(change: &Change, outcome: Outcome, start: Instant) -> ReloadReport
     }
 }
 
-fn script_error(py: Python<'_>, err: &PyErr, change: &Change) -> RejectReason {
+pub(super) fn script_error(py: Python<'_>, err: &PyErr, change: &Change) -> RejectReason {
     let file = change.found.file.to_string_lossy();
     let failure = PyFailure::locate(py, err, Some(&file));
     RejectReason::Script { problem: ScriptProblem::Error { failure: Box::new(failure) } }

@@ -182,6 +182,11 @@ pub(crate) fn new_globals<'py>(
 pub(crate) fn wait_target(py: Python<'_>, err: &PyErr, namespaces: &[&str]) -> PyResult<Option<Wait>> {
     let namespaces = PySet::new(py, namespaces)?;
     let target = HELPER.module(py).call_method1("wait_target", (err.value(py), namespaces))?;
+    read_wait(&target)
+}
+
+/// A wait as `wait_target` in `script.py` gives it: `None` or `(kind, namespace, name)`.
+pub(crate) fn read_wait(target: &Bound<'_, PyAny>) -> PyResult<Option<Wait>> {
     let Some((kind, namespace, name)) = target.extract::<Option<(String, String, Option<String>)>>()? else {
         return Ok(None);
     };

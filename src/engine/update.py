@@ -724,31 +724,43 @@ def apply(
     exports_new,
     prune,
     fail_after,
+    batch=None,
 ):
     """Put `candidate` into effect over `retained`. Returns a summary dict, or raises
-    `Rejected` (or any exception) after undoing every change."""
-    journal = Journal(fail_after)
+    `Rejected` (or any exception) after undoing every change. Within a `batch` (batch.py,
+    R15), its journal and translation memo are used, and undoing is left to it."""
+    journal = Journal(fail_after) if batch is None else batch.journal_for(fail_after)
     applying = Apply(namespace, module, retained, candidate, registry, journal)
+    if batch is not None:
+        batch.share(applying)
     try:
         kept = kept_names(old_source, new_source, new_tree)
+        if batch is not None:
+            kept = batch.adjust(applying, kept, new_source, new_tree)
         summary = applying.run(kept, imported, exports_old, exports_new, prune)
     except BaseException:
-        journal.undo()
+        if batch is None:
+            journal.undo()
         raise
     finally:
-        applying.memo.clear()
-        applying.keep_alive.clear()
+        if batch is None:
+            applying.memo.clear()
+            applying.keep_alive.clear()
     summary["changes"] = len(journal.entries)
     summary["class_objects"] = applying.class_objects
-    journal.entries.clear()
+    if batch is None:
+        journal.entries.clear()
     return summary
 
 
-def overwrite(module, candidate, exports_old, exports_new, prune):
+def overwrite(module, candidate, exports_old, exports_new, prune, batch=None):
     """Overwrite mode (O1): the candidate's exports replace the namespace entries; nothing
-    is patched. Atomic through the journal like update mode. Returns the candidate's
-    classes by qualified name: every one of them is new (for class-created callbacks)."""
-    journal = Journal()
+    is patched. Atomic through the journal like update mode (the `batch`'s, which then
+    undoes, R15). Returns the candidate's classes by qualified name: every one of them is
+    new (for class-created callbacks)."""
+    journal = Journal() if batch is None else batch.journal_for(None)
+    if batch is not None:
+        batch.settle(candidate)
     try:
         for name in exports_new:
             journal.set_item(module.__dict__, name, candidate[name])
@@ -756,7 +768,8 @@ def overwrite(module, candidate, exports_old, exports_new, prune):
             if name not in exports_new and (name in candidate or prune) and name in module.__dict__:
                 journal.del_item(module.__dict__, name)
     except BaseException:
-        journal.undo()
+        if batch is None:
+            journal.undo()
         raise
     namespace = candidate.get("__name__")
     return {

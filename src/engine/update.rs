@@ -22,7 +22,7 @@ static SHAPE_CHANGE: Helper =
     Helper::new(include_str!("shape_change.py"), c"src/engine/shape_change.py", c"_relive_shape_change");
 
 /// `update.py`, loaded after the modules it imports.
-fn update_module(py: Python<'_>) -> &Bound<'_, PyModule> {
+pub(crate) fn update_module(py: Python<'_>) -> &Bound<'_, PyModule> {
     JOURNAL.module(py);
     STATE_RULE.module(py);
     SHAPE_CHANGE.module(py);
@@ -46,6 +46,8 @@ pub(crate) struct Candidate<'a, 'py> {
     pub(crate) prune: bool,
     /// Test hook: fail after this many journaled changes (R2).
     pub(crate) fail_after: Option<usize>,
+    /// The batch's journal and translation memo (`batch.py`, R15); `None` applies alone.
+    pub(crate) batch: Option<&'a Bound<'py, PyAny>>,
 }
 
 /// Why applying did not happen; every change made was undone.
@@ -81,6 +83,7 @@ pub(crate) fn apply_update<'py>(py: Python<'py>, c: &Candidate<'_, 'py>) -> Resu
         kwargs.set_item("exports_new", c.exports_new.to_vec())?;
         kwargs.set_item("prune", c.prune)?;
         kwargs.set_item("fail_after", c.fail_after)?;
+        kwargs.set_item("batch", c.batch)?;
         Ok(kwargs)
     };
     let kwargs = arguments().map_err(|err| ApplyError::Failed(PyFailure::from_err(py, &err)))?;
@@ -98,7 +101,7 @@ pub(crate) fn apply_overwrite<'py>(
     c: &Candidate<'_, 'py>,
 ) -> Result<Applied<'py>, ApplyError> {
     let helper = update_module(py);
-    let args = (c.module, c.candidate, c.exports_old.to_vec(), c.exports_new.to_vec(), c.prune);
+    let args = (c.module, c.candidate, c.exports_old.to_vec(), c.exports_new.to_vec(), c.prune, c.batch);
     let classes = helper.call_method1("overwrite", args).map_err(|err| classify(py, helper, &err))?;
     let classes =
         classes.cast_into::<PyDict>().map_err(|e| ApplyError::Failed(PyFailure::from_err(py, &e.into())))?;

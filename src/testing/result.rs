@@ -104,6 +104,10 @@ pub struct TestReport {
     /// How many tests the test file itself defines, when there is one (T8 warns on 0).
     #[serde(skip)]
     pub test_file_found: Option<usize>,
+    /// A test file that failed to load on a relive name not exported yet: what it waits for
+    /// (L6), so its script is blocked with it instead of failing.
+    #[serde(skip)]
+    pub waits_for: Option<crate::report::Wait>,
 }
 
 impl TestReport {

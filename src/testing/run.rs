@@ -49,8 +49,13 @@ pub(crate) struct Job<'a> {
     pub(crate) display_path: &'a str,
     /// Called with the candidate's globals after it ran, before its tests (R13).
     pub(crate) validate: Option<Py<PyAny>>,
-    /// The candidate seen through its namespace while its tests run (T1).
+    /// The batch's candidates seen through their namespaces while this one runs and is
+    /// tested (T1, R15): a `BatchView` of `view.py`.
     pub(crate) view: Option<Py<PyAny>>,
+    /// `(namespace, exports, own)`: how the candidate joins the view once it ran.
+    pub(crate) join: Option<Py<PyAny>>,
+    /// Every relive namespace, to tell what a test file that failed to load waits for (L6).
+    pub(crate) namespaces: Vec<String>,
     /// Set when a stop is requested: the run is interrupted like a timeout (W4).
     pub(crate) stop: Arc<AtomicBool>,
 }
@@ -170,6 +175,8 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
     let tests = job.tests;
     let validate = job.validate.as_ref().map(|v| v.clone_ref(py));
     let view = job.view.as_ref().map(|v| v.clone_ref(py));
+    let join = job.join.as_ref().map(|v| v.clone_ref(py));
+    let namespaces = job.namespaces.clone();
     let work: Work = Box::new(move |py: Python<'_>| {
         let _ = tx.send(Message::Started);
         let helper = runner(py);
@@ -177,12 +184,28 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
             Some(code) => {
                 let validate = validate.unwrap_or_else(|| py.None());
                 let view = view.unwrap_or_else(|| py.None());
+                let join = join.unwrap_or_else(|| py.None());
+                let args = (
+                    code,
+                    globals,
+                    test_code,
+                    test_path,
+                    tests,
+                    worker_deadline,
+                    validate,
+                    view,
+                    join,
+                    namespaces,
+                );
+                helper.call_method1("run", args)
+            }
+            None => {
+                let view = view.unwrap_or_else(|| py.None());
                 helper.call_method1(
-                    "run",
-                    (code, globals, test_code, test_path, tests, worker_deadline, validate, view),
+                    "retest",
+                    (globals, test_code, test_path, worker_deadline, view, namespaces),
                 )
             }
-            None => helper.call_method1("retest", (globals, test_code, test_path, worker_deadline)),
         };
         let _ = tx.send(Message::Done(result.map(Bound::unbind)));
     });
@@ -335,7 +358,12 @@ type Record = (String, String, f64, String, String, String, String, Option<Strin
 /// `(found, records, test_file_found)` from `runner.py`: `found` is `None` when the test
 /// file failed to load, `test_file_found` counts the tests the test file itself defines.
 fn read_tests(tests: &Bound<'_, PyAny>) -> PyResult<TestReport> {
-    let (found, records, test_file_found): (Option<usize>, Vec<Record>, Option<usize>) = tests.extract()?;
+    let (found, records, test_file_found, wait): (
+        Option<usize>,
+        Vec<Record>,
+        Option<usize>,
+        Bound<'_, PyAny>,
+    ) = tests.extract()?;
     let results: Vec<TestResult> = records
         .into_iter()
         .map(|(id, outcome, duration_ms, message, traceback, stdout, stderr, parent)| TestResult {
@@ -356,6 +384,7 @@ fn read_tests(tests: &Bound<'_, PyAny>) -> PyResult<TestReport> {
         timed_out,
         test_file_failed: found.is_none(),
         test_file_found,
+        waits_for: crate::engine::read_wait(&wait)?,
     })
 }
 
@@ -383,6 +412,7 @@ pub(crate) fn test_file_error(path: &str, failure: &PyFailure) -> TestReport {
         timed_out: false,
         test_file_failed: true,
         test_file_found: None,
+        waits_for: None,
     }
 }
 

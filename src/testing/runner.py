@@ -89,55 +89,58 @@ class Deadline:
         self.current = None
 
 
-def run(code, candidate, test_code, test_path, tests_enabled, deadline, validate, view):
-    """Execute `code` into `candidate`, validate it (R13), then run its tests, inside `view`
-    (T1: the candidate seen through its namespace) when one is given.
+def run(code, candidate, test_code, test_path, tests_enabled, deadline, validate, view, join, namespaces):
+    """Execute `code` into `candidate`, validate it (R13), then run its tests. With a `view`
+    (T1, R15: the batch's candidates seen through their namespaces), everything runs inside
+    it, and once validated the candidate joins it: `join` is (namespace, exports, own).
 
     Returns (phase, error, tests): phase is "exec", "validate" or "tests", error the
-    exception that ended the run or None, tests None or (found, records, test_file_found):
-    found is None when the test file failed to load, test_file_found the number of tests
-    the test file defines.
+    exception that ended the run or None, tests None or (found, records, test_file_found,
+    wait): found is None when the test file failed to load, test_file_found the number of
+    tests the test file defines, wait what a test file that failed on a missing relive name
+    waits for (L6), else None.
     """
     phase, error, tests = "exec", None, None
     _guarded.add(threading.get_ident())
+    if view is not None:
+        view.enter()
     try:
         exec(code, candidate)
         if validate is not None:
             phase = deadline.phase = "validate"
             validate(candidate)
+        if view is not None and join is not None:
+            view.add(*join, candidate)
         if tests_enabled:
             phase = deadline.phase = "tests"
-            tests = _run_tests_in_view(candidate, test_code, test_path, deadline, view)
+            tests = _run_tests(candidate, test_code, test_path, deadline, namespaces)
     except BaseException as exc:  # noqa: B036 - a script's SystemExit must not end relive
         error = exc
     finally:
         deadline.finished = True
         _guarded.discard(threading.get_ident())
+        if view is not None:
+            view.leave()
     return phase, error, tests
 
 
-def _run_tests_in_view(candidate, test_code, test_path, deadline, view):
-    if view is None:
-        return _run_tests(candidate, candidate, test_code, test_path, deadline)
-    view.enter(candidate)
-    try:
-        return _run_tests(candidate, candidate, test_code, test_path, deadline)
-    finally:
-        view.leave(candidate)
-
-
-def retest(globals_in_effect, test_code, test_path, deadline):
-    """Run the tests of the code in effect against a changed test file (T5)."""
+def retest(g, test_code, test_path, deadline, view, namespaces):
+    """Run the tests of `g`: the code in effect against a changed test file (T5), or a
+    candidate of a batch once every candidate of it ran (R15), inside `view` when given."""
     error, tests = None, None
     deadline.phase = "tests"
     _guarded.add(threading.get_ident())
+    if view is not None:
+        view.enter()
     try:
-        tests = _run_tests(globals_in_effect, None, test_code, test_path, deadline)
+        tests = _run_tests(g, test_code, test_path, deadline, namespaces)
     except BaseException as exc:  # noqa: B036
         error = exc
     finally:
         deadline.finished = True
         _guarded.discard(threading.get_ident())
+        if view is not None:
+            view.leave()
     return "tests", error, tests
 
 
@@ -150,7 +153,7 @@ def _defined_cases(g):
     return cases
 
 
-def _run_tests(g, candidate, test_code, test_path, deadline):
+def _run_tests(g, test_code, test_path, deadline, namespaces):
     """T1: the tests the script defines, plus those of its test file, which runs in a copy of
     the script's globals updated with its own names. Each file's tests form a group run
     between that file's own `setUpModule` and `tearDownModule` (T6)."""
@@ -167,7 +170,7 @@ def _run_tests(g, candidate, test_code, test_path, deadline):
         except BaseException as exc:  # noqa: B036
             text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             records.append((f"{test_path} (loading the test file)", "error", 0.0, _message(exc), text, "", "", None))
-            return None, records, None
+            return None, records, None, _wait_target(exc, namespaces)
         groups.append(_Group(test_globals, test_path, exclude=groups[0].tests))
     found = deadline.found = sum(group.suite.countTestCases() for group in groups)
     result = RecordingResult(deadline, records)
@@ -180,7 +183,15 @@ def _run_tests(g, candidate, test_code, test_path, deadline):
         result.interrupted(exc)
     result.restore_streams()
     test_file_found = groups[1].suite.countTestCases() if len(groups) > 1 else None
-    return found, records, test_file_found
+    return found, records, test_file_found, None
+
+
+def _wait_target(exc, namespaces):
+    """L6: what a test file that failed on a relive name not exported yet waits for."""
+    script = sys.modules.get("_relive_script")
+    if script is None or not namespaces:
+        return None
+    return script.wait_target(exc, set(namespaces))
 
 
 class _NoModuleFixtures(unittest.TestSuite):

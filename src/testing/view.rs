@@ -1,18 +1,20 @@
-//! The candidate view (T1): the Rust side of `view.py`.
+//! The candidate view (T1, R15): the Rust side of `view.py`.
 //!
-//! While a candidate's tests run, code on the worker thread that imports the candidate's
-//! namespace (`from game.ai import think`, `import game.ai`) gets the candidate's exports,
-//! so a test that imports its own script's names tests the new code. Nothing in effect
-//! changes, and other threads never see the candidate.
+//! While a batch's candidates run and are tested, code on the worker thread that imports
+//! their namespaces (`from game.ai import think`, `import game.ai`) gets the candidates'
+//! exports: a dependent is built against the candidates it imports, and a test that imports
+//! its own script's names tests the new code. Nothing in effect changes, and other threads
+//! never see a candidate.
 
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
 
 use crate::python::Helper;
 
 static HELPER: Helper = Helper::new(include_str!("view.py"), c"src/testing/view.py", c"_relive_view");
 
-/// What the view of one candidate needs to know.
-pub(crate) struct ViewOf<'a, 'py> {
+/// How one candidate joins a view once its module-level code ran.
+pub(crate) struct Join<'a, 'py> {
     /// The candidate's dotted namespace.
     pub(crate) namespace: &'a str,
     /// Called with the candidate's globals: the names it exports (L4).
@@ -22,10 +24,19 @@ pub(crate) struct ViewOf<'a, 'py> {
     pub(crate) own: Vec<String>,
 }
 
-/// A `CandidateView` for the runner.
-pub(crate) fn candidate_view(py: Python<'_>, of: ViewOf<'_, '_>) -> PyResult<Py<PyAny>> {
-    let class = HELPER.module(py).getattr("CandidateView")?;
-    Ok(class.call1((of.namespace, of.exports, of.own))?.unbind())
+/// A new, empty view for one batch (or one script's load attempt).
+pub(crate) fn new_view(py: Python<'_>) -> PyResult<Py<PyAny>> {
+    Ok(HELPER.module(py).getattr("BatchView")?.call0()?.unbind())
+}
+
+/// The `join` argument of a runner job.
+pub(crate) fn join_argument(py: Python<'_>, join: Join<'_, '_>) -> PyResult<Py<PyAny>> {
+    Ok((join.namespace, join.exports, join.own).into_pyobject(py)?.into_any().unbind())
+}
+
+/// Ends a view: the proxies bound in `globals` become the real namespace modules.
+pub(crate) fn release(py: Python<'_>, view: &Py<PyAny>, globals: &[Bound<'_, PyDict>]) -> PyResult<()> {
+    view.bind(py).call_method1("release", (PyList::new(py, globals)?,)).map(drop)
 }
 
 #[cfg(test)]
@@ -34,6 +45,6 @@ mod tests {
 
     #[test]
     fn helper_compiles() {
-        crate::python::attach(|py| assert!(HELPER.module(py).hasattr("CandidateView").unwrap()));
+        crate::python::attach(|py| assert!(HELPER.module(py).hasattr("BatchView").unwrap()));
     }
 }

@@ -1,0 +1,462 @@
+//! Step 5 of a batch (R2, R14, R15): putting the members that passed into effect, all
+//! through one journal and one translation memo (`batch.py`), then the bookkeeping of each
+//! (versions, contributions, leaks, reports).
+//!
+//! If applying any member fails, every change of the batch is undone, that member is
+//! rejected with what goes with it (`batch::close_rejections`), and the rest is applied
+//! again from scratch.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyModule};
+
+use super::batch::{Kind, Member, Role, close_rejections, member_report};
+use super::dependents::Imports;
+use super::leaks::Leak;
+use super::reload::Change;
+use super::update::{self, ApplyError, Candidate};
+use super::{Error, Mode, Reloader, Script};
+use crate::python::Helper;
+use crate::report::{Changes, Outcome, RejectReason, ReloadReport};
+
+static HELPER: Helper = Helper::new(include_str!("batch.py"), c"src/engine/batch.py", c"_relive_batch");
+
+/// `batch.py`, loaded after `update.py`, which it imports.
+pub(super) fn helper(py: Python<'_>) -> &Bound<'_, PyModule> {
+    update::update_module(py);
+    HELPER.module(py)
+}
+
+/// What applying one member did.
+pub(super) struct Applied {
+    changes: Changes,
+    classes: Py<PyDict>,
+    /// Names it imports from relive namespaces that took new objects (R15).
+    changed_imports: Vec<String>,
+    /// Its globals from now on: the retained ones, or the candidate's (new script,
+    /// overwrite mode).
+    globals: Py<PyDict>,
+    exports: Vec<String>,
+}
+
+impl Reloader {
+    /// Applies every member without a failure, in `order`; a failure undoes all of them and
+    /// the decision is made again. Returns what each applied member did, by index.
+    pub(super) fn apply_members(
+        &mut self,
+        py: Python<'_>,
+        members: &mut [Member],
+        order: &[usize],
+    ) -> Result<BTreeMap<usize, Applied>, Error> {
+        let touched: Vec<String> = members.iter().map(|m| m.change.found.namespace.clone()).collect();
+        loop {
+            let batch = helper(py)
+                .getattr("Batch")
+                .and_then(|b| b.call1((self.namespace_names(), touched.clone())))
+                .map_err(|e| Error::python(py, &e))?;
+            let mut applied = BTreeMap::new();
+            let mut failed = None;
+            for &i in order {
+                if members[i].failure.is_some() {
+                    continue;
+                }
+                match self.apply_member(py, &batch, &members[i])? {
+                    Ok(done) => {
+                        applied.insert(i, done);
+                    }
+                    Err(reason) => {
+                        failed = Some((i, reason));
+                        break;
+                    }
+                }
+            }
+            let Some((i, reason)) = failed else {
+                batch.call_method0("close").map_err(|e| Error::python(py, &e))?;
+                return Ok(applied);
+            };
+            batch.call_method0("undo").map_err(|e| Error::python(py, &e))?;
+            members[i].fail(reason, None, true, true);
+            close_rejections(members);
+        }
+    }
+
+    /// Applies one member through `batch`; `Err` is why it is rejected.
+    fn apply_member(
+        &mut self,
+        py: Python<'_>,
+        batch: &Bound<'_, PyAny>,
+        member: &Member,
+    ) -> Result<Result<Applied, RejectReason>, Error> {
+        let file = &member.change.found.file;
+        if member.role == Role::Retest {
+            let script = &self.scripts[file];
+            return Ok(Ok(Applied {
+                changes: Changes::default(),
+                classes: PyDict::new(py).unbind(),
+                changed_imports: Vec::new(),
+                globals: script.globals.clone_ref(py),
+                exports: script.contributions.clone(),
+            }));
+        }
+        let candidate = member.candidate.as_ref().expect("a member that passed was built").bind(py).clone();
+        let compiled = member.compiled.as_ref().expect("built members compiled");
+        let exports = self.claim_names(py, &member.change, member.exports.clone());
+        let module =
+            self.namespaces.module(py, &member.change.found.namespace).expect("created before it ran");
+        if member.kind == Kind::New {
+            batch
+                .call_method1("install", (&module, exports.clone(), &candidate))
+                .map_err(|e| Error::python(py, &e))?;
+            return Ok(Ok(Applied {
+                changes: Changes::default(),
+                classes: PyDict::new(py).unbind(),
+                changed_imports: Vec::new(),
+                globals: candidate.unbind(),
+                exports,
+            }));
+        }
+        let script = &self.scripts[file];
+        let retained = script.globals.bind(py).clone();
+        let exports_old = script.contributions.clone();
+        let old_source = script.text.clone();
+        let input = Candidate {
+            namespace: &member.change.found.namespace,
+            module: &module,
+            retained: &retained,
+            candidate: &candidate,
+            registry: self.registry.bind(py),
+            old_source: &old_source,
+            new_source: &compiled.text,
+            new_tree: compiled.tree.bind(py),
+            imported: &compiled.imported,
+            exports_old: &exports_old,
+            exports_new: &exports,
+            prune: self.config.prune,
+            fail_after: self.fail_apply_after,
+            batch: Some(batch),
+        };
+        let applied = match self.config.mode {
+            Mode::Update => update::apply_update(py, &input),
+            Mode::Overwrite => update::apply_overwrite(py, &input),
+        };
+        let update::Applied { changes, classes } = match applied {
+            Ok(applied) => applied,
+            Err(ApplyError::Rejected(message)) => return Ok(Err(RejectReason::Shape { message })),
+            Err(ApplyError::Failed(failure)) => {
+                return Ok(Err(RejectReason::Apply { failure: Box::new(failure) }));
+            }
+        };
+        let changed_imports: Vec<String> = match self.config.mode {
+            Mode::Update => batch
+                .getattr("changed_imports")
+                .and_then(|c| c.extract())
+                .map_err(|e| Error::python(py, &e))?,
+            Mode::Overwrite => Vec::new(),
+        };
+        let globals = match self.config.mode {
+            Mode::Update => retained.unbind(),
+            Mode::Overwrite => candidate.unbind(),
+        };
+        Ok(Ok(Applied { changes, classes: classes.unbind(), changed_imports, globals, exports }))
+    }
+
+    /// The bookkeeping of an applied member, and its report.
+    pub(super) fn commit_member(
+        &mut self,
+        py: Python<'_>,
+        member: &mut Member,
+        applied: &Applied,
+    ) -> Result<ReloadReport, Error> {
+        let file = member.change.found.file.clone();
+        let tests = member.tests.take();
+        if member.role == Role::Retest {
+            let script = self.scripts.get_mut(&file).expect("in effect");
+            script.test_imports = Imports::of_test_file(py, &file);
+            let report = ReloadReport {
+                version: Some(script.version),
+                tests,
+                ..member_report(member, Outcome::Retested)
+            };
+            log::info!("{report}");
+            return Ok(report);
+        }
+        let compiled = member.compiled.take().expect("built members compiled");
+        let imports = Imports::of_tree(py, compiled.tree.bind(py)).map_err(|e| Error::python(py, &e))?;
+        let test_imports = Imports::of_test_file(py, &file);
+        let globals = applied.globals.bind(py).clone();
+        let exports = applied.exports.clone();
+        if member.kind == Kind::New {
+            return self.commit_new(py, member, compiled, globals, exports, (imports, test_imports), tests);
+        }
+        let module = self.namespaces.module(py, &member.change.found.namespace).expect("in effect");
+        let candidate = member.candidate.as_ref().expect("built").bind(py).clone();
+        let mut changes = applied.changes.clone();
+        self.account_names(py, &member.change, &module, &globals, &candidate, &exports, &mut changes)?;
+        self.event_classes = Some(applied.classes.clone_ref(py));
+        self.swap_registry(py, &file, &globals, &exports)?;
+        let dependent = member.role == Role::Dependent;
+        let script = self.scripts.get_mut(&file).expect("still loaded");
+        if !dependent {
+            script.version += 1;
+            script.bytes = std::mem::take(&mut member.bytes);
+            script.text = compiled.text;
+        }
+        script.contributions = exports;
+        script.globals = globals.unbind();
+        script.imports = imports;
+        script.test_imports = test_imports;
+        let version = script.version;
+        for kind in &changes.kind_changed {
+            log::warn!("{}: kind changed: {kind}", member.path());
+        }
+        if self.config.debug_leaks {
+            self.warn_surviving_classes(py, &member.change);
+        }
+        let outcome = match (member.kind, member.role) {
+            (Kind::Removed, _) => Outcome::Loaded,
+            (_, Role::Dependent)
+                if !dependent_changed(&changes, &applied.changed_imports, self.config.mode) =>
+            {
+                Outcome::Retested
+            }
+            _ => Outcome::Reloaded,
+        };
+        // A dependent that only passed its tests again reports no changes (R15).
+        let changes = (outcome != Outcome::Retested).then_some(changes);
+        let report =
+            ReloadReport { version: Some(version), changes, tests, ..member_report(member, outcome) };
+        log::info!("{report}");
+        Ok(report)
+    }
+
+    /// A new script goes into effect as version 1 (W2).
+    #[allow(clippy::too_many_arguments)]
+    fn commit_new(
+        &mut self,
+        py: Python<'_>,
+        member: &mut Member,
+        compiled: super::script::Compiled,
+        globals: Bound<'_, PyDict>,
+        exports: Vec<String>,
+        (imports, test_imports): (Imports, Imports),
+        tests: Option<crate::testing::TestReport>,
+    ) -> Result<ReloadReport, Error> {
+        let change = &member.change;
+        let reclaimed = self.leaks.reclaim(&change.found.namespace, &exports);
+        self.registry
+            .bind(py)
+            .call_method1("add_script", (&globals, exports.clone()))
+            .map_err(|e| Error::python(py, &e))?;
+        self.directories.get_mut(&change.directory).expect("registered").pending.remove(&change.found.file);
+        let script = Script {
+            directory: change.directory,
+            path: change.found.path.clone(),
+            namespace: change.found.namespace.clone(),
+            globals: globals.unbind(),
+            version: 1,
+            contributions: exports,
+            bytes: std::mem::take(&mut member.bytes),
+            text: compiled.text,
+            imports,
+            test_imports,
+        };
+        self.scripts.insert(change.found.file.clone(), script);
+        let report = ReloadReport {
+            version: Some(1),
+            changes: Some(Changes { reclaimed, ..Changes::default() }),
+            tests,
+            ..member_report(member, Outcome::Loaded)
+        };
+        log::info!("{report}");
+        Ok(report)
+    }
+
+    /// A member that failed, or goes with one that did: rejected (in effect) or pending
+    /// (new, or a re-created script, W2, W3).
+    pub(super) fn reject_member(&mut self, member: &mut Member) -> ReloadReport {
+        let failure = member.failure.take().expect("a member not applied failed");
+        let tests = member.tests.take();
+        let file = member.change.found.file.clone();
+        let pending = match member.kind {
+            Kind::InEffect => false,
+            Kind::New => true,
+            Kind::Removed => {
+                if let Some(script) = self.scripts.remove(&file) {
+                    let directory = self.directories.get_mut(&member.change.directory).expect("registered");
+                    directory.removed.insert(file.clone(), script);
+                }
+                true
+            }
+        };
+        let report = if pending {
+            let directory = self.directories.get_mut(&member.change.directory).expect("registered");
+            directory.pending.insert(file, failure.wait);
+            ReloadReport { reason: Some(failure.reason), tests, ..member_report(member, Outcome::Pending) }
+        } else {
+            ReloadReport {
+                version: self.scripts.get(&file).map(|s| s.version),
+                reason: Some(failure.reason),
+                tests,
+                outside_effects: failure.ran,
+                ..member_report(member, Outcome::Rejected)
+            }
+        };
+        log::info!("{report}");
+        report
+    }
+
+    /// Keeps the names another script of the namespace owns with an earlier path, and
+    /// sub-namespaces; takes over names owned by later paths (L5).
+    pub(super) fn claim_names(
+        &mut self,
+        py: Python<'_>,
+        change: &Change,
+        exports: Vec<String>,
+    ) -> Vec<String> {
+        let namespace = &change.found.namespace;
+        let mut claimed = Vec::new();
+        for name in exports {
+            if self.namespaces.module(py, &format!("{namespace}.{name}")).is_some() {
+                log::warn!(
+                    "duplicate name {namespace}.{name}: {} ignored, namespace {namespace}.{name} kept",
+                    change.found.path
+                );
+                continue;
+            }
+            // Cheap cases first, so a reload does not scan every script (scale, issue 7): a
+            // name this script holds already, or one nobody holds, is this script's.
+            let holds = self.scripts.get(&change.found.file).is_some_and(|s| s.contributions.contains(&name));
+            let taken = self
+                .namespaces
+                .module(py, namespace)
+                .is_some_and(|m| m.hasattr(name.as_str()).unwrap_or(false));
+            if holds || !taken {
+                claimed.push(name);
+                continue;
+            }
+            let owner = self.scripts.iter_mut().find(|(file, s)| {
+                **file != change.found.file && &s.namespace == namespace && s.contributions.contains(&name)
+            });
+            match owner {
+                Some((_, other)) if other.path < change.found.path => {
+                    log::warn!(
+                        "duplicate name {namespace}.{name}: {} ignored, {} kept",
+                        change.found.path,
+                        other.path
+                    );
+                    continue;
+                }
+                Some((_, other)) => {
+                    log::warn!(
+                        "duplicate name {namespace}.{name}: {} ignored, {} kept",
+                        other.path,
+                        change.found.path
+                    );
+                    other.contributions.retain(|n| n != &name);
+                }
+                None => {}
+            }
+            claimed.push(name);
+        }
+        claimed
+    }
+
+    /// Leaks, prunes and re-claims after an applied reload (R10).
+    #[allow(clippy::too_many_arguments)]
+    fn account_names(
+        &mut self,
+        py: Python<'_>,
+        change: &Change,
+        module: &Bound<'_, PyModule>,
+        retained: &Bound<'_, PyDict>,
+        candidate: &Bound<'_, PyDict>,
+        exports: &[String],
+        changes: &mut Changes,
+    ) -> Result<(), Error> {
+        let script = &self.scripts[&change.found.file];
+        let next_version = script.version + 1;
+        for name in &script.contributions {
+            if exports.contains(name) || candidate.contains(name).unwrap_or(false) {
+                continue;
+            }
+            if self.config.prune {
+                changes.pruned.push(name.clone());
+                continue;
+            }
+            let object = match module.getattr(name.as_str()) {
+                Ok(object) => object,
+                Err(_) => retained
+                    .get_item(name)
+                    .map_err(|e| Error::python(py, &e))?
+                    .unwrap_or_else(|| py.None().into_bound(py)),
+            };
+            let leak = Leak {
+                namespace: change.found.namespace.clone(),
+                name: name.clone(),
+                script: change.found.path.clone(),
+                version: next_version,
+            };
+            self.leaks.record(leak, object.unbind());
+            changes.leaked.push(name.clone());
+        }
+        changes.reclaimed = self.leaks.reclaim(&change.found.namespace, exports);
+        Ok(())
+    }
+
+    fn swap_registry(
+        &self,
+        py: Python<'_>,
+        file: &Path,
+        globals: &Bound<'_, PyDict>,
+        exports: &[String],
+    ) -> Result<(), Error> {
+        let script = &self.scripts[file];
+        self.forget_contributions(py, script)?;
+        self.registry
+            .bind(py)
+            .call_method1("add_script", (globals, exports.to_vec()))
+            .map(drop)
+            .map_err(|e| Error::python(py, &e))
+    }
+}
+
+/// Whether a dependent whose file did not change changed anyway (R15: `reloaded`, not
+/// `retested`): names it imported took new objects, or values of it were replaced.
+fn dependent_changed(changes: &Changes, changed_imports: &[String], mode: Mode) -> bool {
+    mode == Mode::Overwrite
+        || !changed_imports.is_empty()
+        || !changes.values_replaced.is_empty()
+        || !changes.kind_changed.is_empty()
+        || !changes.classes_created.is_empty()
+        || !changes.functions_forwarded.is_empty()
+        || !changes.leaked.is_empty()
+        || !changes.pruned.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helper_compiles() {
+        crate::python::attach(|py| assert!(helper(py).hasattr("Batch").unwrap()));
+    }
+
+    #[test]
+    fn r15_import_targets_read_every_form() {
+        crate::python::attach(|py| {
+            let source = "from game import LIMIT\nfrom game.lib import n as foo\nimport game.lib\nimport os, game.x as x\nif True:\n    from game import lib\ndef f():\n    from game import hidden\n";
+            let imports =
+                Imports::of_tree(py, &py.import("ast").unwrap().call_method1("parse", (source,)).unwrap())
+                    .unwrap();
+            let pair = |m: &str, n: &str| (m.to_string(), n.to_string());
+            assert_eq!(
+                imports.names,
+                vec![pair("game", "LIMIT"), pair("game.lib", "n"), pair("game", "lib")]
+            );
+            assert_eq!(imports.modules, vec!["game.lib".to_string(), "os".into(), "game.x".into()]);
+        });
+    }
+}

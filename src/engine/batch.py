@@ -1,0 +1,153 @@
+"""One batch's apply (R2, R14, R15): every member goes live through one journal and one
+translation memo, or none does.
+
+Loaded once by src/engine/batch.rs, after `update.py` (which it drives: `Apply` does the
+patching of one member). The memo is shared across the batch's members, in dependency
+order: once a script is applied, its candidate objects map to their retained counterparts,
+so a dependent built against that candidate (`from game import LIMIT`, R15) translates the
+objects it imported into the ones now in effect. If any member fails, `undo` reverts every
+change of every member, in reverse order. Also here: the import targets of a script or test
+file, from its syntax tree, for R15's dependency graph.
+"""
+
+import ast
+import types
+
+import _relive_state_rule as state_rule
+from _relive_journal import MISSING, Journal
+from _relive_update import ATOM_TYPES
+
+
+def import_targets(source_or_tree):
+    """Module-level imports: ([(module, name)] of `from module import name`, [module] of
+    `import module`), looking inside if/try/with/for/while bodies but not into defs."""
+    tree = ast.parse(source_or_tree) if isinstance(source_or_tree, str) else source_or_tree
+    names, modules = [], []
+    todo = list(tree.body)
+    while todo:
+        stmt = todo.pop(0)
+        if isinstance(stmt, ast.ImportFrom) and not stmt.level and stmt.module:
+            names.extend((stmt.module, alias.name) for alias in stmt.names)
+        elif isinstance(stmt, ast.Import):
+            modules.extend(alias.name for alias in stmt.names)
+        elif not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                todo.extend(getattr(stmt, field, None) or ())
+    return names, modules
+
+
+def file_import_targets(path):
+    """`import_targets` of a file; nothing for a file that does not parse."""
+    try:
+        with open(path, "rb") as handle:
+            return import_targets(ast.parse(handle.read()))
+    except (OSError, SyntaxError, ValueError):
+        return [], []
+
+
+def _relive_bindings(tree, namespaces):
+    """Names a script's module-level imports bind from relive namespaces (R15)."""
+    bound = set()
+    todo = list(tree.body)
+    while todo:
+        stmt = todo.pop(0)
+        if isinstance(stmt, ast.ImportFrom) and not stmt.level and stmt.module in namespaces:
+            bound.update(alias.asname or alias.name for alias in stmt.names if alias.name != "*")
+        elif isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if alias.name in namespaces or alias.name.split(".")[0] in namespaces:
+                    bound.add(alias.asname or alias.name.split(".")[0])
+        elif not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                todo.extend(getattr(stmt, field, None) or ())
+    return bound
+
+
+def _same(a, b):
+    if a is b:
+        return True
+    return type(a) in ATOM_TYPES and type(a) is type(b) and a == b
+
+
+def _kept_given(kept, new_source, new_tree, changed):
+    """`kept` less what reads `changed` names, transitively, and those names themselves."""
+    if not changed:
+        return kept
+    dirty = set(changed)
+    progress = True
+    while progress:
+        progress = False
+        for _, kind, binds, reads, _ in state_rule._statements(new_source, new_tree):
+            if kind == "value" and reads & dirty and not binds <= dirty:
+                dirty |= binds
+                progress = True
+    return kept - dirty
+
+
+class Batch:
+    """The journal and the translation memo of one batch's apply. `update.apply` and
+    `update.overwrite` take it as `batch=` and then leave undoing and clearing to it."""
+
+    def __init__(self, namespaces, touched):
+        self.journal = Journal()
+        self.memo = {}
+        self.keep_alive = []
+        self.namespaces = set(namespaces)
+        # Namespaces with a member in this batch: a module import of one counts as changed.
+        self.touched = set(touched)
+        # The imported names of the last member applied that took new objects (R15).
+        self.changed_imports = []
+
+    def journal_for(self, fail_after):
+        """The batch's journal; `fail_after` is a test hook (R2): fail after this many
+        journaled changes of the member applied next."""
+        self.journal.fail_after = None if fail_after is None else len(self.journal.entries) + fail_after
+        return self.journal
+
+    def share(self, applying):
+        """One translation memo for the whole batch, in dependency order: once a member is
+        applied, its candidate objects map to their retained counterparts, so a dependent
+        translates what it imported from that candidate into what is now in effect."""
+        applying.memo = self.memo
+        applying.keep_alive = self.keep_alive
+
+    def adjust(self, applying, kept, new_source, new_tree):
+        """R8's kept names for a member, where its imports from relive namespaces that take
+        new objects count as changed statements (R15): values computed from them are
+        recomputed, the rest is kept."""
+        candidate, retained = applying.candidate, applying.retained
+        changed = set()
+        for name in _relive_bindings(new_tree, self.namespaces):
+            value = candidate.get(name, MISSING)
+            if isinstance(value, types.ModuleType):
+                if value.__name__ in self.touched:
+                    changed.add(name)
+                continue
+            if value is not MISSING and not _same(self.memo.get(id(value), value), retained.get(name, MISSING)):
+                changed.add(name)
+        self.changed_imports = sorted(changed)
+        return _kept_given(kept, new_source, new_tree, changed)
+
+    def settle(self, candidate):
+        """A member that goes live as it is (a new script, overwrite mode): its objects are
+        the live ones, so later members translate them to themselves."""
+        for value in candidate.values():
+            if type(value) not in ATOM_TYPES:
+                self.memo.setdefault(id(value), value)
+                self.keep_alive.append(value)
+
+    def install(self, module, names, values):
+        """Put a new script's exports into its namespace, through the journal."""
+        self.settle(values)
+        for name in names:
+            self.journal.set_item(module.__dict__, name, values[name])
+
+    def undo(self):
+        self.journal.undo()
+        self.close()
+
+    def close(self):
+        """Done (committed or undone): drop the journal and the memo (R12)."""
+        self.journal.entries.clear()
+        self.memo.clear()
+        self.keep_alive.clear()

@@ -1,0 +1,463 @@
+//! One batch, one pipeline (R14, R15, T1): build every candidate, test them all, then apply
+//! all of them or reject the failing ones together with what they touch.
+//!
+//! 1. *Members*: the changed scripts, plus their dependents (R15, `dependents.rs`): scripts
+//!    that import their names, transitively, are rebuilt; scripts whose test files import
+//!    them are retested.
+//! 2. *Build*, in dependency order (L6): each candidate executes inside the batch's view, so
+//!    it imports the candidates built before it, and joins the view once it ran.
+//! 3. *Test*: every member's tests run with every candidate of the batch in view (T1).
+//! 4. *Decide*: a failing member takes with it what was built against it and, when its
+//!    version in effect would stay live, the members it was built against (the change
+//!    that broke it). See [`close_rejections`].
+//! 5. *Apply* (`apply.rs`): the rest goes live through one journal and one translation
+//!    memo, or, if anything fails, none of it does and the decision is made again.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use super::candidate::Ran;
+use super::dependents::{Graph, Imports, Node};
+use super::reload::{Change, report_for, script_error};
+use super::script::{self, Compiled};
+use super::{Error, Reloader, resolve};
+use crate::report::{Outcome, RejectReason, ReloadReport, ScriptPath, Wait};
+use crate::testing::{TestReport, view};
+
+/// Why a script is in a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    /// Its file changed (or is new).
+    Changed,
+    /// It imports from a member (R15): rebuilt from its file in effect.
+    Dependent,
+    /// Only its test file imports from a member: its code in effect is tested again.
+    Retest,
+}
+
+/// Whether the member's script is in effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    InEffect,
+    /// A new or pending script (W2).
+    New,
+    /// A deleted script re-created: reloaded against the globals it had (W3).
+    Removed,
+}
+
+/// Why a member is rejected.
+pub(super) struct Failure {
+    pub(super) reason: RejectReason,
+    /// The relive name a failed execution waits for (W2, L6).
+    pub(super) wait: Option<Wait>,
+    /// Its candidate's code ran, so outside effects may exist (R1).
+    pub(super) ran: bool,
+    /// Other members were built or tested against its candidate.
+    pub(super) seen: bool,
+}
+
+/// A script of a batch, through the pipeline.
+pub(super) struct Member {
+    pub(super) change: Change,
+    pub(super) bytes: Vec<u8>,
+    /// `None` for a member that is only retested.
+    pub(super) compiled: Option<Compiled>,
+    pub(super) role: Role,
+    pub(super) kind: Kind,
+    pub(super) start: Instant,
+    /// Members it imports from (its test file's imports included).
+    pub(super) upstream: BTreeSet<usize>,
+    pub(super) candidate: Option<Py<PyDict>>,
+    pub(super) exports: Vec<String>,
+    /// What its version in effect contributes (nothing for a new script).
+    pub(super) before: Vec<String>,
+    /// Time its module-level code took, out of the per-script timeout (T6).
+    pub(super) elapsed: Duration,
+    pub(super) tests: Option<TestReport>,
+    pub(super) failure: Option<Failure>,
+}
+
+impl Member {
+    /// A member; `compiled` is `None` only for one that is only retested.
+    pub(super) fn new(
+        change: Change,
+        bytes: Vec<u8>,
+        compiled: Option<Compiled>,
+        role: Role,
+        kind: Kind,
+    ) -> Member {
+        Member {
+            change,
+            bytes,
+            compiled,
+            role,
+            kind,
+            before: Vec::new(),
+            start: Instant::now(),
+            upstream: BTreeSet::new(),
+            candidate: None,
+            exports: Vec::new(),
+            elapsed: Duration::ZERO,
+            tests: None,
+            failure: None,
+        }
+    }
+
+    pub(super) fn fail(&mut self, reason: RejectReason, wait: Option<Wait>, ran: bool, seen: bool) {
+        self.failure = Some(Failure { reason, wait, ran, seen });
+    }
+
+    pub(super) fn path(&self) -> &ScriptPath {
+        &self.change.found.path
+    }
+}
+
+impl Reloader {
+    /// Adds the dependents of `members` (all changed) and links every member to those it
+    /// imports from (R15).
+    pub(super) fn with_dependents(
+        &self,
+        py: Python<'_>,
+        mut members: Vec<Member>,
+    ) -> Result<Vec<Member>, Error> {
+        let namespaces: BTreeSet<String> = self.namespace_names().into_iter().collect();
+        // Nodes: every script in effect, then the members that are not.
+        let mut files: Vec<std::path::PathBuf> = self.scripts.keys().cloned().collect();
+        files.extend(
+            members.iter().map(|m| m.change.found.file.clone()).filter(|f| !self.scripts.contains_key(f)),
+        );
+        let position: BTreeMap<std::path::PathBuf, usize> =
+            files.iter().enumerate().map(|(i, f)| (f.clone(), i)).collect();
+        let mut index: BTreeMap<usize, usize> =
+            members.iter().enumerate().map(|(m, member)| (position[&member.change.found.file], m)).collect();
+        let mut imports = Vec::with_capacity(files.len());
+        let mut test_imports = Vec::with_capacity(files.len());
+        for (i, file) in files.iter().enumerate() {
+            match index.get(&i).map(|&m| &members[m]) {
+                Some(member) => {
+                    let tree = member.compiled.as_ref().expect("changed members compiled").tree.bind(py);
+                    imports.push(Imports::of_tree(py, tree).map_err(|e| Error::python(py, &e))?);
+                    test_imports.push(Imports::of_test_file(py, file));
+                }
+                None => {
+                    let script = &self.scripts[file];
+                    imports.push(script.imports.clone());
+                    test_imports.push(script.test_imports.clone());
+                }
+            }
+        }
+        let nodes: Vec<Node<'_>> = files
+            .iter()
+            .enumerate()
+            .map(|(i, file)| {
+                let script = self.scripts.get(file);
+                let member = index.get(&i).map(|&m| &members[m]);
+                let mut binds: Vec<&str> =
+                    script.into_iter().flat_map(|s| s.contributions.iter().map(String::as_str)).collect();
+                binds.extend(
+                    member
+                        .and_then(|m| m.compiled.as_ref())
+                        .into_iter()
+                        .flat_map(|c| c.bindings.iter().map(String::as_str)),
+                );
+                let namespace = member
+                    .map(|m| m.change.found.namespace.as_str())
+                    .or(script.map(|s| s.namespace.as_str()))
+                    .unwrap_or_default();
+                Node { namespace, binds, imports: &imports[i], test_imports: &test_imports[i] }
+            })
+            .collect();
+        let graph = Graph::new(&nodes, &namespaces);
+        let changed: BTreeSet<usize> = index.keys().copied().collect();
+        let (rebuilt, retested) = graph.dependents(&changed);
+        let joining =
+            rebuilt.iter().map(|&n| (n, Role::Dependent)).chain(retested.iter().map(|&n| (n, Role::Retest)));
+        for (node, role) in joining {
+            let file = &files[node];
+            let script = &self.scripts[file];
+            let compiled = match role {
+                Role::Dependent => match script::compile(py, file, &script.bytes) {
+                    Ok(compiled) => Some(compiled),
+                    Err(problem) => {
+                        log::error!("{}: the version in effect no longer compiles: {problem}", script.path);
+                        continue;
+                    }
+                },
+                _ => None,
+            };
+            index.insert(node, members.len());
+            members.push(Member::new(
+                self.locate(file)?,
+                script.bytes.clone(),
+                compiled,
+                role,
+                Kind::InEffect,
+            ));
+        }
+        for (&node, &m) in &index {
+            members[m].upstream = graph.deps[node]
+                .iter()
+                .chain(&graph.test_deps[node])
+                .filter_map(|dep| index.get(dep).copied())
+                .filter(|&u| u != m)
+                .collect();
+        }
+        for member in &mut members {
+            member.before = self
+                .scripts
+                .get(&member.change.found.file)
+                .map(|s| s.contributions.clone())
+                .unwrap_or_default();
+        }
+        Ok(members)
+    }
+
+    /// Builds, tests, decides and applies the members of one batch; one report each, in
+    /// dependency order (a script loaded in place of its orphaned test file is followed by
+    /// the test file's removal, T5). Applied members are announced (R13), the others only
+    /// with `announce_failures`.
+    pub(super) fn run_members(
+        &mut self,
+        py: Python<'_>,
+        mut members: Vec<Member>,
+        announce_failures: bool,
+    ) -> Result<Vec<ReloadReport>, Error> {
+        let deps: Vec<Vec<usize>> = members.iter().map(|m| m.upstream.iter().copied().collect()).collect();
+        let order = resolve::static_order(&deps);
+        let view = view::new_view(py).map_err(|e| Error::python(py, &e))?;
+        let built = self.build_members(py, &mut members, &order, &view);
+        let tested = built.and_then(|()| self.test_members(py, &mut members, &order, &view));
+        let candidates: Vec<Bound<'_, PyDict>> =
+            members.iter().filter_map(|m| m.candidate.as_ref().map(|c| c.bind(py).clone())).collect();
+        view::release(py, &view, &candidates).map_err(|e| Error::python(py, &e))?;
+        tested?;
+        close_rejections(&mut members);
+        let applied = self.apply_members(py, &mut members, &order)?;
+        let mut reports = Vec::new();
+        for (i, applied) in order.iter().map(|&i| (i, applied.get(&i))) {
+            let member = &mut members[i];
+            let report = match applied {
+                Some(applied) => self.commit_member(py, member, applied)?,
+                None => self.reject_member(member),
+            };
+            let loaded = report.outcome == Outcome::Loaded;
+            if announce_failures || applied.is_some() {
+                self.announce(py, &report);
+            }
+            let file = member.change.found.file.clone();
+            reports.push(report);
+            if loaded {
+                reports.extend(self.retire_test_file_script(py, &file)?);
+            }
+        }
+        Ok(reports)
+    }
+
+    /// Step 2: each candidate runs inside the view, after the members it imports from.
+    fn build_members(
+        &mut self,
+        py: Python<'_>,
+        members: &mut [Member],
+        order: &[usize],
+        view: &Py<PyAny>,
+    ) -> Result<(), Error> {
+        let mut failed_bindings: BTreeMap<(String, String), ScriptPath> = BTreeMap::new();
+        for &i in order {
+            if members[i].role == Role::Retest {
+                continue;
+            }
+            let broken = members[i].upstream.iter().find(|&&u| members[u].failure.is_some()).copied();
+            if let (Role::Dependent, Some(u)) = (members[i].role, broken) {
+                let script = members[u].path().clone();
+                members[i].fail(RejectReason::DependsOnRejected { script }, None, false, false);
+                continue;
+            }
+            self.prepare_member(py, &mut members[i])?;
+            let member = &mut members[i];
+            let found = member.change.found.clone();
+            let owned = member.compiled.take().expect("built members compiled");
+            let compiled = &owned;
+            let globals = script::new_globals(py, &found.namespace, &found.file, found.path.as_str())
+                .map_err(|e| Error::python(py, &e))?;
+            match self.exec_in_view(py, &found, compiled, &globals, view)? {
+                Ran::Done { elapsed } => {
+                    member.elapsed = elapsed;
+                    let registry = self.registry.bind(py);
+                    match script::exports(py, compiled, &globals, &found.namespace, registry) {
+                        Ok(exports) => {
+                            member.exports = exports;
+                            member.candidate = Some(globals.unbind());
+                        }
+                        Err(err) => member.fail(script_error(py, &err, &member.change), None, true, true),
+                    }
+                }
+                Ran::Failed(problem) => member.fail(RejectReason::Script { problem }, None, true, false),
+                Ran::Raised(err) => {
+                    let names = self.namespace_names();
+                    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                    let wait = script::wait_target(py, &err, &refs).map_err(|e| Error::python(py, &e))?;
+                    let reason = match &wait {
+                        Some(Wait::Name { namespace, name }) => failed_bindings
+                            .get(&(namespace.clone(), name.clone()))
+                            .map(|script| RejectReason::NeedsRejected {
+                                waits_for: wait.clone().expect("matched"),
+                                script: script.clone(),
+                            }),
+                        _ => None,
+                    };
+                    let reason = reason.unwrap_or_else(|| script_error(py, &err, &member.change));
+                    member.fail(reason, wait, true, false);
+                }
+            }
+            if member.failure.is_some() {
+                let namespace = &member.change.found.namespace;
+                let path = member.change.found.path.clone();
+                for name in &compiled.bindings {
+                    failed_bindings.insert((namespace.clone(), name.clone()), path.clone());
+                }
+            }
+            member.compiled = Some(owned);
+        }
+        Ok(())
+    }
+
+    /// Makes a member's script ready to run: a new script's namespace exists, a re-created
+    /// script is in effect again with version 0 (W3).
+    fn prepare_member(&mut self, py: Python<'_>, member: &mut Member) -> Result<(), Error> {
+        let change = &member.change;
+        match member.kind {
+            Kind::InEffect => {}
+            Kind::New => {
+                let base = self.directories[&change.directory].namespace.clone();
+                self.yield_names_to_new_namespaces(&base, &change.found.namespace);
+                self.namespaces
+                    .create(py, &base, &change.found.namespace, change.directory)
+                    .map_err(|err| Error::python(py, &err))?;
+            }
+            Kind::Removed => {
+                let file = change.found.file.clone();
+                let Some(mut script) =
+                    self.directories.get_mut(&change.directory).and_then(|d| d.removed.remove(&file))
+                else {
+                    member.kind = Kind::New;
+                    return self.prepare_member(py, member);
+                };
+                // Names another script took while this one was deleted are that script's (L5).
+                let taken: BTreeSet<&String> = self
+                    .scripts
+                    .values()
+                    .filter(|s| s.namespace == change.found.namespace)
+                    .flat_map(|s| s.contributions.iter())
+                    .collect();
+                script.contributions.retain(|name| !taken.contains(name));
+                script.bytes.clear();
+                script.version = 0; // a deleted script is forgotten: it loads as version 1 (R11)
+                self.scripts.insert(file, script);
+            }
+        }
+        Ok(())
+    }
+
+    /// Step 3: every member's tests, with every candidate of the batch in view (T1).
+    fn test_members(
+        &mut self,
+        py: Python<'_>,
+        members: &mut [Member],
+        order: &[usize],
+        view: &Py<PyAny>,
+    ) -> Result<(), Error> {
+        if !self.config.tests {
+            return Ok(());
+        }
+        for &i in order {
+            let member = &members[i];
+            let upstream_failed = member.upstream.iter().any(|&u| members[u].failure.is_some());
+            if member.failure.is_some() || upstream_failed {
+                continue; // rejected with what it imports from anyway (step 4)
+            }
+            let globals = match (&member.candidate, member.role) {
+                (Some(candidate), _) => candidate.bind(py).clone(),
+                (None, Role::Retest) => self.scripts[&member.change.found.file].globals.bind(py).clone(),
+                (None, _) => continue,
+            };
+            let timeout = self.config.test_timeout.saturating_sub(member.elapsed);
+            let found = member.change.found.clone();
+            let tested = self.test_in_view(py, &found, &globals, Some(view), timeout)?;
+            let member = &mut members[i];
+            match tested {
+                Ok(tests) => member.tests = tests,
+                Err((problem, tests)) => {
+                    let wait = tests.as_ref().and_then(super::load::test_file_wait).map(|(wait, _)| wait);
+                    member.tests = tests;
+                    member.fail(RejectReason::Script { problem }, wait, true, true);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Step 4: which members go with a failing one.
+///
+/// A member built against a failing member's candidate (it imported from it after the
+/// candidate joined the view) is rejected with it: `NeedsRejected` when it needed a name
+/// only the candidate had (R14), else `DependsOnRejected`. A failing member whose version in
+/// effect would stay live (not a new script) was built or tested against the members it
+/// imports from: they are rejected too, as the change that broke it (R15), and so on
+/// transitively.
+pub(super) fn close_rejections(members: &mut [Member]) {
+    let mut done: BTreeSet<usize> = BTreeSet::new();
+    loop {
+        let Some(f) = (0..members.len()).find(|i| members[*i].failure.is_some() && !done.contains(i)) else {
+            return;
+        };
+        done.insert(f);
+        let path = members[f].path().clone();
+        let seen = members[f].failure.as_ref().is_some_and(|x| x.seen);
+        if members[f].kind == Kind::InEffect {
+            let problem = members[f].failure.as_ref().map(|x| x.reason.to_string()).unwrap_or_default();
+            let upstream: Vec<usize> = members[f].upstream.iter().copied().collect();
+            for u in upstream {
+                if members[u].failure.is_none() && members[u].role != Role::Retest {
+                    let reason =
+                        RejectReason::BreaksDependent { dependent: path.clone(), problem: problem.clone() };
+                    members[u].fail(reason, None, true, true);
+                }
+            }
+        }
+        for d in 0..members.len() {
+            if members[d].failure.is_some() || !members[d].upstream.contains(&f) {
+                continue;
+            }
+            if !seen && members[d].role == Role::Changed {
+                continue; // built against the version in effect: it stands on its own (R14)
+            }
+            let reason = needed_name(&members[d], &members[f])
+                .map(|waits_for| RejectReason::NeedsRejected { waits_for, script: path.clone() })
+                .unwrap_or(RejectReason::DependsOnRejected { script: path.clone() });
+            let ran = members[d].candidate.is_some();
+            members[d].fail(reason, None, ran, true);
+        }
+    }
+}
+
+/// A name `member` imports that only `failed`'s candidate was adding (R14's wording).
+fn needed_name(member: &Member, failed: &Member) -> Option<Wait> {
+    let binds = &failed.compiled.as_ref()?.bindings;
+    let namespace = &failed.change.found.namespace;
+    member
+        .compiled
+        .as_ref()?
+        .imports
+        .iter()
+        .find(|(m, n)| m == namespace && binds.contains(n) && !failed.before.contains(n))
+        .map(|(m, n)| Wait::Name { namespace: m.clone(), name: n.clone() })
+}
+
+/// The report of a member, with its outcome and nothing else.
+pub(super) fn member_report(member: &Member, outcome: Outcome) -> ReloadReport {
+    report_for(&member.change, outcome, member.start)
+}
