@@ -299,7 +299,7 @@ impl Reloader {
                 version: self.scripts.get(&file).map(|s| s.version),
                 reason: Some(failure.reason),
                 tests,
-                outside_effects: failure.ran,
+                outside_effects: failure.ran && member.role != Role::Retest,
                 ..member_report(member, Outcome::Rejected)
             }
         };
