@@ -291,8 +291,9 @@ impl Session {
                 .reloader
                 .wait_for_changes((deadline - now).min(Duration::from_millis(100)))
                 .map_err(|e| e.to_string())?;
-            for report in batch {
-                if expected.contains(report.path.as_str()) {
+            // Dependents (R15) come in the batch of the change that pulled them in.
+            if batch.iter().any(|r| expected.contains(r.path.as_str())) {
+                for report in batch {
                     reports.insert(report.path.to_string(), report);
                 }
             }
