@@ -292,8 +292,11 @@ impl Session {
                 .wait_for_changes((deadline - now).min(Duration::from_millis(100)))
                 .map_err(|e| e.to_string())?;
             // Dependents (R15) come in the batch of the change that pulled them in.
-            if batch.iter().any(|r| expected.contains(r.path.as_str())) {
-                for report in batch {
+            let handled = batch.iter().any(|r| expected.contains(r.path.as_str()));
+            for report in batch {
+                let dependent = handled
+                    && matches!(report.outcome, Outcome::Reloaded | Outcome::Retested | Outcome::Rejected);
+                if dependent || expected.contains(report.path.as_str()) {
                     reports.insert(report.path.to_string(), report);
                 }
             }
