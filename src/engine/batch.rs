@@ -20,7 +20,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::candidate::Ran;
-use super::dependents::{Graph, Imports, Node};
+use super::dependents::{Imports, Target};
 use super::reload::{Change, report_for, script_error};
 use super::script::{self, Compiled};
 use super::{Error, Reloader, resolve};
@@ -117,69 +117,56 @@ impl Member {
 
 impl Reloader {
     /// Adds the dependents of `members` (all changed) and links every member to those it
-    /// imports from (R15).
+    /// imports from (R15). Scripts whose imports reach a member are rebuilt, transitively;
+    /// then scripts whose test file's imports reach one are retested. Each round scans the
+    /// scripts in effect without allocating, so a batch without dependents stays cheap.
     pub(super) fn with_dependents(
         &self,
         py: Python<'_>,
         mut members: Vec<Member>,
     ) -> Result<Vec<Member>, Error> {
-        let namespaces: BTreeSet<String> = self.namespace_names().into_iter().collect();
-        // Nodes: every script in effect, then the members that are not.
-        let mut files: Vec<std::path::PathBuf> = self.scripts.keys().cloned().collect();
-        files.extend(
-            members.iter().map(|m| m.change.found.file.clone()).filter(|f| !self.scripts.contains_key(f)),
-        );
-        let position: BTreeMap<std::path::PathBuf, usize> =
-            files.iter().enumerate().map(|(i, f)| (f.clone(), i)).collect();
-        let mut index: BTreeMap<usize, usize> =
-            members.iter().enumerate().map(|(m, member)| (position[&member.change.found.file], m)).collect();
-        let mut imports = Vec::with_capacity(files.len());
-        let mut test_imports = Vec::with_capacity(files.len());
-        for (i, file) in files.iter().enumerate() {
-            match index.get(&i).map(|&m| &members[m]) {
-                Some(member) => {
-                    let tree = member.compiled.as_ref().expect("changed members compiled").tree.bind(py);
-                    imports.push(Imports::of_tree(py, tree).map_err(|e| Error::python(py, &e))?);
-                    test_imports.push(Imports::of_test_file(py, file));
-                }
-                None => {
-                    let script = &self.scripts[file];
-                    imports.push(script.imports.clone());
-                    test_imports.push(script.test_imports.clone());
-                }
-            }
+        let mut imports: Vec<(Imports, Imports)> = Vec::with_capacity(members.len());
+        for member in &members {
+            let tree = member.compiled.as_ref().expect("changed members compiled").tree.bind(py);
+            let own = Imports::of_tree(py, tree).map_err(|e| Error::python(py, &e))?;
+            imports.push((own, Imports::of_test_file(py, &member.change.found.file)));
         }
-        let nodes: Vec<Node<'_>> = files
+        let mut joined: Vec<(std::path::PathBuf, Role)> = Vec::new();
+        let mut frontier: Vec<usize> = (0..members.len()).collect();
+        let in_batch = |file: &std::path::Path, joined: &[(std::path::PathBuf, Role)], members: &[Member]| {
+            members.iter().any(|m| m.change.found.file == file) || joined.iter().any(|(f, _)| f == file)
+        };
+        // Rebuilt dependents, transitively: a round per level of the import graph.
+        while !frontier.is_empty() {
+            let targets: Vec<Target<'_>> =
+                frontier.iter().map(|&i| self.target_of(&members, &joined, i)).collect();
+            let found: Vec<std::path::PathBuf> = self
+                .scripts
+                .iter()
+                .filter(|(file, script)| {
+                    !in_batch(file, &joined, &members) && targets.iter().any(|t| script.imports.reach(t))
+                })
+                .map(|(file, _)| file.clone())
+                .collect();
+            frontier = (0..found.len()).map(|k| members.len() + joined.len() + k).collect();
+            joined.extend(found.into_iter().map(|f| (f, Role::Dependent)));
+        }
+        let targets: Vec<Target<'_>> =
+            (0..members.len() + joined.len()).map(|i| self.target_of(&members, &joined, i)).collect();
+        let retested: Vec<std::path::PathBuf> = self
+            .scripts
             .iter()
-            .enumerate()
-            .map(|(i, file)| {
-                let script = self.scripts.get(file);
-                let member = index.get(&i).map(|&m| &members[m]);
-                let mut binds: Vec<&str> =
-                    script.into_iter().flat_map(|s| s.contributions.iter().map(String::as_str)).collect();
-                binds.extend(
-                    member
-                        .and_then(|m| m.compiled.as_ref())
-                        .into_iter()
-                        .flat_map(|c| c.bindings.iter().map(String::as_str)),
-                );
-                let namespace = member
-                    .map(|m| m.change.found.namespace.as_str())
-                    .or(script.map(|s| s.namespace.as_str()))
-                    .unwrap_or_default();
-                Node { namespace, binds, imports: &imports[i], test_imports: &test_imports[i] }
+            .filter(|(file, script)| {
+                !in_batch(file, &joined, &members) && targets.iter().any(|t| script.test_imports.reach(t))
             })
+            .map(|(file, _)| file.clone())
             .collect();
-        let graph = Graph::new(&nodes, &namespaces);
-        let changed: BTreeSet<usize> = index.keys().copied().collect();
-        let (rebuilt, retested) = graph.dependents(&changed);
-        let joining =
-            rebuilt.iter().map(|&n| (n, Role::Dependent)).chain(retested.iter().map(|&n| (n, Role::Retest)));
-        for (node, role) in joining {
-            let file = &files[node];
-            let script = &self.scripts[file];
+        drop(targets);
+        joined.extend(retested.into_iter().map(|f| (f, Role::Retest)));
+        for (file, role) in joined {
+            let script = &self.scripts[&file];
             let compiled = match role {
-                Role::Dependent => match script::compile(py, file, &script.bytes) {
+                Role::Dependent => match script::compile(py, &file, &script.bytes) {
                     Ok(compiled) => Some(compiled),
                     Err(problem) => {
                         log::error!("{}: the version in effect no longer compiles: {problem}", script.path);
@@ -188,21 +175,30 @@ impl Reloader {
                 },
                 _ => None,
             };
-            index.insert(node, members.len());
+            imports.push((script.imports.clone(), script.test_imports.clone()));
             members.push(Member::new(
-                self.locate(file)?,
+                self.locate(&file)?,
                 script.bytes.clone(),
                 compiled,
                 role,
                 Kind::InEffect,
             ));
         }
-        for (&node, &m) in &index {
-            members[m].upstream = graph.deps[node]
+        let targets: Vec<(String, BTreeSet<String>)> = (0..members.len())
+            .map(|i| {
+                let t = self.target_of(&members, &[], i);
+                (t.namespace.to_string(), t.binds.iter().map(|b| b.to_string()).collect())
+            })
+            .collect();
+        for (m, (own, test)) in imports.iter().enumerate() {
+            members[m].upstream = targets
                 .iter()
-                .chain(&graph.test_deps[node])
-                .filter_map(|dep| index.get(dep).copied())
-                .filter(|&u| u != m)
+                .enumerate()
+                .filter(|&(u, (namespace, binds))| {
+                    let target = Target { namespace, binds: binds.iter().map(String::as_str).collect() };
+                    u != m && (own.reach(&target) || test.reach(&target))
+                })
+                .map(|(u, _)| u)
                 .collect();
         }
         for member in &mut members {
@@ -213,6 +209,31 @@ impl Reloader {
                 .unwrap_or_default();
         }
         Ok(members)
+    }
+
+    /// Member `i` (counting `joined` after `members`) as others may import from it: its
+    /// namespace, its names in effect and its candidate's top-level bindings.
+    fn target_of<'a>(
+        &'a self,
+        members: &'a [Member],
+        joined: &'a [(std::path::PathBuf, Role)],
+        i: usize,
+    ) -> Target<'a> {
+        let (file, compiled, namespace) = match members.get(i) {
+            Some(m) => (&m.change.found.file, m.compiled.as_ref(), m.change.found.namespace.as_str()),
+            None => {
+                let file = &joined[i - members.len()].0;
+                (file, None, self.scripts[file].namespace.as_str())
+            }
+        };
+        let mut binds: BTreeSet<&str> = self
+            .scripts
+            .get(file)
+            .into_iter()
+            .flat_map(|s| s.contributions.iter().map(String::as_str))
+            .collect();
+        binds.extend(compiled.into_iter().flat_map(|c| c.bindings.iter().map(String::as_str)));
+        Target { namespace, binds }
     }
 
     /// Builds, tests, decides and applies the members of one batch; one report each, in
