@@ -3,6 +3,7 @@
 
 mod callbacks;
 mod cli;
+mod dependents;
 mod faults;
 mod interpreter;
 mod leaks;
