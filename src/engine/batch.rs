@@ -395,9 +395,14 @@ impl Reloader {
         }
         for &i in order {
             let member = &members[i];
-            let upstream_failed = member.upstream.iter().any(|&u| members[u].failure.is_some());
-            if member.failure.is_some() || upstream_failed {
-                continue; // rejected with what it imports from anyway (step 4)
+            // Built against a candidate that failed, or joined only for one that did: it is
+            // rejected with it anyway (step 4). A changed script built against the version in
+            // effect of a script whose candidate did not run is tested on its own (R14).
+            let doomed = member.upstream.iter().any(|&u| {
+                members[u].failure.as_ref().is_some_and(|f| f.seen || member.role != Role::Changed)
+            });
+            if member.failure.is_some() || doomed {
+                continue;
             }
             let globals = match (&member.candidate, member.role) {
                 (Some(candidate), _) => candidate.bind(py).clone(),

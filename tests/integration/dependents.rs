@@ -108,3 +108,29 @@ fn r15_r2_an_apply_failure_in_a_batch_undoes_it_all_and_rejects_the_dependents_w
     assert!(reports.iter().all(|r| r.outcome == Outcome::Reloaded), "{reports:?}");
     assert!(eval::<bool>("sys.modules['game'].DOUBLE == 10"));
 }
+
+#[test]
+fn r14_r15_a_changed_script_whose_import_failed_to_run_is_still_tested_on_its_own() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    let base = dir.write("base.py", "SIZE = 1\n");
+    let user = dir.write("user.py", "from game import SIZE\n\ndef size():\n    return SIZE\n");
+    dir.write("test_user.py", "def test_size():\n    assert size() == 1\n");
+    let mut r = Reloader::builder().build().unwrap();
+    r.add_directory("game", dir.path()).unwrap();
+    // base.py's candidate raises; user.py changed too and is built against base in effect.
+    std::fs::write(&base, "SIZE = 1\nraise RuntimeError('broken')\n").unwrap();
+    std::fs::write(&user, "from game import SIZE\n\ndef size():\n    return SIZE + 1\n").unwrap();
+    let reports = r.reload_batch([&base, &user]).unwrap();
+    let of = |path: &str| reports.iter().find(|r| r.path.as_str() == path).unwrap();
+    assert_eq!(of("base.py").outcome, Outcome::Rejected);
+    assert_eq!(of("user.py").outcome, Outcome::Rejected, "its own test must run: {:?}", of("user.py"));
+    assert_eq!(of("user.py").tests.as_ref().map(|t| t.failed()), Some(1));
+    assert!(eval::<bool>("sys.modules['game'].size() == 1"));
+    // A passing change of user.py goes in although base.py's candidate still fails.
+    std::fs::write(&user, "from game import SIZE\n\ndef size():\n    return SIZE * 1\n").unwrap();
+    let reports = r.reload_batch([&base, &user]).unwrap();
+    let of = |path: &str| reports.iter().find(|r| r.path.as_str() == path).unwrap();
+    assert_eq!(of("base.py").outcome, Outcome::Rejected);
+    assert_eq!(of("user.py").outcome, Outcome::Reloaded, "{:?}", of("user.py"));
+}
