@@ -173,7 +173,6 @@ impl Reloader {
         let tests = member.tests.take();
         if member.role == Role::Retest {
             let script = self.scripts.get_mut(&file).expect("in effect");
-            script.test_imports = Imports::of_test_file(py, &file);
             let report = ReloadReport {
                 version: Some(script.version),
                 tests,
@@ -183,8 +182,14 @@ impl Reloader {
             return Ok(report);
         }
         let compiled = member.compiled.take().expect("built members compiled");
-        let imports = Imports::of_tree(py, compiled.tree.bind(py)).map_err(|e| Error::python(py, &e))?;
-        let test_imports = Imports::of_test_file(py, &file);
+        // A dependent's file and test file did not change (a change would be in the batch).
+        let (imports, test_imports) = match (member.role, self.scripts.get(&file)) {
+            (Role::Dependent, Some(script)) => (script.imports.clone(), script.test_imports.clone()),
+            _ => (
+                Imports::of_tree(py, compiled.tree.bind(py)).map_err(|e| Error::python(py, &e))?,
+                Imports::of_test_file(py, &file),
+            ),
+        };
         let globals = applied.globals.bind(py).clone();
         let exports = applied.exports.clone();
         if member.kind == Kind::New {

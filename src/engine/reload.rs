@@ -123,7 +123,12 @@ impl Reloader {
         let members = self.with_dependents(py, members)?;
         for change in retests {
             // T5: a test file whose script the batch tests anyway is tested with it, once.
-            if !members.iter().any(|m| m.change.found.file == change.found.file) {
+            if members.iter().any(|m| m.change.found.file == change.found.file) {
+                let test_imports = Imports::of_test_file(py, &change.found.file);
+                if let Some(script) = self.scripts.get_mut(&change.found.file) {
+                    script.test_imports = test_imports;
+                }
+            } else {
                 reports.push(self.retest(py, &change, Instant::now())?);
             }
         }
