@@ -24,7 +24,7 @@ use super::dependents::{Imports, Target};
 use super::reload::{Change, report_for, script_error};
 use super::script::{self, Compiled};
 use super::{Error, Reloader, resolve};
-use crate::report::{Outcome, RejectReason, ReloadReport, ScriptPath, Wait};
+use crate::report::{Outcome, RejectReason, ReloadReport, ScriptPath, ScriptProblem, Wait};
 use crate::testing::{TestReport, view};
 
 /// Why a script is in a batch.
@@ -416,7 +416,17 @@ impl Reloader {
             match tested {
                 Ok(tests) => member.tests = tests,
                 Err((problem, tests)) => {
-                    let wait = tests.as_ref().and_then(super::load::test_file_wait).map(|(wait, _)| wait);
+                    // L6: a test file waiting for a relive name blocks its script with it.
+                    let (problem, wait) = match tests.as_ref().and_then(super::load::test_file_wait) {
+                        Some((wait, failure)) => {
+                            let blocked = ScriptProblem::Blocked {
+                                waits_for: wait.clone(),
+                                failure: Box::new(failure),
+                            };
+                            (blocked, Some(wait))
+                        }
+                        None => (problem, None),
+                    };
                     member.tests = tests;
                     member.fail(RejectReason::Script { problem }, wait, true, true);
                 }
