@@ -98,6 +98,27 @@ impl Reloader {
         })
     }
 
+    /// Runs the tests of a candidate whose module-level code ran already, with it in view
+    /// (L6: its test file waited for a name that is exported now).
+    pub(crate) fn test_candidate(
+        &self,
+        py: Python<'_>,
+        found: &FoundScript,
+        compiled: &Compiled,
+        globals: &Bound<'_, PyDict>,
+    ) -> Result<Checked, Error> {
+        let view = view::new_view(py).map_err(|e| Error::python(py, &e))?;
+        let join = self.join(py, found, compiled).map_err(|e| Error::python(py, &e))?;
+        let tested = view::add(py, &view, &join, globals)
+            .map_err(|e| Error::python(py, &e))
+            .and_then(|()| self.test_in_view(py, found, globals, Some(&view), self.config.test_timeout));
+        view::release(py, &view, std::slice::from_ref(globals)).map_err(|e| Error::python(py, &e))?;
+        Ok(match tested? {
+            Ok(tests) => Checked::Passed(tests),
+            Err((problem, tests)) => Checked::Failed(problem, tests),
+        })
+    }
+
     /// Every relive namespace, sorted.
     pub(crate) fn namespace_names(&self) -> Vec<String> {
         self.namespaces.names().map(str::to_string).collect()

@@ -33,6 +33,8 @@ struct Attempt {
     problem: Option<ScriptProblem>,
     last_import_failure: Option<PyFailure>,
     tests: Option<TestReport>,
+    /// Globals of a run whose module-level code passed but whose test file waits (L6).
+    tests_waiting: Option<Py<PyDict>>,
 }
 
 impl Reloader {
@@ -346,6 +348,7 @@ impl Attempt {
             problem: None,
             last_import_failure: None,
             tests: None,
+            tests_waiting: None,
         }
     }
 
@@ -373,10 +376,23 @@ impl Attempt {
     ) -> Result<Executed, Error> {
         let compiled = self.compiled.as_ref().expect("only compiled scripts execute");
         let file = self.found.file.clone();
-        let globals = script::new_globals(py, &self.found.namespace, &file, self.found.path.as_str())
-            .map_err(|e| Error::python(py, &e))?;
-        self.executions += 1;
-        let err = match reloader.check_candidate(py, &self.found, compiled, &globals)? {
+        // L6: a script blocked by its test file ran already; only its tests run again, so
+        // its module-level code (and what it did to other scripts' objects) runs once.
+        let (globals, checked) = match self.tests_waiting.take() {
+            Some(globals) => {
+                let globals = globals.into_bound(py);
+                let checked = reloader.test_candidate(py, &self.found, compiled, &globals)?;
+                (globals, checked)
+            }
+            None => {
+                let globals = script::new_globals(py, &self.found.namespace, &file, self.found.path.as_str())
+                    .map_err(|e| Error::python(py, &e))?;
+                self.executions += 1;
+                let checked = reloader.check_candidate(py, &self.found, compiled, &globals)?;
+                (globals, checked)
+            }
+        };
+        let err = match checked {
             Checked::Passed(tests) => {
                 self.tests = tests;
                 let registry = reloader.registry.bind(py);
@@ -393,6 +409,7 @@ impl Attempt {
                 // script with it, instead of failing the load.
                 if let Some((wait, failure)) = tests.as_ref().and_then(test_file_wait) {
                     self.last_import_failure = Some(failure);
+                    self.tests_waiting = Some(globals.unbind());
                     return Ok(Executed::Blocked(wait));
                 }
                 self.tests = tests;

@@ -34,6 +34,17 @@ pub(crate) fn join_argument(py: Python<'_>, join: Join<'_, '_>) -> PyResult<Py<P
     Ok((join.namespace, join.exports, join.own).into_pyobject(py)?.into_any().unbind())
 }
 
+/// Adds a candidate that ran already to `view`; `join` as [`join_argument`] makes it.
+pub(crate) fn add(
+    py: Python<'_>,
+    view: &Py<PyAny>,
+    join: &Py<PyAny>,
+    globals: &Bound<'_, PyDict>,
+) -> PyResult<()> {
+    let (namespace, exports, own): (String, Bound<'_, PyAny>, Vec<String>) = join.bind(py).extract()?;
+    view.bind(py).call_method1("add", (namespace, exports, own, globals)).map(drop)
+}
+
 /// Ends a view: the proxies bound in `globals` become the real namespace modules.
 pub(crate) fn release(py: Python<'_>, view: &Py<PyAny>, globals: &[Bound<'_, PyDict>]) -> PyResult<()> {
     view.bind(py).call_method1("release", (PyList::new(py, globals)?,)).map(drop)
