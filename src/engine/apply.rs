@@ -44,17 +44,20 @@ pub(super) struct Applied {
 impl Reloader {
     /// Applies every member without a failure, in `order`; a failure undoes all of them and
     /// the decision is made again. Returns what each applied member did, by index.
+    /// `proxies`: the `(dotted name, proxy)` pairs the batch's view made (T1), translated to
+    /// the real namespace modules wherever a candidate kept one.
     pub(super) fn apply_members(
         &mut self,
         py: Python<'_>,
         members: &mut [Member],
         order: &[usize],
+        proxies: &Bound<'_, PyAny>,
     ) -> Result<BTreeMap<usize, Applied>, Error> {
         let touched: Vec<String> = members.iter().map(|m| m.change.found.namespace.clone()).collect();
         loop {
             let batch = helper(py)
                 .getattr("Batch")
-                .and_then(|b| b.call1((self.namespace_names(), touched.clone())))
+                .and_then(|b| b.call1((self.namespace_names(), touched.clone(), proxies)))
                 .map_err(|e| Error::python(py, &e))?;
             let mut applied = BTreeMap::new();
             let mut failed = None;

@@ -11,6 +11,7 @@ file, from its syntax tree, for R15's dependency graph.
 """
 
 import ast
+import sys
 import types
 
 import _relive_state_rule as state_rule
@@ -88,10 +89,15 @@ class Batch:
     """The journal and the translation memo of one batch's apply. `update.apply` and
     `update.overwrite` take it as `batch=` and then leave undoing and clearing to it."""
 
-    def __init__(self, namespaces, touched):
+    def __init__(self, namespaces, touched, proxies=()):
         self.journal = Journal()
         self.memo = {}
         self.keep_alive = []
+        # A namespace proxy of the batch's view (T1) a candidate kept somewhere (a class
+        # attribute, a default) is the real namespace module once the batch applies.
+        for dotted, proxy in proxies:
+            self.memo[id(proxy)] = sys.modules.get(dotted, proxy)
+            self.keep_alive.append(proxy)
         self.namespaces = set(namespaces)
         # Namespaces with a member in this batch: a module import of one counts as changed.
         self.touched = set(touched)

@@ -253,10 +253,10 @@ impl Reloader {
         let tested = built.and_then(|()| self.test_members(py, &mut members, &order, &view));
         let candidates: Vec<Bound<'_, PyDict>> =
             members.iter().filter_map(|m| m.candidate.as_ref().map(|c| c.bind(py).clone())).collect();
-        view::release(py, &view, &candidates).map_err(|e| Error::python(py, &e))?;
+        let proxies = view::release(py, &view, &candidates).map_err(|e| Error::python(py, &e))?;
         tested?;
         close_rejections(&mut members);
-        let applied = self.apply_members(py, &mut members, &order)?;
+        let applied = self.apply_members(py, &mut members, &order, &proxies)?;
         let mut reports = Vec::new();
         for (i, applied) in order.iter().map(|&i| (i, applied.get(&i))) {
             let member = &mut members[i];

@@ -72,15 +72,23 @@ class BatchView:
                 builtins.__import__ = _original_import
 
     def release(self, globals_list):
-        """The batch is over: proxies bound in `globals_list` become the real modules."""
+        """The batch is over: proxies bound in `globals_list` become the real modules.
+        Returns the proxies made, so the apply's translator can replace any a candidate
+        keeps elsewhere (a class attribute, a default) with the real module too."""
         self.leave()
         for g in globals_list:
             for name, value in list(g.items()):
                 if isinstance(value, NamespaceProxy):
                     g[name] = sys.modules.get(value.__name__, value)
+        proxies = list(self.proxies.items())
+        for dotted, proxy in proxies:
+            # It held candidates: nothing may reach them through it any more (R12).
+            proxy.__dict__.clear()
+            proxy.__dict__["__name__"] = dotted
         self.overlays = {}
         self.hidden = {}
         self.proxies = {}
+        return proxies
 
     def viewed(self, dotted):
         """Whether `dotted` is a viewed namespace or the parent of one."""

@@ -45,9 +45,14 @@ pub(crate) fn add(
     view.bind(py).call_method1("add", (namespace, exports, own, globals)).map(drop)
 }
 
-/// Ends a view: the proxies bound in `globals` become the real namespace modules.
-pub(crate) fn release(py: Python<'_>, view: &Py<PyAny>, globals: &[Bound<'_, PyDict>]) -> PyResult<()> {
-    view.bind(py).call_method1("release", (PyList::new(py, globals)?,)).map(drop)
+/// Ends a view: the proxies bound in `globals` become the real namespace modules. Returns
+/// the proxies it made, as `(dotted name, proxy)` pairs, for the apply's translator.
+pub(crate) fn release<'py>(
+    py: Python<'py>,
+    view: &Py<PyAny>,
+    globals: &[Bound<'py, PyDict>],
+) -> PyResult<Bound<'py, PyAny>> {
+    view.bind(py).call_method1("release", (PyList::new(py, globals)?,))
 }
 
 #[cfg(test)]
