@@ -122,17 +122,18 @@ class Batch:
         new objects count as changed statements (R15): values computed from them are
         recomputed, the rest is kept."""
         candidate, retained = applying.candidate, applying.retained
-        changed = set()
+        changed, modules = set(), set()
         for name in _relive_bindings(new_tree, self.namespaces):
             value = candidate.get(name, MISSING)
             if isinstance(value, types.ModuleType):
                 if value.__name__ in self.touched:
-                    changed.add(name)
+                    modules.add(name)
                 continue
             if value is not MISSING and not _same(self.memo.get(id(value), value), retained.get(name, MISSING)):
                 changed.add(name)
+        # A namespace module is the same object; what is read from it may have changed.
         self.changed_imports = sorted(changed)
-        return _kept_given(kept, new_source, new_tree, changed)
+        return _kept_given(kept, new_source, new_tree, changed | modules)
 
     def settle(self, candidate):
         """A member that goes live as it is (a new script, overwrite mode): its objects are
