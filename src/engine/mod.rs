@@ -3,7 +3,10 @@
 //!
 //! This file orchestrates; each concern has its own file: `directory` (what is on disk),
 //! `namespace` (modules in `sys.modules`), `script` (one script's code and exports),
-//! `resolve` (load order) and `load` (one directory's all-or-nothing load).
+//! `resolve` (load order), `load` (one directory's all-or-nothing load), `reload` (what
+//! changed files become), `batch` (one batch's pipeline: members and their dependents,
+//! build, test, decide), `dependents` (R15's import graph), `apply` (putting a batch into
+//! effect) and `update` (patching one script in place).
 
 mod apply;
 mod batch;

@@ -1,9 +1,11 @@
 //! Reloading changed files, alone or as a batch (R1, R11, R14, W2, W3, O1).
 //!
-//! Each changed script gets a candidate: read, compile, execute into fresh globals, export.
-//! Only a candidate that got that far is handed to `update` (or overwrite mode); any
-//! failure rejects it and nothing relive controls changes. New files are loaded (or stay
-//! pending), deleted files leak or prune their names, and identical bytes are `unchanged`.
+//! This file turns the files of a batch into its members: deleted files leak or prune their
+//! names, unreadable or broken ones are refused, identical bytes are `unchanged`, and each
+//! changed script that compiled becomes a member. The members, with their dependents (R15),
+//! go through one pipeline (`batch.rs`, `apply.rs`): built, tested, then applied or
+//! rejected; nothing relive controls changes for a rejected one. New files are loaded (or
+//! stay pending, and are retried when what they wait for appears, W2).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
