@@ -153,9 +153,11 @@ impl Reloader {
         }
         let targets: Vec<Target<'_>> =
             (0..members.len() + joined.len()).map(|i| self.target_of(&members, &joined, i)).collect();
+        // With tests off (T7) nothing would run for a script only its test file ties in.
         let retested: Vec<std::path::PathBuf> = self
             .scripts
             .iter()
+            .filter(|_| self.config.tests)
             .filter(|(file, script)| {
                 !in_batch(file, &joined, &members) && targets.iter().any(|t| script.test_imports.reach(t))
             })

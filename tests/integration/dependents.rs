@@ -134,3 +134,21 @@ fn r14_r15_a_changed_script_whose_import_failed_to_run_is_still_tested_on_its_ow
     assert_eq!(of("base.py").outcome, Outcome::Rejected);
     assert_eq!(of("user.py").outcome, Outcome::Reloaded, "{:?}", of("user.py"));
 }
+
+#[test]
+fn r15_t7_with_tests_off_dependents_are_rebuilt_and_test_file_ties_are_ignored() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    let config = dir.write("config.py", "LIMIT = 1\n");
+    dir.write("rules.py", "from game import LIMIT\n\nDOUBLE = LIMIT * 2\n");
+    dir.write("other.py", "def f():\n    return 1\n");
+    dir.write("test_other.py", "from game import LIMIT\n\ndef test_f():\n    assert f() == LIMIT\n");
+    let mut r = Reloader::builder().tests(false).build().unwrap();
+    r.add_directory("game", dir.path()).unwrap();
+    std::fs::write(&config, "LIMIT = 2\n").unwrap();
+    let reports = r.reload_batch([&config]).unwrap();
+    let outcomes: Vec<(&str, Outcome)> = reports.iter().map(|r| (r.path.as_str(), r.outcome)).collect();
+    assert_eq!(outcomes, [("config.py", Outcome::Reloaded), ("rules.py", Outcome::Reloaded)]);
+    assert!(reports.iter().all(|r| r.tests.is_none()), "{reports:?}");
+    assert!(eval::<bool>("sys.modules['game'].DOUBLE == 4"));
+}
