@@ -257,6 +257,14 @@ impl Reloader {
             members.iter().filter_map(|m| m.candidate.as_ref().map(|c| c.bind(py).clone())).collect();
         let proxies = view::release(py, &view, &candidates).map_err(|e| Error::python(py, &e))?;
         tested?;
+        if self.stop.is_requested() {
+            // W4: a stop asked for during the batch: nothing of it goes live.
+            for member in members.iter_mut().filter(|m| m.failure.is_none()) {
+                let problem = ScriptProblem::Stopped { during: "its batch".into() };
+                let ran = member.candidate.is_some();
+                member.fail(RejectReason::Script { problem }, None, ran, true);
+            }
+        }
         close_rejections(&mut members);
         let applied = self.apply_members(py, &mut members, &order, &proxies)?;
         let mut reports = Vec::new();
