@@ -507,3 +507,72 @@ fn needed_name(member: &Member, failed: &Member) -> Option<Wait> {
 pub(super) fn member_report(member: &Member, outcome: Outcome) -> ReloadReport {
     report_for(&member.change, outcome, member.start)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::directory::FoundScript;
+
+    fn member(path: &str, role: Role, kind: Kind, upstream: &[usize]) -> Member {
+        let root = std::path::Path::new("/scripts");
+        let file = root.join(path);
+        let found = FoundScript {
+            path: ScriptPath::relative(root, &file).expect("under the root"),
+            file,
+            namespace: "game".into(),
+        };
+        let mut member = Member::new(Change { found, directory: 0 }, Vec::new(), None, role, kind);
+        member.upstream = upstream.iter().copied().collect();
+        member
+    }
+
+    fn tests_failed() -> RejectReason {
+        RejectReason::Script {
+            problem: ScriptProblem::Tests { found: 1, failed: 1, first: "t: boom".into() },
+        }
+    }
+
+    fn reason(member: &Member) -> Option<String> {
+        member.failure.as_ref().map(|f| f.reason.to_string())
+    }
+
+    #[test]
+    fn r15_a_failing_dependent_rejects_the_chain_that_broke_it_and_what_was_built_against_it() {
+        // base <- mid <- top; other imports base too; lone is unrelated.
+        let mut members = vec![
+            member("base.py", Role::Changed, Kind::InEffect, &[]),
+            member("mid.py", Role::Dependent, Kind::InEffect, &[0]),
+            member("top.py", Role::Dependent, Kind::InEffect, &[1]),
+            member("other.py", Role::Dependent, Kind::InEffect, &[0]),
+            member("lone.py", Role::Changed, Kind::InEffect, &[]),
+        ];
+        members[2].fail(tests_failed(), None, true, true);
+        close_rejections(&mut members);
+        assert_eq!(
+            reason(&members[1]).as_deref(),
+            Some("breaks its dependent top.py: tests failed: 1 of 1 (t: boom)")
+        );
+        assert!(
+            reason(&members[0])
+                .is_some_and(|r| r.starts_with("breaks its dependent mid.py: breaks its dependent top.py"))
+        );
+        assert_eq!(reason(&members[3]).as_deref(), Some("depends on base.py, which was rejected"));
+        assert_eq!(reason(&members[4]), None, "an unrelated change stands on its own");
+    }
+
+    #[test]
+    fn r14_a_change_built_against_the_version_in_effect_stands_alone_and_a_new_script_takes_no_one_with_it() {
+        let mut members = vec![
+            member("base.py", Role::Changed, Kind::InEffect, &[]),
+            member("user.py", Role::Changed, Kind::InEffect, &[0]),
+            member("fresh.py", Role::Changed, Kind::New, &[0]),
+        ];
+        // base's candidate never ran (not seen): user was built against base in effect.
+        members[0].fail(tests_failed(), None, true, false);
+        // A new script failing does not reject what it imports from.
+        members[2].fail(tests_failed(), None, true, true);
+        close_rejections(&mut members);
+        assert_eq!(reason(&members[1]), None);
+        assert!(reason(&members[0]).is_some_and(|r| r.starts_with("tests failed")));
+    }
+}
