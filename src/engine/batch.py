@@ -14,7 +14,6 @@ import ast
 import sys
 import types
 
-import _relive_state_rule as state_rule
 from _relive_journal import MISSING, Journal
 from _relive_update import ATOM_TYPES
 
@@ -70,16 +69,31 @@ def _same(a, b):
     return type(a) in ATOM_TYPES and type(a) is type(b) and a == b
 
 
-def _kept_given(kept, new_source, new_tree, changed):
+def _value_statements(tree):
+    """(binds, reads) of each top-level statement that is not a `def` or `class`."""
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        binds, reads = set(), set()
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name):
+                (binds if isinstance(node.ctx, ast.Store) else reads).add(node.id)
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            binds.update(alias.asname or alias.name.split(".")[0] for alias in stmt.names)
+        yield binds, reads
+
+
+def _kept_given(kept, new_tree, changed):
     """`kept` less what reads `changed` names, transitively, and those names themselves."""
     if not changed:
         return kept
+    statements = list(_value_statements(new_tree))
     dirty = set(changed)
     progress = True
     while progress:
         progress = False
-        for _, kind, binds, reads, _ in state_rule._statements(new_source, new_tree):
-            if kind == "value" and reads & dirty and not binds <= dirty:
+        for binds, reads in statements:
+            if reads & dirty and not binds <= dirty:
                 dirty |= binds
                 progress = True
     return kept - dirty
@@ -133,7 +147,7 @@ class Batch:
                 changed.add(name)
         # A namespace module is the same object; what is read from it may have changed.
         self.changed_imports = sorted(changed)
-        return _kept_given(kept, new_source, new_tree, changed | modules)
+        return _kept_given(kept, new_tree, changed | modules)
 
     def settle(self, candidate):
         """A member that goes live as it is (a new script, overwrite mode): its objects are
