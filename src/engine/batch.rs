@@ -133,9 +133,8 @@ impl Reloader {
         }
         let mut joined: Vec<(std::path::PathBuf, Role)> = Vec::new();
         let mut frontier: Vec<usize> = (0..members.len()).collect();
-        let in_batch = |file: &std::path::Path, joined: &[(std::path::PathBuf, Role)], members: &[Member]| {
-            members.iter().any(|m| m.change.found.file == file) || joined.iter().any(|(f, _)| f == file)
-        };
+        let mut in_batch: BTreeSet<std::path::PathBuf> =
+            members.iter().map(|m| m.change.found.file.clone()).collect();
         // Rebuilt dependents, transitively: a round per level of the import graph.
         while !frontier.is_empty() {
             let targets: Vec<Target<'_>> =
@@ -144,10 +143,11 @@ impl Reloader {
                 .scripts
                 .iter()
                 .filter(|(file, script)| {
-                    !in_batch(file, &joined, &members) && targets.iter().any(|t| script.imports.reach(t))
+                    !in_batch.contains(*file) && targets.iter().any(|t| script.imports.reach(t))
                 })
                 .map(|(file, _)| file.clone())
                 .collect();
+            in_batch.extend(found.iter().cloned());
             frontier = (0..found.len()).map(|k| members.len() + joined.len() + k).collect();
             joined.extend(found.into_iter().map(|f| (f, Role::Dependent)));
         }
@@ -159,7 +159,7 @@ impl Reloader {
             .iter()
             .filter(|_| self.config.tests)
             .filter(|(file, script)| {
-                !in_batch(file, &joined, &members) && targets.iter().any(|t| script.test_imports.reach(t))
+                !in_batch.contains(*file) && targets.iter().any(|t| script.test_imports.reach(t))
             })
             .map(|(file, _)| file.clone())
             .collect();
