@@ -41,6 +41,7 @@ pub mod cli;
 pub mod engine;
 #[cfg(feature = "harness")]
 pub mod junit;
+mod layout;
 #[cfg(feature = "python")]
 mod pymodule;
 pub mod python;

@@ -8,6 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::layout::ScriptPath;
 use crate::python::PyFailure;
 use crate::testing::TestReport;
 
@@ -53,38 +54,6 @@ impl Outcome {
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// A script's path relative to its script directory, `/`-separated (`ai/brain.py`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ScriptPath(String);
-
-impl ScriptPath {
-    /// Builds the path of `file` relative to `root`; `None` when `file` is not under `root`.
-    pub fn relative(root: &std::path::Path, file: &std::path::Path) -> Option<ScriptPath> {
-        let rel = file.strip_prefix(root).ok()?;
-        let parts: Vec<String> =
-            rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
-        Some(ScriptPath(parts.join("/")))
-    }
-
-    /// The path as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ScriptPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<&str> for ScriptPath {
-    fn from(s: &str) -> Self {
-        ScriptPath(s.replace('\\', "/"))
     }
 }
 

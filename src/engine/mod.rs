@@ -1,9 +1,13 @@
 //! The reload engine: the [`Reloader`], its builder, and the tables of directories and
 //! scripts it owns.
 //!
-//! This file orchestrates; each concern has its own file: `directory` (what is on disk),
-//! `namespace` (modules in `sys.modules`), `script` (one script's code and exports),
-//! `resolve` (load order) and `load` (one directory's all-or-nothing load).
+//! This file orchestrates; each concern has its own file: `directory` (a directory's
+//! listing and namespaces; which files are scripts is `crate::layout`'s), `namespace`
+//! (modules in `sys.modules`), `script` (one script's code and exports), `resolve` (load
+//! order), `load` (one directory's all-or-nothing load), `reload` (a batch of changes),
+//! `candidate` (building and testing a candidate), `update` (applying it in place, with the
+//! Python in `update.py`, `journal.py`, `state_rule.py` and `shape_change.py`), `leaks`
+//! (names left behind), `callbacks` (listeners and validators) and `pump` (watching).
 
 mod callbacks;
 mod candidate;
@@ -28,7 +32,6 @@ use serde::Serialize;
 
 use callbacks::Callbacks;
 pub use callbacks::{Event, Validator};
-pub(crate) use directory::{is_ignored_name as directory_is_ignored, tested_script_name};
 pub use error::Error;
 pub use leaks::Leak;
 use leaks::Leaks;

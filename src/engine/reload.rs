@@ -20,9 +20,10 @@ use super::resolve;
 use super::script::{self, Compiled};
 use super::update::{self, ApplyError, Candidate};
 use super::{Error, Mode, Reloader, Script};
+use crate::layout;
 use crate::python::{self, PyFailure};
 use crate::report::{Changes, Outcome, RejectReason, ReloadReport, ScriptPath, ScriptProblem, Wait};
-use crate::testing::{TestReport, discover};
+use crate::testing::TestReport;
 
 /// A file of a batch, resolved against the registered directories.
 struct Change {
@@ -147,7 +148,7 @@ impl Reloader {
                 self.publish_version(py, &report.path, None);
                 reports.push(report);
                 // Terms: a test file without its script beside it is an ordinary script.
-                for orphan in discover::test_files_for(&change.found.file) {
+                for orphan in layout::test_files_for(&change.found.file) {
                     if !changes.iter().any(|c| c.found.file == orphan)
                         && let Ok(orphan) = self.locate(&orphan)
                     {
@@ -411,7 +412,7 @@ impl Reloader {
         py: Python<'_>,
         script: &Path,
     ) -> Result<Option<ReloadReport>, Error> {
-        let Some(test_file) = discover::test_file_for(script).filter(|t| self.scripts.contains_key(t)) else {
+        let Some(test_file) = layout::test_file_for(script).filter(|t| self.scripts.contains_key(t)) else {
             return Ok(None);
         };
         let change = self.locate(&test_file)?;
@@ -584,7 +585,7 @@ impl Reloader {
                     Some(Wait::Namespace { namespace }) => self.namespaces.module(py, namespace).is_some(),
                     None => false,
                 };
-                if discover::script_for(&file).is_some() {
+                if layout::script_for(&file).is_some() {
                     continue; // a test file whose script exists again is not a script (T5)
                 }
                 let change = self.locate(&file)?;
@@ -813,7 +814,7 @@ impl Reloader {
             return true;
         };
         let Some(path) = ScriptPath::relative(root, &file) else { return true };
-        path.as_str().ends_with(".py") && !path.as_str().split('/').any(directory::is_ignored_name)
+        layout::is_script_relative_path(path.as_str())
     }
 
     /// The registered directory holding `file`: the innermost when directories nest.
@@ -829,7 +830,7 @@ impl Reloader {
     /// script, that script (T5); and whether it was a test file.
     fn subject(&self, file: &Path) -> Result<(Change, bool), Error> {
         let file = canonical_file(file);
-        match discover::script_for(&file) {
+        match layout::script_for(&file) {
             // T5: the test file of a script in effect stands for a retest of that script.
             Some(script) if self.scripts.contains_key(&script) => Ok((self.locate(&script)?, true)),
             // The script is new or pending: its load attempt runs the new tests.

@@ -274,7 +274,7 @@ impl Session {
         let expected: BTreeSet<String> = std::mem::take(&mut self.watch_pending)
             .into_iter()
             .map(|path| self.subject_of(&path))
-            .filter(|path| path.ends_with(".py") && !path.split('/').any(crate::engine::directory_is_ignored))
+            .filter(|path| crate::layout::is_script_relative_path(path))
             .collect();
         let deadline = Instant::now() + WATCH_LIMIT;
         let mut reports: BTreeMap<String, ReloadReport> = BTreeMap::new();
@@ -300,7 +300,7 @@ impl Session {
     fn subject_of(&self, path: &str) -> String {
         let (folder, name) =
             path.rsplit_once('/').map(|(f, n)| (format!("{f}/"), n)).unwrap_or((String::new(), path));
-        match crate::engine::tested_script_name(name) {
+        match crate::layout::tested_script_name(name) {
             Some(script) if self.dir.path().join(format!("{folder}{script}")).is_file() => {
                 format!("{folder}{script}")
             }
