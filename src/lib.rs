@@ -48,6 +48,7 @@ pub mod python;
 pub mod report;
 #[cfg(feature = "harness")]
 pub mod scenario;
+mod script_api;
 pub mod testing;
 pub mod watch;
 

@@ -41,6 +41,7 @@ pub use script::check_source;
 
 use crate::python;
 use crate::report::{LoadReport, RemoveReport, ScriptPath};
+use crate::script_api::ScriptApi;
 
 /// How reloads put new code into effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
@@ -153,7 +154,7 @@ impl ReloaderBuilder {
     /// [`Error::Python`] when relive's own Python helpers cannot be set up.
     pub fn build(self) -> Result<Reloader, Error> {
         python::attach(|py| {
-            python::relive_module(py);
+            ScriptApi::get(py);
             let registry = script::new_registry(py).map_err(|e| Error::python(py, &e))?;
             Ok(Reloader {
                 config: self.config,
@@ -407,11 +408,7 @@ impl Reloader {
 
     /// Makes `relive.version(path)` answer `version` for `path` (`None` forgets it).
     fn publish_version(&self, py: Python<'_>, path: &ScriptPath, version: Option<u32>) {
-        let published = python::relive_module(py).getattr("_versions").and_then(|versions| match version {
-            Some(version) => versions.set_item(path.as_str(), version),
-            None => versions.del_item(path.as_str()).or(Ok(())),
-        });
-        if let Err(err) = published {
+        if let Err(err) = ScriptApi::get(py).set_version(path.as_str(), version) {
             log::error!(
                 "cannot publish the version of {path} to the relive module: {}",
                 python::PyFailure::from_err(py, &err)
