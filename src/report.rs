@@ -36,6 +36,18 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome, in the contract's order.
+    pub const ALL: [Outcome; 8] = [
+        Outcome::Loaded,
+        Outcome::LoadFailed,
+        Outcome::Pending,
+        Outcome::Reloaded,
+        Outcome::Rejected,
+        Outcome::Retested,
+        Outcome::Removed,
+        Outcome::Unchanged,
+    ];
+
     /// The contract's word for this outcome.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -54,6 +66,21 @@ impl Outcome {
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A word that is not one of the contract's outcomes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown outcome {0:?}: expected one of loaded, load-failed, pending, reloaded, rejected, retested, removed, unchanged"
+)]
+pub struct UnknownOutcome(pub String);
+
+impl std::str::FromStr for Outcome {
+    type Err = UnknownOutcome;
+
+    fn from_str(word: &str) -> Result<Outcome, UnknownOutcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == word).ok_or_else(|| UnknownOutcome(word.to_string()))
     }
 }
 
@@ -531,5 +558,20 @@ impl fmt::Display for ReloadReport {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_outcome_reads_back_from_its_word_and_serde_agrees() {
+        for outcome in Outcome::ALL {
+            assert_eq!(outcome.as_str().parse::<Outcome>(), Ok(outcome));
+            let json = serde_json::to_string(&outcome).unwrap();
+            assert_eq!(json, format!("\"{outcome}\""));
+        }
+        assert_eq!("reload".parse::<Outcome>(), Err(UnknownOutcome("reload".into())));
     }
 }
