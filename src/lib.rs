@@ -53,7 +53,7 @@ pub mod watch;
 pub use engine::{Config, Error, Event, Leak, Mode, Reloader, ReloaderBuilder, StopHandle, Validator};
 pub use report::{
     Changes, Duplicate, LoadReport, Outcome, RejectReason, ReloadReport, RemoveReport, ScriptLoad,
-    ScriptPath, ScriptProblem, Wait,
+    ScriptPath, ScriptProblem, Totals, Wait,
 };
 pub use testing::{TestOutcome, TestReport, TestResult};
 

@@ -355,10 +355,18 @@ impl fmt::Display for LoadReport {
                 }
                 Some(problem) => writeln!(
                     f,
-                    "  {:width$}  {:<11}  {problem}",
+                    "  {:width$}  {:<11}  {}",
                     script.path.as_str(),
-                    script.outcome.as_str()
+                    script.outcome.as_str(),
+                    indent_lines(&problem.to_string(), &" ".repeat(width + 17)),
                 )?,
+            }
+            if let Some(ScriptProblem::Error { failure } | ScriptProblem::Validate { failure }) =
+                &script.problem
+            {
+                for line in failure.traceback.lines() {
+                    writeln!(f, "      {line}")?;
+                }
             }
             if let Some(tests) = &script.tests {
                 write_tests(f, tests, "      ")?;
@@ -374,22 +382,38 @@ impl fmt::Display for LoadReport {
     }
 }
 
-/// A test summary line, then each failing test with its message and traceback, indented.
+/// A test summary line, then each failing test with its message, its traceback and what
+/// it printed, indented under it.
 fn write_tests(f: &mut fmt::Formatter<'_>, tests: &TestReport, indent: &str) -> fmt::Result {
     writeln!(f, "{indent}{tests}")?;
+    let inner = format!("{indent}  ");
     for failure in tests.failures() {
         writeln!(
             f,
             "{indent}{} {}: {}",
             failure.outcome.as_str().to_uppercase(),
             failure.id,
-            failure.message
+            indent_lines(&failure.message, &inner)
         )?;
         for line in failure.traceback.lines() {
-            writeln!(f, "{indent}  {line}")?;
+            writeln!(f, "{inner}{line}")?;
+        }
+        for (stream, text) in [("stdout", &failure.stdout), ("stderr", &failure.stderr)] {
+            if !text.is_empty() {
+                writeln!(f, "{inner}captured {stream}:")?;
+                for line in text.lines() {
+                    writeln!(f, "{inner}  {line}")?;
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// `text` with every line after the first indented by `indent`, so a multi-line message
+/// stays under the line that introduces it.
+pub fn indent_lines(text: &str, indent: &str) -> String {
+    text.trim_end_matches('\n').replace('\n', &format!("\n{indent}"))
 }
 
 impl LoadReport {
@@ -399,6 +423,61 @@ impl LoadReport {
             .iter()
             .filter_map(|s| s.tests.as_ref())
             .fold((0, 0, 0), |(p, f, s), t| (p + t.passed(), f + t.failed(), s + t.skipped()))
+    }
+
+    /// The counts a closing line and the JSON document give: failed tests plus scripts that
+    /// failed to load for a reason their tests do not show.
+    pub fn totals(&self) -> Totals {
+        let (passed, failed_tests, skipped) = self.test_totals();
+        let load_errors = self.scripts.iter().filter(|s| s.load_error().is_some()).count();
+        Totals {
+            scripts: self.scripts.len(),
+            scripts_failed: self.failures().count(),
+            load_errors,
+            tests_found: self.scripts.iter().filter_map(|s| s.tests.as_ref()).map(|t| t.found).sum(),
+            passed,
+            failed: failed_tests + load_errors,
+            skipped,
+        }
+    }
+}
+
+impl ScriptLoad {
+    /// Why the script failed when its tests do not already say it (a syntax error, a
+    /// blocked import, a timeout in module-level code): counted as one failure of its own.
+    pub fn load_error(&self) -> Option<&ScriptProblem> {
+        let tests_explain_it = self.tests.as_ref().is_some_and(|t| !t.is_green());
+        self.problem.as_ref().filter(|_| !tests_explain_it)
+    }
+}
+
+/// Counts over a whole load, for the closing line and the JSON document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Totals {
+    /// Scripts seen.
+    pub scripts: usize,
+    /// Scripts that did not load.
+    pub scripts_failed: usize,
+    /// Scripts that failed for a reason other than their tests (each counted in `failed`).
+    pub load_errors: usize,
+    /// Tests discovered over every script.
+    pub tests_found: usize,
+    /// Tests that passed.
+    pub passed: usize,
+    /// Tests that failed or errored, plus `load_errors`.
+    pub failed: usize,
+    /// Tests skipped.
+    pub skipped: usize,
+}
+
+impl fmt::Display for Totals {
+    /// `N passed, N failed` (`, N skipped` when some were).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} passed, {} failed", self.passed, self.failed)?;
+        if self.skipped > 0 {
+            write!(f, ", {} skipped", self.skipped)?;
+        }
+        Ok(())
     }
 }
 

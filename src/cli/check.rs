@@ -1,13 +1,26 @@
-//! `relive check DIR`: load once and report; the CI gate.
+//! `relive check DIR`: load once, run the tests and report; the CI gate.
 
-use std::path::PathBuf;
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
 
 use anyhow::Context;
 use clap::Args;
+use serde::Serialize;
 
-use super::Format;
-use relive::{Outcome, Reloader};
+use super::{EXIT_ERROR, EXIT_FAILED, EXIT_NO_TESTS, EXIT_OK, Format};
+use relive::{LoadReport, Outcome, Reloader, Totals};
+
+/// The exit codes, shown by `relive check --help`.
+pub const EXIT_CODES: &str = "Exit codes:
+  0  every script loaded and every test passed
+  1  a script failed to load or a test failed
+  2  relive could not do what was asked (bad arguments, a missing folder, a taken
+     namespace, a report it could not write)
+  5  no test was found anywhere (as pytest); --allow-no-tests (or --no-tests) makes it 0";
+
+/// The version of the JSON document's layout; it changes when a field changes meaning or
+/// goes away (new fields may appear without a change).
+const SCHEMA_VERSION: u32 = 1;
 
 /// Arguments of `relive check`.
 #[derive(Debug, Args)]
@@ -17,42 +30,119 @@ pub struct CheckArgs {
     /// Base namespace (default: the directory's name).
     #[arg(long, short)]
     namespace: Option<String>,
-    /// Output format.
+    /// Output format: readable text, or one JSON document on stdout (what scripts print
+    /// goes to stderr).
     #[arg(long, value_enum, default_value_t)]
     format: Format,
     /// Keep the scripts that load when others fail (they still fail the check).
     #[arg(long)]
     partial: bool,
-    /// Do not discover or run the scripts' unit tests (T7).
+    /// Do not discover or run the scripts' unit tests.
     #[arg(long)]
     no_tests: bool,
-    /// Per-script timeout in seconds for module-level code plus tests (T6).
+    /// Exit 0 rather than 5 when no test is found anywhere.
+    #[arg(long)]
+    allow_no_tests: bool,
+    /// Per-script timeout in seconds for module-level code plus tests.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     test_timeout: f64,
-    /// Also write the results as JUnit XML to FILE.
+    /// Also write the results as JUnit XML to FILE (its folder is created); written
+    /// whatever the outcome.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
 }
 
-pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+/// The JSON document: the load report with a schema version and totals.
+#[derive(Serialize)]
+struct Document<'a> {
+    schema_version: u32,
+    totals: Totals,
+    #[serde(flatten)]
+    report: &'a LoadReport,
+}
+
+pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     super::init_logging("warn");
+    let started = (SystemTime::now(), Instant::now());
+    let loaded = load(&args);
+    let junit_run =
+        relive::junit::Run { started: started.0, duration: started.1.elapsed(), directory: args.dir.clone() };
+    let report = match loaded {
+        Ok(report) => report,
+        Err(err) => {
+            if let Some(path) = &args.junit {
+                let name = args.namespace.clone().unwrap_or_else(|| args.dir.display().to_string());
+                let text = relive::junit::relive_error(&name, &format!("{err:#}"), &junit_run);
+                // The error that stopped the run is the one to report; a JUnit write
+                // failure on top of it only goes to stderr.
+                if let Err(write) = write_junit(path, &text) {
+                    eprintln!("error: {write:#}");
+                }
+            }
+            return Err(err);
+        }
+    };
+    let written =
+        args.junit.as_deref().map(|path| write_junit(path, &relive::junit::load_report(&report, &junit_run)));
+    print_report(&report, args.format)?;
+    if let Some(Err(err)) = written {
+        eprintln!("error: {err:#}");
+        return Ok(EXIT_ERROR);
+    }
+    let code = exit_code(&report, args.no_tests || args.allow_no_tests);
+    if code == EXIT_NO_TESTS {
+        eprintln!("no test found in {} (exit 5; --allow-no-tests accepts that)", args.dir.display());
+    }
+    Ok(code)
+}
+
+/// Builds the reloader and loads the directory; with `--format json`, what scripts print
+/// goes to stderr.
+fn load(args: &CheckArgs) -> anyhow::Result<LoadReport> {
     let test_timeout = super::positive_seconds("--test-timeout", args.test_timeout)?;
     let mut reloader =
         Reloader::builder().partial(args.partial).tests(!args.no_tests).test_timeout(test_timeout).build()?;
-    let report = super::load(&mut reloader, &args.dir, args.namespace.as_deref())?;
-    if let Some(path) = &args.junit {
-        std::fs::write(path, relive::junit::load_report(&report))
-            .with_context(|| format!("cannot write {}", path.display()))?;
+    let redirect = match args.format {
+        Format::Json => Some(super::stdout::StdoutToStderr::start()?),
+        Format::Human => None,
+    };
+    let report = super::load(&mut reloader, &args.dir, args.namespace.as_deref());
+    if let Some(redirect) = redirect {
+        redirect.restore()?;
     }
-    match args.format {
+    report
+}
+
+fn print_report(report: &LoadReport, format: Format) -> anyhow::Result<()> {
+    match format {
         Format::Human => {
             print!("{report}");
-            let (passed, failed, skipped) = report.test_totals();
-            let skipped = if skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
-            println!("{passed} passed, {failed} failed{skipped}");
+            println!("{}", report.totals());
         }
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Json => {
+            let document = Document { schema_version: SCHEMA_VERSION, totals: report.totals(), report };
+            println!("{}", serde_json::to_string_pretty(&document)?);
+        }
     }
-    let ok = report.outcome == Outcome::Loaded && report.failures().next().is_none();
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(())
+}
+
+/// 0, 1 or 5 (see [`EXIT_CODES`]).
+fn exit_code(report: &LoadReport, no_tests_allowed: bool) -> u8 {
+    let totals = report.totals();
+    if report.outcome != Outcome::Loaded || report.failures().next().is_some() || totals.failed > 0 {
+        EXIT_FAILED
+    } else if totals.tests_found == 0 && !no_tests_allowed {
+        EXIT_NO_TESTS
+    } else {
+        EXIT_OK
+    }
+}
+
+/// Writes the JUnit file, creating its folder.
+fn write_junit(path: &Path, text: &str) -> anyhow::Result<()> {
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).with_context(|| format!("cannot create {}", folder.display()))?;
+    }
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
