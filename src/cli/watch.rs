@@ -1,7 +1,7 @@
 //! `relive watch DIR`: load with tests, then reload on every change until Ctrl-C, one
-//! readable line per event; optionally call a function of the namespace every tick.
+//! readable line per event (a multi-line message indented under it); optionally call a
+//! function of the namespace every tick.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use relive::{Mode, Outcome, ReloadReport, Reloader};
+use relive::{Mode, Reloader};
+
+use super::paint::Paint;
 
 /// Arguments of `relive watch`.
 #[derive(Debug, Args)]
@@ -20,18 +22,25 @@ pub struct WatchArgs {
     /// Base namespace (default: the directory's name).
     #[arg(long, short)]
     namespace: Option<String>,
-    /// How reloads take effect.
+    /// How reloads take effect: update keeps classes and functions (their identity) and
+    /// patches them; overwrite replaces a script's names with the new version's.
     #[arg(long, value_enum, default_value = "update")]
     mode: ModeArg,
-    /// Do not run the scripts' unit tests (T7).
+    /// Do not run the scripts' unit tests.
     #[arg(long)]
     no_tests: bool,
-    /// Remove names a new version no longer defines instead of leaking them (R10).
+    /// Remove names a new version no longer defines instead of leaving them in place.
     #[arg(long)]
     prune: bool,
-    /// Per-script timeout in seconds for module-level code plus tests (T6).
+    /// Per-script timeout in seconds for module-level code plus tests.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     test_timeout: f64,
+    /// Milliseconds without a file event before a burst of changes is reloaded.
+    #[arg(long, value_name = "MS", default_value_t = relive::watch::DEFAULT_WINDOW.as_millis() as u64)]
+    delay: u64,
+    /// Clear the screen before each batch of reload lines.
+    #[arg(long)]
+    clear: bool,
     /// Python expression to evaluate every tick, e.g. `arena.tick()`; its value is printed.
     #[arg(long, value_name = "EXPR")]
     run: Option<String>,
@@ -59,8 +68,9 @@ pub fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
         .prune(args.prune)
         .partial(true)
         .test_timeout(test_timeout)
+        .watch_window(Duration::from_millis(args.delay))
         .build()?;
-    // Ctrl-C also interrupts a candidate or test running at that moment (W4).
+    // Ctrl-C also interrupts a candidate or test running at that moment.
     let stop = Arc::new(AtomicBool::new(false));
     let (flag, interrupt) = (stop.clone(), reloader.stop_handle());
     ctrlc::set_handler(move || {
@@ -69,19 +79,19 @@ pub fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     })
     .context("cannot install the Ctrl-C handler")?;
     let report = super::load(&mut reloader, &args.dir, args.namespace.as_deref())?;
-    print!("{report}");
+    let mut paint = Paint::stdout();
+    paint.print(&report.to_string());
     reloader.watch()?;
-    let paint = Paint { enabled: std::io::stdout().is_terminal() };
-    println!("watching {} for changes; Ctrl-C stops", args.dir.display());
+    paint.print(&format!("watching {} for changes; Ctrl-C stops\n", args.dir.display()));
     let mut next_tick = Instant::now();
     while !stop.load(Ordering::SeqCst) {
         if let Some(expression) = &args.run
             && Instant::now() >= next_tick
         {
             match reloader.evaluate(expression) {
-                Ok(Some(value)) => println!("{expression} -> {value}"),
+                Ok(Some(value)) => paint.print(&format!("{expression} -> {value}\n")),
                 Ok(None) => {}
-                Err(failure) => println!("{}", paint.red(&format!("{expression} raised {failure}"))),
+                Err(failure) => paint.error(&format!("{expression} raised {failure}")),
             }
             next_tick += tick;
         }
@@ -90,41 +100,15 @@ pub fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
         } else {
             Duration::from_millis(100)
         };
-        for report in reloader.wait_for_changes(wait)? {
-            println!("{}", paint.line(&report));
+        let reports = reloader.wait_for_changes(wait)?;
+        if args.clear && !reports.is_empty() {
+            paint.clear();
+        }
+        for report in reports {
+            paint.event(&report);
         }
     }
     reloader.end_monitoring();
-    println!("stopped");
+    paint.print("stopped\n");
     Ok(ExitCode::SUCCESS)
-}
-
-/// ANSI colours, only when stdout is a terminal.
-struct Paint {
-    enabled: bool,
-}
-
-impl Paint {
-    fn colour(&self, code: &str, text: &str) -> String {
-        if self.enabled { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
-    }
-
-    fn red(&self, text: &str) -> String {
-        self.colour("31", text)
-    }
-
-    /// One line per event: the outcome word coloured, then what the report says.
-    fn line(&self, report: &ReloadReport) -> String {
-        let word = report.outcome.as_str();
-        let word = match report.outcome {
-            Outcome::Reloaded | Outcome::Loaded => self.colour("32", word),
-            Outcome::Rejected => self.colour("31", word),
-            Outcome::Pending | Outcome::Retested => self.colour("33", word),
-            _ => word.to_string(),
-        };
-        let text = report.to_string();
-        let rest = text.split_once(": ").map(|(_, rest)| rest).unwrap_or("");
-        let rest = rest.strip_prefix(report.outcome.as_str()).unwrap_or(rest);
-        format!("{word} {}{rest}", report.path)
-    }
 }
