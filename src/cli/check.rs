@@ -25,11 +25,8 @@ const SCHEMA_VERSION: u32 = 1;
 /// Arguments of `relive check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The script directory.
-    dir: PathBuf,
-    /// Base namespace (default: the directory's name).
-    #[arg(long, short)]
-    namespace: Option<String>,
+    #[command(flatten)]
+    common: super::config::Common,
     /// Output format: readable text, or one JSON document on stdout (what scripts print
     /// goes to stderr).
     #[arg(long, value_enum, default_value_t)]
@@ -37,15 +34,9 @@ pub struct CheckArgs {
     /// Keep the scripts that load when others fail (they still fail the check).
     #[arg(long)]
     partial: bool,
-    /// Do not discover or run the scripts' unit tests.
-    #[arg(long)]
-    no_tests: bool,
     /// Exit 0 rather than 5 when no test is found anywhere.
     #[arg(long)]
     allow_no_tests: bool,
-    /// Per-script timeout in seconds for module-level code plus tests.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
-    test_timeout: f64,
     /// Also write the results as JUnit XML to FILE (its folder is created); written
     /// whatever the outcome.
     #[arg(long, value_name = "FILE")]
@@ -65,13 +56,17 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
     super::init_logging("warn");
     let started = (SystemTime::now(), Instant::now());
     let loaded = load(&args);
-    let junit_run =
-        relive::junit::Run { started: started.0, duration: started.1.elapsed(), directory: args.dir.clone() };
-    let report = match loaded {
-        Ok(report) => report,
+    let junit_run = relive::junit::Run {
+        started: started.0,
+        duration: started.1.elapsed(),
+        directory: args.common.dir.clone(),
+    };
+    let (report, tests) = match loaded {
+        Ok(loaded) => loaded,
         Err(err) => {
             if let Some(path) = &args.junit {
-                let name = args.namespace.clone().unwrap_or_else(|| args.dir.display().to_string());
+                let name =
+                    args.common.namespace.clone().unwrap_or_else(|| args.common.dir.display().to_string());
                 let text = relive::junit::relive_error(&name, &format!("{err:#}"), &junit_run);
                 // The error that stopped the run is the one to report; a JUnit write
                 // failure on top of it only goes to stderr.
@@ -89,28 +84,31 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         eprintln!("error: {err:#}");
         return Ok(EXIT_ERROR);
     }
-    let code = exit_code(&report, args.no_tests || args.allow_no_tests);
+    let code = exit_code(&report, !tests || args.allow_no_tests);
     if code == EXIT_NO_TESTS {
-        eprintln!("no test found in {} (exit 5; --allow-no-tests accepts that)", args.dir.display());
+        eprintln!("no test found in {} (exit 5; --allow-no-tests accepts that)", args.common.dir.display());
     }
     Ok(code)
 }
 
 /// Builds the reloader and loads the directory; with `--format json`, what scripts print
 /// goes to stderr.
-fn load(args: &CheckArgs) -> anyhow::Result<LoadReport> {
-    let test_timeout = super::positive_seconds("--test-timeout", args.test_timeout)?;
-    let mut reloader =
-        Reloader::builder().partial(args.partial).tests(!args.no_tests).test_timeout(test_timeout).build()?;
+fn load(args: &CheckArgs) -> anyhow::Result<(LoadReport, bool)> {
+    let settings = args.common.settings()?;
+    let mut reloader = Reloader::builder()
+        .partial(args.partial)
+        .tests(settings.tests)
+        .test_timeout(settings.test_timeout)
+        .build()?;
     let redirect = match args.format {
         Format::Json => Some(super::stdout::StdoutToStderr::start()?),
         Format::Human => None,
     };
-    let report = super::load(&mut reloader, &args.dir, args.namespace.as_deref());
+    let report = super::load(&mut reloader, &args.common.dir, settings.namespace.as_deref());
     if let Some(redirect) = redirect {
         redirect.restore()?;
     }
-    report
+    Ok((report?, settings.tests))
 }
 
 fn print_report(report: &LoadReport, format: Format) -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! Argument parsing and dispatch; one file per command.
 
 mod check;
+mod config;
 mod paint;
 mod scenario;
 mod stdout;

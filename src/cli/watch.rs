@@ -2,7 +2,6 @@
 //! readable line per event (a multi-line message indented under it); optionally call a
 //! function of the namespace every tick.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,27 +16,20 @@ use super::paint::Paint;
 /// Arguments of `relive watch`.
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// The script directory.
-    dir: PathBuf,
-    /// Base namespace (default: the directory's name).
-    #[arg(long, short)]
-    namespace: Option<String>,
+    #[command(flatten)]
+    common: super::config::Common,
     /// How reloads take effect: update keeps classes and functions (their identity) and
     /// patches them; overwrite replaces a script's names with the new version's.
-    #[arg(long, value_enum, default_value = "update")]
-    mode: ModeArg,
-    /// Do not run the scripts' unit tests.
-    #[arg(long)]
-    no_tests: bool,
+    /// [default: update]
+    #[arg(long, value_enum)]
+    mode: Option<ModeArg>,
     /// Remove names a new version no longer defines instead of leaving them in place.
     #[arg(long)]
     prune: bool,
-    /// Per-script timeout in seconds for module-level code plus tests.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
-    test_timeout: f64,
-    /// Milliseconds without a file event before a burst of changes is reloaded.
-    #[arg(long, value_name = "MS", default_value_t = relive::watch::DEFAULT_WINDOW.as_millis() as u64)]
-    delay: u64,
+    /// Milliseconds without a file event before a burst of changes is reloaded
+    /// [default: 20].
+    #[arg(long, value_name = "MS")]
+    delay: Option<u64>,
     /// Clear the screen before each batch of reload lines.
     #[arg(long)]
     clear: bool,
@@ -57,18 +49,21 @@ enum ModeArg {
 
 pub fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     super::init_logging("warn");
-    let test_timeout = super::positive_seconds("--test-timeout", args.test_timeout)?;
+    let settings = args.common.settings()?;
     let tick = super::positive_seconds("--tick", args.tick)?;
+    let mode = match args.mode {
+        Some(ModeArg::Update) => Mode::Update,
+        Some(ModeArg::Overwrite) => Mode::Overwrite,
+        None => settings.mode.unwrap_or_default(),
+    };
+    let delay = args.delay.or(settings.delay).map_or(relive::watch::DEFAULT_WINDOW, Duration::from_millis);
     let mut reloader = Reloader::builder()
-        .mode(match args.mode {
-            ModeArg::Update => Mode::Update,
-            ModeArg::Overwrite => Mode::Overwrite,
-        })
-        .tests(!args.no_tests)
+        .mode(mode)
+        .tests(settings.tests)
         .prune(args.prune)
         .partial(true)
-        .test_timeout(test_timeout)
-        .watch_window(Duration::from_millis(args.delay))
+        .test_timeout(settings.test_timeout)
+        .watch_window(delay)
         .build()?;
     // Ctrl-C also interrupts a candidate or test running at that moment.
     let stop = Arc::new(AtomicBool::new(false));
@@ -78,11 +73,11 @@ pub fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
         interrupt.request();
     })
     .context("cannot install the Ctrl-C handler")?;
-    let report = super::load(&mut reloader, &args.dir, args.namespace.as_deref())?;
+    let report = super::load(&mut reloader, &args.common.dir, settings.namespace.as_deref())?;
     let mut paint = Paint::stdout();
     paint.print(&report.to_string());
     reloader.watch()?;
-    paint.print(&format!("watching {} for changes; Ctrl-C stops\n", args.dir.display()));
+    paint.print(&format!("watching {} for changes; Ctrl-C stops\n", args.common.dir.display()));
     let mut next_tick = Instant::now();
     while !stop.load(Ordering::SeqCst) {
         if let Some(expression) = &args.run

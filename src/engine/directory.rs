@@ -74,7 +74,8 @@ pub(crate) fn list(
             }
             match entry_kind(&path, &name, &canonical_root, &mut seen) {
                 Entry::Folder => folders.push(path),
-                Entry::Script => py_files.push(name),
+                Entry::Script if !super::filter::excluded(&path) => py_files.push(name),
+                Entry::Script => {}
                 Entry::Other => {}
             }
         }

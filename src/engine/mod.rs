@@ -9,6 +9,7 @@ mod callbacks;
 mod candidate;
 mod directory;
 mod error;
+pub mod filter;
 mod leaks;
 mod load;
 mod namespace;

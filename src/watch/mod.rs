@@ -398,7 +398,7 @@ fn is_readable_kind(path: &Path) -> bool {
 /// A `.py` file name, not hidden, not an editor's temp or backup file.
 pub(crate) fn is_script_path(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
-    name.ends_with(".py") && !directory_is_ignored(name)
+    name.ends_with(".py") && !directory_is_ignored(name) && !crate::engine::filter::excluded(path)
 }
 
 /// Whether `path` lies in a hidden or `__pycache__` folder below one of `roots` (folders

@@ -2,6 +2,7 @@
 //! failed, 2 relive could not do what was asked, 5 no test found). One file per command.
 
 mod check;
+mod config;
 mod junit;
 mod scenario;
 mod watch;

@@ -186,3 +186,23 @@ fn watch_delay_coalesces_saves_inside_it() {
     assert!(line.starts_with("reloaded a.py (version 2)"), "one reload of the last save: {line}");
     assert!(super::relive(&["watch", ".", "--delay", "soon"]).status.code() == Some(2));
 }
+
+/// Issue 14: `delay` and `exclude` from [tool.relive] apply to the watch: an excluded file's
+/// change is not reloaded, and two saves inside the delay are one reload.
+#[test]
+fn watch_takes_delay_and_exclude_from_pyproject() {
+    let dir = ScriptDir::new();
+    dir.write("pyproject.toml", "[tool.relive]\ndelay = 3000\nexclude = ['drafts/**']\n");
+    dir.write("a.py", "def value():\n    return 1\n");
+    dir.write("a_unittest.py", TESTED);
+    let watch = Watch::start(dir.path(), &[], &[]);
+    dir.write("drafts/x.py", "raise RuntimeError('a draft')\n");
+    dir.write("a.py", "def value():\n    return 2\n");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    dir.write("a.py", "def value():\n    return 1  # formatted\n");
+    let lines = watch.lines_until("a.py");
+    assert!(lines.last().unwrap().starts_with("reloaded a.py (version 2)"), "{lines:#?}");
+    dir.write("b.py", "B = 1\n");
+    let more = watch.lines_until("b.py");
+    assert!(!lines.iter().chain(&more).any(|l| l.contains("drafts")), "{lines:#?} {more:#?}");
+}
