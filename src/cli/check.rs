@@ -95,6 +95,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
 /// goes to stderr.
 fn load(args: &CheckArgs) -> anyhow::Result<(LoadReport, bool)> {
     let settings = args.common.settings()?;
+    super::venv::activate()?;
     let mut reloader = Reloader::builder()
         .partial(args.partial)
         .tests(settings.tests)

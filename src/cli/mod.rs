@@ -5,6 +5,7 @@ mod config;
 mod paint;
 mod scenario;
 mod stdout;
+mod venv;
 mod watch;
 
 use std::process::ExitCode;

@@ -50,6 +50,7 @@ enum ModeArg {
 pub fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     super::init_logging("warn");
     let settings = args.common.settings()?;
+    super::venv::activate()?;
     let tick = super::positive_seconds("--tick", args.tick)?;
     let mode = match args.mode {
         Some(ModeArg::Update) => Mode::Update,

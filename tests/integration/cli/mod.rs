@@ -5,6 +5,7 @@ mod check;
 mod config;
 mod junit;
 mod scenario;
+mod venv;
 mod watch;
 
 use std::process::{Command, Output};
