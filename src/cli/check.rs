@@ -109,7 +109,11 @@ fn load(args: &CheckArgs) -> anyhow::Result<(LoadReport, bool)> {
     if let Some(redirect) = redirect {
         redirect.restore()?;
     }
-    Ok((report?, settings.tests))
+    let report = report?;
+    if let Some(hint) = super::hint::namespace_hint(&report, &args.common.dir, settings.namespace.is_none()) {
+        eprintln!("{hint}");
+    }
+    Ok((report, settings.tests))
 }
 
 fn print_report(report: &LoadReport, format: Format) -> anyhow::Result<()> {

@@ -2,6 +2,7 @@
 
 mod check;
 mod config;
+mod hint;
 mod paint;
 mod scenario;
 mod stdout;

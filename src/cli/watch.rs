@@ -75,6 +75,9 @@ pub fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     })
     .context("cannot install the Ctrl-C handler")?;
     let report = super::load(&mut reloader, &args.common.dir, settings.namespace.as_deref())?;
+    if let Some(hint) = super::hint::namespace_hint(&report, &args.common.dir, settings.namespace.is_none()) {
+        eprintln!("{hint}");
+    }
     let mut paint = Paint::stdout();
     paint.print(&report.to_string());
     reloader.watch()?;

@@ -3,6 +3,7 @@
 
 mod check;
 mod config;
+mod hint;
 mod junit;
 mod scenario;
 mod venv;
