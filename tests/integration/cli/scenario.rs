@@ -57,3 +57,26 @@ fn scenario_outside_its_python_range_is_reported_as_skipped() {
         (&serde_json::Value::Bool(false), true)
     );
 }
+
+/// Issue 14: a failed check shows the values of its parts (calls, attributes, operands of
+/// comparisons and arithmetic), evaluated once, as pytest's assertion rewriting does.
+#[test]
+fn scenario_failed_check_shows_the_values_of_its_sub_expressions() {
+    let dir = ScriptDir::new();
+    let file = dir.write(
+        "parts.toml",
+        "description = 'parts'\n\n[[step]]\nwrite.'a.py' = '''\nclass P:\n    calls = 0\n    def greet(self):\n        P.calls += 1\n        return 'hello'\np = P()\nitems = [1, 2]\n'''\nexpect = 'loaded'\ncheck = ['game.p.greet() == \"hi\"', 'len(game.items) + 1 > 10', 'game.P.calls == 1']\n",
+    );
+    let output = relive(&["scenario", file.to_str().unwrap(), "--no-snapshot"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.contains(
+            "check failed: game.p.greet() == \"hi\"  [game.p.greet() = 'hello'; game.p = <game.P object"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("[len(game.items) + 1 = 3; len(game.items) = 2; game.items = [1, 2]]"), "{text}");
+    // Each check runs once: the first check's call was the only one.
+    assert!(!text.contains("game.P.calls == 1"), "the call ran more than once: {text}");
+}
