@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use super::{relive, stdout};
+use super::relive;
 use crate::util::ScriptDir;
 
 #[test]
