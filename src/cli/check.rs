@@ -16,7 +16,11 @@ pub const EXIT_CODES: &str = "Exit codes:
   1  a script failed to load or a test failed
   2  relive could not do what was asked (bad arguments, a missing folder, a taken
      namespace, a report it could not write)
-  5  no test was found anywhere (as pytest); --allow-no-tests (or --no-tests) makes it 0";
+  5  no test was found anywhere (as pytest); --allow-no-tests (or --no-tests) makes it 0
+
+Settings may also come from [tool.relive] in pyproject.toml (see the README). The rules
+relive keeps (L1, T4, ... in reports) are explained in docs/semantics.md of the relive
+repository.";
 
 /// The version of the JSON document's layout; it changes when a field changes meaning or
 /// goes away (new fields may appear without a change).
