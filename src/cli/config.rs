@@ -7,7 +7,7 @@
 //! mode = "update"            # or "overwrite" (watch)
 //! tests = true               # run the scripts' tests
 //! test_timeout = 10.0        # seconds per script
-//! delay = 100                # watch: ms without events before a reload
+//! delay = 90                 # watch: ms without events before a reload
 //! include = ["**/*.py"]      # globs relative to the script directory
 //! exclude = ["drafts/**"]
 //! ```
