@@ -69,14 +69,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         Ok(loaded) => loaded,
         Err(err) => {
             if let Some(path) = &args.junit {
-                let name =
-                    args.common.namespace.clone().unwrap_or_else(|| args.common.dir.display().to_string());
-                let text = relive::junit::relive_error(&name, &format!("{err:#}"), &junit_run);
-                // The error that stopped the run is the one to report; a JUnit write
-                // failure on top of it only goes to stderr.
-                if let Err(write) = write_junit(path, &text) {
-                    eprintln!("error: {write:#}");
-                }
+                write_error_junit(path, &args, &err, &junit_run);
             }
             return Err(err);
         }
@@ -143,6 +136,16 @@ fn exit_code(report: &LoadReport, no_tests_allowed: bool) -> u8 {
         EXIT_NO_TESTS
     } else {
         EXIT_OK
+    }
+}
+
+/// The JUnit file of a run relive could not do (exit 2). The error that stopped the run is
+/// the one to report: a failure to write the file on top of it only goes to stderr.
+fn write_error_junit(path: &Path, args: &CheckArgs, err: &anyhow::Error, run: &relive::junit::Run) {
+    let name = args.common.namespace.clone().unwrap_or_else(|| args.common.dir.display().to_string());
+    let text = relive::junit::relive_error(&name, &format!("{err:#}"), run);
+    if let Err(write) = write_junit(path, &text) {
+        eprintln!("error: {write:#}");
     }
 }
 

@@ -73,6 +73,7 @@ impl Watch {
             .arg(dir)
             .args(["-n", "game"])
             .args(args)
+            .env_remove("VIRTUAL_ENV")
             .env_remove("NO_COLOR")
             .env_remove("CLICOLOR_FORCE")
             .envs(env.iter().copied())
