@@ -59,7 +59,7 @@ pub mod cli;
 pub mod engine;
 #[cfg(feature = "harness")]
 pub mod junit;
-mod layout;
+pub mod layout;
 #[cfg(feature = "python")]
 mod pymodule;
 pub mod python;
@@ -73,7 +73,7 @@ pub mod watch;
 pub use engine::{Config, Error, Event, Leak, Mode, Reloader, ReloaderBuilder, StopHandle, Validator};
 pub use report::{
     Changes, Duplicate, LoadReport, Outcome, RejectReason, ReloadReport, RemoveReport, ScriptLoad,
-    ScriptPath, ScriptProblem, UnknownOutcome, Wait,
+    ScriptPath, ScriptProblem, Totals, UnknownOutcome, Wait,
 };
 pub use testing::{TestOutcome, TestReport, TestResult};
 

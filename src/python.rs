@@ -183,6 +183,11 @@ pub fn relaunch_command() -> Option<std::process::Command> {
 static FAILURE_HELPER: Helper =
     Helper::new(include_str!("failure.py"), c"src/failure.py", c"_relive_failure");
 
+/// The failure helper, for helpers that format tracebacks themselves (`import _relive_failure`).
+pub(crate) fn failure_module(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+    FAILURE_HELPER.try_module(py)
+}
+
 /// A Python exception recorded as text while attached, so reports never keep tracebacks or
 /// frames alive (R12).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

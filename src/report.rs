@@ -12,6 +12,9 @@ pub use crate::layout::ScriptPath;
 use crate::python::PyFailure;
 use crate::testing::TestReport;
 
+mod totals;
+pub use totals::Totals;
+
 /// The outcome words of the contract, shared by reports and scenario expectations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -351,10 +354,18 @@ impl fmt::Display for LoadReport {
                 }
                 Some(problem) => writeln!(
                     f,
-                    "  {:width$}  {:<11}  {problem}",
+                    "  {:width$}  {:<11}  {}",
                     script.path.as_str(),
-                    script.outcome.as_str()
+                    script.outcome.as_str(),
+                    indent_lines(&problem.to_string(), &" ".repeat(width + 17)),
                 )?,
+            }
+            if let Some(ScriptProblem::Error { failure } | ScriptProblem::Validate { failure }) =
+                &script.problem
+            {
+                for line in failure.traceback.lines() {
+                    writeln!(f, "      {line}")?;
+                }
             }
             if let Some(tests) = &script.tests {
                 write_tests(f, tests, "      ")?;
@@ -370,22 +381,38 @@ impl fmt::Display for LoadReport {
     }
 }
 
-/// A test summary line, then each failing test with its message and traceback, indented.
+/// A test summary line, then each failing test with its message, its traceback and what
+/// it printed, indented under it.
 fn write_tests(f: &mut fmt::Formatter<'_>, tests: &TestReport, indent: &str) -> fmt::Result {
     writeln!(f, "{indent}{tests}")?;
+    let inner = format!("{indent}  ");
     for failure in tests.failures() {
         writeln!(
             f,
             "{indent}{} {}: {}",
             failure.outcome.as_str().to_uppercase(),
             failure.id,
-            failure.message
+            indent_lines(&failure.message, &inner)
         )?;
         for line in failure.traceback.lines() {
-            writeln!(f, "{indent}  {line}")?;
+            writeln!(f, "{inner}{line}")?;
+        }
+        for (stream, text) in [("stdout", &failure.stdout), ("stderr", &failure.stderr)] {
+            if !text.is_empty() {
+                writeln!(f, "{inner}captured {stream}:")?;
+                for line in text.lines() {
+                    writeln!(f, "{inner}  {line}")?;
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// `text` with every line after the first indented by `indent`, so a multi-line message
+/// stays under the line that introduces it.
+pub fn indent_lines(text: &str, indent: &str) -> String {
+    text.trim_end_matches('\n').replace('\n', &format!("\n{indent}"))
 }
 
 impl LoadReport {

@@ -814,7 +814,7 @@ impl Reloader {
             return true;
         };
         let Some(path) = ScriptPath::relative(root, &file) else { return true };
-        layout::is_script_relative_path(path.as_str())
+        layout::is_script_relative_path(path.as_str()) && !layout::filter::excluded(&file)
     }
 
     /// The registered directory holding `file`: the innermost when directories nest.

@@ -4,7 +4,8 @@
 //!
 //! - Hidden names (`.x`, which covers editors' `.#x.py` and `.x.py.swp`) and `__pycache__`
 //!   are ignored, as files and as folders.
-//! - A script is a `.py` file with a name that is not ignored and not an editor's backup.
+//! - A script is a `.py` file with a name that is not ignored and not an editor's backup,
+//!   that the directory's [`filter`] (the CLI's include and exclude globs) does not refuse.
 //! - A test file (`<stem>_unittest.py`, else `test_<stem>.py`) belongs to the script beside
 //!   it; while that script exists it is not a script itself.
 
@@ -12,6 +13,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+pub mod filter;
 
 /// A script's path relative to its script directory, `/`-separated (`ai/brain.py`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -50,10 +53,11 @@ pub(crate) fn is_ignored_name(name: &str) -> bool {
     name.starts_with('.') || name == "__pycache__"
 }
 
-/// A `.py` file name, not hidden, not an editor's temp or backup file.
+/// A `.py` file name, not hidden, not an editor's temp or backup file, not refused by its
+/// directory's filter.
 pub(crate) fn is_script_path(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
-    name.ends_with(".py") && !is_ignored_name(name)
+    name.ends_with(".py") && !is_ignored_name(name) && !filter::excluded(path)
 }
 
 /// Whether a `/`-separated relative path names a script in a folder that is not ignored.
