@@ -115,13 +115,10 @@ fn load(args: &CheckArgs) -> anyhow::Result<(LoadReport, bool)> {
 
 fn print_report(report: &LoadReport, format: Format) -> anyhow::Result<()> {
     match format {
-        Format::Human => {
-            print!("{report}");
-            println!("{}", report.totals());
-        }
+        Format::Human => super::emit::emit(&format!("{report}{}\n", report.totals()))?,
         Format::Json => {
             let document = Document { schema_version: SCHEMA_VERSION, totals: report.totals(), report };
-            println!("{}", serde_json::to_string_pretty(&document)?);
+            super::emit::emit(&format!("{}\n", serde_json::to_string_pretty(&document)?))?;
         }
     }
     Ok(())

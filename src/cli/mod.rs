@@ -2,6 +2,7 @@
 
 mod check;
 mod config;
+mod emit;
 mod hint;
 mod paint;
 mod scenario;

@@ -13,6 +13,28 @@ fn check_loads_the_bundled_example() {
     assert!(text.contains("arena.ai: Brain, MOVES"), "{text}");
 }
 
+/// `relive check ... | head`: the reader goes away before the report is written. The
+/// exit code is the check's own, with no panic on stderr.
+#[test]
+fn check_keeps_its_exit_code_when_the_reader_of_its_output_goes_away() {
+    let dir = ScriptDir::new();
+    dir.write("calc.py", "def add(a, b):\n    return a + b\n");
+    dir.write("test_calc.py", "def test_add():\n    assert add(1, 2) == 4\n");
+    for format in ["human", "json"] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_relive"))
+            .args(["check", dir.path().to_str().unwrap(), "--namespace", "game", "--format", format])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // closed before relive writes a byte
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{format}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{format}: {stderr}");
+    }
+}
+
 #[test]
 fn check_exits_1_and_names_file_and_line_when_a_script_fails() {
     let dir = ScriptDir::new();
