@@ -548,22 +548,39 @@ pub struct ReloadReport {
     pub duration_ms: f64,
 }
 
+impl ReloadReport {
+    /// What the report says after its path and outcome: the version, the reason, the tests
+    /// and the changes (`" (version 2); 1 test found: ..."`), for output that shows the path
+    /// and the outcome in its own way.
+    pub fn details(&self) -> impl fmt::Display + '_ {
+        ReloadDetails(self)
+    }
+}
+
 impl fmt::Display for ReloadReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path, self.outcome)?;
-        if let Some(version) = self.version.filter(|_| self.outcome == Outcome::Reloaded) {
+        write!(f, "{}: {}{}", self.path, self.outcome, self.details())
+    }
+}
+
+struct ReloadDetails<'a>(&'a ReloadReport);
+
+impl fmt::Display for ReloadDetails<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let report = self.0;
+        if let Some(version) = report.version.filter(|_| report.outcome == Outcome::Reloaded) {
             write!(f, " (version {version})")?;
         }
-        if let Some(reason) = &self.reason {
+        if let Some(reason) = &report.reason {
             write!(f, ": {reason}")?;
         }
-        if let Some(tests) = &self.tests {
+        if let Some(tests) = &report.tests {
             write!(f, "; {tests}")?;
         }
-        if self.outside_effects {
+        if report.outside_effects {
             write!(f, "; effects the new code had outside its globals may exist and are not undone")?;
         }
-        if let Some(changes) = &self.changes {
+        if let Some(changes) = &report.changes {
             let parts = [
                 ("classes updated", &changes.classes_updated),
                 ("classes created", &changes.classes_created),

@@ -55,10 +55,7 @@ impl Paint {
             Outcome::Pending | Outcome::Retested => YELLOW,
             _ => Style::new(),
         };
-        let text = report.to_string();
-        let rest = text.split_once(": ").map(|(_, rest)| rest).unwrap_or("");
-        let rest = rest.strip_prefix(report.outcome.as_str()).unwrap_or(rest);
-        let rest = relive::report::indent_lines(rest, CONTINUATION);
+        let rest = relive::report::indent_lines(&report.details().to_string(), CONTINUATION);
         self.print(&format!("{style}{}{style:#} {}{rest}\n", report.outcome, report.path));
         if let Some(note) = self.disk_note(report) {
             self.print(&format!("{CONTINUATION}{DIM}{note}{DIM:#}\n"));
