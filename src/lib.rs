@@ -18,6 +18,24 @@
 //! A load is all or nothing (L7): when a script fails, the report says which, where and
 //! why, and nothing of the directory stays in `sys.modules`.
 //!
+//! # Where the rules live
+//! The contract is `docs/semantics.md` (each rule with its status); `docs/rule-index.md`
+//! maps every rule to its functions, tests and scenarios. By family:
+//! - **L, loading**: which files count in `layout`; the directory load in `engine::load`,
+//!   namespaces in `engine::namespace`, load order in `engine::resolve`, one script's code
+//!   and exports in `engine::script`.
+//! - **T, tests**: the gate in `engine::candidate`; running a candidate and its tests under
+//!   the timeout in [`testing`] (plain test functions, T8, and the candidate view, T1).
+//! - **R, reloading**: a batch in `engine::reload`; applying a candidate in place in
+//!   `engine::update` and its Python (`update.py`, `journal.py` for R2's undo, `state_rule.py`
+//!   for R8, `shape_change.py` for R7); leaks in `engine::leaks`; callbacks (R13) in
+//!   `engine::callbacks` and `script_api`.
+//! - **O, overwrite mode**: `engine::update` (`update.py`'s overwrite path).
+//! - **W, watching**: [`watch`] (coalescing, the event barrier), `engine::pump` and
+//!   [`background`].
+//! - **E, bad input**: reading and compiling in `engine::script`, failures as data in
+//!   [`python::PyFailure`], errors in [`Error`] and [`report`].
+//!
 //! # Cargo features
 //! - `cli` (default): the `relive` binary and [`cli`], its one entry point, shared with
 //!   `python -m relive`.
@@ -41,19 +59,21 @@ pub mod cli;
 pub mod engine;
 #[cfg(feature = "harness")]
 pub mod junit;
+pub mod layout;
 #[cfg(feature = "python")]
 mod pymodule;
 pub mod python;
 pub mod report;
 #[cfg(feature = "harness")]
 pub mod scenario;
+mod script_api;
 pub mod testing;
 pub mod watch;
 
 pub use engine::{Config, Error, Event, Leak, Mode, Reloader, ReloaderBuilder, StopHandle, Validator};
 pub use report::{
     Changes, Duplicate, LoadReport, Outcome, RejectReason, ReloadReport, RemoveReport, ScriptLoad,
-    ScriptPath, ScriptProblem, Wait,
+    ScriptPath, ScriptProblem, Totals, UnknownOutcome, Wait,
 };
 pub use testing::{TestOutcome, TestReport, TestResult};
 

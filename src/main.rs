@@ -1,7 +1,8 @@
-//! The `relive` command line: `check` (more commands join as they land).
+//! The `relive` binary: `check`, `watch` and `scenario`, all in `relive::cli` (feature `cli`).
 //!
-//! Exit codes: 0 success, 1 a script failed, 2 relive could not do what was asked (usage
-//! errors, a missing folder, a taken namespace).
+//! Exit codes (`relive check --help`): 0 everything loaded and passed, 1 a script or test
+//! failed, 2 relive could not do what was asked (usage errors, a missing folder, a taken
+//! namespace), 5 no test found anywhere (unless `--allow-no-tests`).
 
 use std::process::ExitCode;
 

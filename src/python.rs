@@ -154,24 +154,6 @@ impl Helper {
     }
 }
 
-static SCRIPT_API: Helper =
-    Helper::new(include_str!("script_api.py"), c"src/script_api.py", c"_relive_script_api");
-
-/// The module scripts reach as `import relive` to register callbacks and ask versions
-/// (R13). Loading it the first time makes `import relive` find it when the host is Rust
-/// (when the host is Python, `relive` is the package, which re-exports the same
-/// functions), and routes Python's `logging` into `log` (W5) unless Python is the host.
-pub(crate) fn relive_module(py: Python<'_>) -> &Bound<'_, PyModule> {
-    let module = SCRIPT_API.module(py);
-    static PUBLISHED: Once = Once::new();
-    PUBLISHED.call_once(|| {
-        if let Err(err) = publish_script_api(module) {
-            log::error!("cannot set up the relive module for scripts: {}", PyFailure::from_err(py, &err));
-        }
-    });
-    module
-}
-
 /// `sys.executable` of the Python program hosting relive (the extension module is
 /// loaded); unset when the host is a Rust program. Set once by the extension module.
 static PYTHON_HOST: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
@@ -198,44 +180,13 @@ pub fn relaunch_command() -> Option<std::process::Command> {
     })
 }
 
-fn publish_script_api(module: &Bound<'_, PyModule>) -> PyResult<()> {
-    let modules = module.py().import("sys")?.getattr("modules")?;
-    if !modules.contains("relive")? {
-        modules.set_item("relive", module)?;
-    }
-    if !is_python_host() {
-        install_log_bridge(module)?;
-    }
-    Ok(())
-}
-
-/// Python `logging` records reach `log` with target `relive::python`, levels mapped (W5).
-/// Only when Rust is the host: a Python host keeps its own logging set-up.
-fn install_log_bridge(module: &Bound<'_, PyModule>) -> PyResult<()> {
-    let emit = pyo3::types::PyCFunction::new_closure(
-        module.py(),
-        Some(c"emit"),
-        None,
-        |args: &Bound<'_, pyo3::types::PyTuple>, _| -> PyResult<()> {
-            let (level, name, message): (i32, String, String) = args.extract()?;
-            let level = match level {
-                l if l >= 40 => log::Level::Error,
-                l if l >= 30 => log::Level::Warn,
-                l if l >= 20 => log::Level::Info,
-                l if l >= 10 => log::Level::Debug,
-                _ => log::Level::Trace,
-            };
-            log::log!(target: "relive::python", level, "{name}: {message}");
-            Ok(())
-        },
-    )?;
-    module.setattr("_emit", emit)?;
-    module.call_method0("_install_log_bridge")?;
-    Ok(())
-}
-
 static FAILURE_HELPER: Helper =
     Helper::new(include_str!("failure.py"), c"src/failure.py", c"_relive_failure");
+
+/// The failure helper, for helpers that format tracebacks themselves (`import _relive_failure`).
+pub(crate) fn failure_module(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+    FAILURE_HELPER.try_module(py)
+}
 
 /// A Python exception recorded as text while attached, so reports never keep tracebacks or
 /// frames alive (R12).
@@ -347,10 +298,5 @@ mod tests {
         assert!(full.traceback.contains("broken helper"), "{}", full.traceback);
         assert_eq!((plain.kind.as_str(), plain.message.as_str()), ("RuntimeError", "broken helper"));
         assert!(plain.traceback.is_empty());
-    }
-
-    #[test]
-    fn the_script_api_helper_compiles() {
-        attach(|py| assert!(SCRIPT_API.try_module(py).is_ok()));
     }
 }

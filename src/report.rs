@@ -8,8 +8,14 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::layout::ScriptPath;
 use crate::python::PyFailure;
 use crate::testing::TestReport;
+
+mod reload;
+mod totals;
+pub use reload::{Changes, RejectReason, ReloadReport};
+pub use totals::Totals;
 
 /// The outcome words of the contract, shared by reports and scenario expectations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -35,6 +41,18 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome, in the contract's order.
+    pub const ALL: [Outcome; 8] = [
+        Outcome::Loaded,
+        Outcome::LoadFailed,
+        Outcome::Pending,
+        Outcome::Reloaded,
+        Outcome::Rejected,
+        Outcome::Retested,
+        Outcome::Removed,
+        Outcome::Unchanged,
+    ];
+
     /// The contract's word for this outcome.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -56,35 +74,18 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// A script's path relative to its script directory, `/`-separated (`ai/brain.py`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ScriptPath(String);
+/// A word that is not one of the contract's outcomes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown outcome {0:?}: expected one of loaded, load-failed, pending, reloaded, rejected, retested, removed, unchanged"
+)]
+pub struct UnknownOutcome(pub String);
 
-impl ScriptPath {
-    /// Builds the path of `file` relative to `root`; `None` when `file` is not under `root`.
-    pub fn relative(root: &std::path::Path, file: &std::path::Path) -> Option<ScriptPath> {
-        let rel = file.strip_prefix(root).ok()?;
-        let parts: Vec<String> =
-            rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
-        Some(ScriptPath(parts.join("/")))
-    }
+impl std::str::FromStr for Outcome {
+    type Err = UnknownOutcome;
 
-    /// The path as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ScriptPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<&str> for ScriptPath {
-    fn from(s: &str) -> Self {
-        ScriptPath(s.replace('\\', "/"))
+    fn from_str(word: &str) -> Result<Outcome, UnknownOutcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == word).ok_or_else(|| UnknownOutcome(word.to_string()))
     }
 }
 
@@ -355,10 +356,18 @@ impl fmt::Display for LoadReport {
                 }
                 Some(problem) => writeln!(
                     f,
-                    "  {:width$}  {:<11}  {problem}",
+                    "  {:width$}  {:<11}  {}",
                     script.path.as_str(),
-                    script.outcome.as_str()
+                    script.outcome.as_str(),
+                    indent_lines(&problem.to_string(), &" ".repeat(width + 17)),
                 )?,
+            }
+            if let Some(ScriptProblem::Error { failure } | ScriptProblem::Validate { failure }) =
+                &script.problem
+            {
+                for line in failure.traceback.lines() {
+                    writeln!(f, "      {line}")?;
+                }
             }
             if let Some(tests) = &script.tests {
                 write_tests(f, tests, "      ")?;
@@ -374,22 +383,38 @@ impl fmt::Display for LoadReport {
     }
 }
 
-/// A test summary line, then each failing test with its message and traceback, indented.
+/// A test summary line, then each failing test with its message, its traceback and what
+/// it printed, indented under it.
 fn write_tests(f: &mut fmt::Formatter<'_>, tests: &TestReport, indent: &str) -> fmt::Result {
     writeln!(f, "{indent}{tests}")?;
+    let inner = format!("{indent}  ");
     for failure in tests.failures() {
         writeln!(
             f,
             "{indent}{} {}: {}",
             failure.outcome.as_str().to_uppercase(),
             failure.id,
-            failure.message
+            indent_lines(&failure.message, &inner)
         )?;
         for line in failure.traceback.lines() {
-            writeln!(f, "{indent}  {line}")?;
+            writeln!(f, "{inner}{line}")?;
+        }
+        for (stream, text) in [("stdout", &failure.stdout), ("stderr", &failure.stderr)] {
+            if !text.is_empty() {
+                writeln!(f, "{inner}captured {stream}:")?;
+                for line in text.lines() {
+                    writeln!(f, "{inner}  {line}")?;
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// `text` with every line after the first indented by `indent`, so a multi-line message
+/// stays under the line that introduces it.
+pub fn indent_lines(text: &str, indent: &str) -> String {
+    text.trim_end_matches('\n').replace('\n', &format!("\n{indent}"))
 }
 
 impl LoadReport {
@@ -433,153 +458,17 @@ impl fmt::Display for RemoveReport {
     }
 }
 
-/// Why a reload was rejected (R1, R2, R7, R14).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum RejectReason {
-    /// The file could not be read or decoded, or did not compile or execute.
-    Script {
-        /// What went wrong with the script.
-        problem: ScriptProblem,
-    },
-    /// A change relive does not apply in place (R7): one line naming the class and change.
-    Shape {
-        /// The message, e.g. `class P: __slots__ changed ('x',) -> ('x', 'y')`.
-        message: String,
-    },
-    /// Applying failed half-way; every change was undone (R2).
-    Apply {
-        /// The exception, as text.
-        failure: Box<PyFailure>,
-    },
-    /// The candidate needs a name a rejected script of the same batch was adding (R14).
-    NeedsRejected {
-        /// What it waits for.
-        waits_for: Wait,
-        /// The rejected script.
-        script: ScriptPath,
-    },
-    /// The candidate was built against a script of the same batch that was rejected (R15).
-    DependsOnRejected {
-        /// The rejected script.
-        script: ScriptPath,
-    },
-    /// A script that depends on this one failed against its candidate (R15): the change
-    /// breaks it.
-    BreaksDependent {
-        /// The dependent.
-        dependent: ScriptPath,
-        /// Why the dependent failed (its failing test, first).
-        problem: String,
-    },
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl fmt::Display for RejectReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RejectReason::Script { problem } => write!(f, "{problem}"),
-            RejectReason::Shape { message } => write!(f, "{message}"),
-            RejectReason::Apply { failure } => write!(f, "applying failed and was undone: {failure}"),
-            RejectReason::NeedsRejected { waits_for, script } => {
-                write!(f, "needs {waits_for}, which the rejected {script} was adding")
-            }
-            RejectReason::DependsOnRejected { script } => {
-                write!(f, "depends on {script}, which was rejected")
-            }
-            RejectReason::BreaksDependent { dependent, problem } => {
-                write!(f, "breaks its dependent {dependent}: {problem}")
-            }
+    #[test]
+    fn every_outcome_reads_back_from_its_word_and_serde_agrees() {
+        for outcome in Outcome::ALL {
+            assert_eq!(outcome.as_str().parse::<Outcome>(), Ok(outcome));
+            let json = serde_json::to_string(&outcome).unwrap();
+            assert_eq!(json, format!("\"{outcome}\""));
         }
-    }
-}
-
-/// What changed in the live program when a reload was applied (R3–R10).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Changes {
-    /// Classes updated in place, by qualified name.
-    pub classes_updated: Vec<String>,
-    /// Classes new in this version.
-    pub classes_created: Vec<String>,
-    /// Functions whose code was replaced in place (R5).
-    pub functions_rebound: Vec<String>,
-    /// Functions whose free variables changed: old references forward to the new one (R5).
-    pub functions_forwarded: Vec<String>,
-    /// Module-level values replaced (R8).
-    pub values_replaced: Vec<String>,
-    /// Module-level values kept because their statement did not change (R8).
-    pub values_kept: Vec<String>,
-    /// Names whose kind changed (`name: class -> function`, R9).
-    pub kind_changed: Vec<String>,
-    /// Names the new version no longer defines, left in place (R10).
-    pub leaked: Vec<String>,
-    /// Names removed because of `prune` (R10).
-    pub pruned: Vec<String>,
-    /// Leaked names this version defines again (R10).
-    pub reclaimed: Vec<String>,
-}
-
-/// What happened to one script in a reload (R1–R14, O1).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ReloadReport {
-    /// Path relative to the script directory.
-    pub path: ScriptPath,
-    /// Dotted namespace name.
-    pub namespace: String,
-    /// `reloaded`, `rejected`, `unchanged`, `loaded`, `pending` or `removed`.
-    pub outcome: Outcome,
-    /// The version in effect afterwards (`None` for a removed or pending script).
-    pub version: Option<u32>,
-    /// What changed, for applied reloads.
-    pub changes: Option<Changes>,
-    /// Why it was rejected (or why a new script is pending).
-    pub reason: Option<RejectReason>,
-    /// The tests that ran against the candidate (or, for `retested`, the code in effect).
-    pub tests: Option<TestReport>,
-    /// For a rejection: the new version's code ran, so effects it had outside its own
-    /// globals (appending to another script's registry, configuring logging) may exist and
-    /// are not undone (R1).
-    pub outside_effects: bool,
-    /// Wall time of the reload in milliseconds (not part of transcripts).
-    pub duration_ms: f64,
-}
-
-impl fmt::Display for ReloadReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path, self.outcome)?;
-        if let Some(version) = self.version.filter(|_| self.outcome == Outcome::Reloaded) {
-            write!(f, " (version {version})")?;
-        }
-        if let Some(reason) = &self.reason {
-            write!(f, ": {reason}")?;
-        }
-        if let Some(tests) = &self.tests {
-            write!(f, "; {tests}")?;
-        }
-        if self.outside_effects {
-            write!(f, "; effects the new code had outside its globals may exist and are not undone")?;
-        }
-        if let Some(changes) = &self.changes {
-            let parts = [
-                ("classes updated", &changes.classes_updated),
-                ("classes created", &changes.classes_created),
-                ("functions rebound", &changes.functions_rebound),
-                ("functions forwarded", &changes.functions_forwarded),
-                ("values replaced", &changes.values_replaced),
-                ("leaked", &changes.leaked),
-                ("pruned", &changes.pruned),
-                ("reclaimed", &changes.reclaimed),
-                ("kind changed", &changes.kind_changed),
-            ];
-            let described: Vec<String> = parts
-                .iter()
-                .filter(|(_, names)| !names.is_empty())
-                .map(|(label, names)| format!("{label}: {}", names.join(", ")))
-                .collect();
-            if !described.is_empty() {
-                write!(f, "; {}", described.join("; "))?;
-            }
-        }
-        Ok(())
+        assert_eq!("reload".parse::<Outcome>(), Err(UnknownOutcome("reload".into())));
     }
 }

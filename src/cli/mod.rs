@@ -1,16 +1,36 @@
 //! Argument parsing and dispatch; one file per command.
 
 mod check;
+mod config;
+mod emit;
+mod hint;
+mod paint;
 mod scenario;
+mod stdout;
+mod venv;
 mod watch;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// Exit code: everything loaded and every test passed.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: a script failed to load or a test failed.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: relive could not do what was asked (bad arguments, a missing folder, a taken
+/// namespace, a report it could not write, a virtualenv of another Python).
+pub const EXIT_ERROR: u8 = 2;
+/// Exit code: no test was found anywhere (as pytest's 5); `--allow-no-tests` makes it 0.
+pub const EXIT_NO_TESTS: u8 = 5;
+
+/// Where the rules cited by reports are explained.
+const RULES: &str = "The rules relive keeps (L1, T4, R8, ... in reports) are explained in docs/semantics.md \
+of the relive repository.";
+
 /// Live-reload directories of Python scripts, gated by their unit tests.
 #[derive(Debug, Parser)]
-#[command(name = "relive", version, about)]
+#[command(name = "relive", version, about, after_help = RULES)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -18,7 +38,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Load a script directory once and report; exit 0 when it loads, 1 when a script fails.
+    /// Load a script directory once, run its tests and report: the CI gate.
+    #[command(after_help = check::EXIT_CODES)]
     Check(check::CheckArgs),
     /// Load a script directory, then reload every change until Ctrl-C.
     Watch(watch::WatchArgs),
@@ -38,33 +59,32 @@ pub enum Format {
 
 /// The whole command line, shared by the `relive` binary and `python -m relive`: parses
 /// `args` (program name first), runs the command, prints any error, and returns the exit
-/// code (0 success, 1 a script failed, 2 relive could not do what was asked).
+/// code ([`EXIT_OK`], [`EXIT_FAILED`], [`EXIT_ERROR`], [`EXIT_NO_TESTS`]).
 pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(err) => {
             // As clap's own `parse()`: help and version exit 0, usage errors 2.
             let _ = err.print();
-            return if err.use_stderr() { 2 } else { 0 };
+            return if err.use_stderr() { EXIT_ERROR } else { EXIT_OK };
         }
     };
     match run(cli) {
-        // The commands only ever answer 0 or 1 (see `check` and `scenario`).
-        Ok(code) if code == ExitCode::SUCCESS => 0,
-        Ok(_) => 1,
+        Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
-            2
+            EXIT_ERROR
         }
     }
 }
 
-/// Runs the parsed command.
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+/// Runs the parsed command; returns its exit code.
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    let code = |c: ExitCode| if c == ExitCode::SUCCESS { EXIT_OK } else { EXIT_FAILED };
     match cli.command {
         Command::Check(args) => check::run(args),
-        Command::Watch(args) => watch::run(args),
-        Command::Scenario(args) => scenario::run(args),
+        Command::Watch(args) => watch::run(args).map(code),
+        Command::Scenario(args) => scenario::run(args).map(code),
     }
 }
 

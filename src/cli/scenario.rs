@@ -1,6 +1,7 @@
 //! `relive scenario [PATH...]`: run scenario files, each in its own process, in parallel;
 //! compare transcripts with their snapshots; exit 0 only when every scenario passed.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -79,28 +80,32 @@ pub fn run(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
     let failed = outcomes.len() - passed - skipped;
     match args.format {
         Format::Human => {
+            let mut text = String::new();
             for outcome in &outcomes {
                 if let Some(reason) = &outcome.skipped {
-                    println!("skip {}: {reason}", outcome.name);
+                    writeln!(text, "skip {}: {reason}", outcome.name)?;
                     continue;
                 }
                 let mark = if outcome.passed { "ok  " } else { "FAIL" };
-                println!("{mark} {}{}", outcome.name, snapshot_note(&outcome.snapshot));
+                writeln!(text, "{mark} {}{}", outcome.name, snapshot_note(&outcome.snapshot))?;
                 for failure in &outcome.failures {
                     for line in failure.lines() {
-                        println!("       {line}");
+                        writeln!(text, "       {line}")?;
                     }
                 }
             }
             if outcomes.iter().any(|o| o.snapshot == "pending") {
-                println!(
+                writeln!(
+                    text,
                     "new transcripts were written as .snap.new files: review them with `cargo insta review`, or accept with --update-snapshots"
-                );
+                )?;
             }
             let skipped = if skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
-            println!("{passed} passed, {failed} failed{skipped} ({:.1} s)", started.elapsed().as_secs_f64());
+            let seconds = started.elapsed().as_secs_f64();
+            writeln!(text, "{passed} passed, {failed} failed{skipped} ({seconds:.1} s)")?;
+            super::emit::emit(&text)?;
         }
-        Format::Json => println!("{}", serde_json::to_string_pretty(&outcomes)?),
+        Format::Json => super::emit::emit(&format!("{}\n", serde_json::to_string_pretty(&outcomes)?))?,
     }
     if let Some(path) = &args.junit {
         std::fs::write(path, junit(&outcomes)).with_context(|| format!("cannot write {}", path.display()))?;
@@ -202,7 +207,7 @@ fn run_in_process(args: &ScenarioArgs) -> anyhow::Result<ExitCode> {
         Some(path) => {
             std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?
         }
-        None => println!("{json}"),
+        None => super::emit::emit(&format!("{json}\n"))?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::python;
 use crate::report::{Outcome, ReloadReport, ScriptPath};
+use crate::script_api::{CallbackKind, ReportPayload, ScriptApi};
 
 /// Something a reload did, for listeners (R13).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -89,7 +90,7 @@ impl Callbacks {
                 for validator in &validators {
                     validator(py, &candidate).map_err(pyo3::exceptions::PyValueError::new_err)?;
                 }
-                python::relive_module(py).call_method1("_validate", (candidate,))?;
+                ScriptApi::get(py).validate(&candidate)?;
                 Ok(())
             },
         )
@@ -103,29 +104,42 @@ impl Callbacks {
                     log::error!("a callback panicked on {event:?}; the reload stands");
                 }
             }
+            let api = ScriptApi::get(py);
             let (kind, payload) = match &event {
                 Event::ClassCreated { qualname, .. } => {
-                    ("class_created", classes.get_item(qualname).ok().flatten())
+                    (CallbackKind::ClassCreated, classes.get_item(qualname).ok().flatten())
                 }
                 Event::ClassUpdated { qualname, .. } => {
-                    ("class_updated", classes.get_item(qualname).ok().flatten())
+                    (CallbackKind::ClassUpdated, classes.get_item(qualname).ok().flatten())
                 }
                 Event::Applied { .. } | Event::Rejected { .. } => {
-                    let reason = report.reason.as_ref().map(|r| r.to_string());
-                    let args = (report.path.as_str(), report.outcome.as_str(), report.version, reason);
-                    let kind = if matches!(event, Event::Applied { .. }) { "applied" } else { "rejected" };
-                    (kind, python::relive_module(py).call_method1("_report", args).ok())
+                    let payload = ReportPayload {
+                        path: report.path.as_str(),
+                        outcome: report.outcome.as_str(),
+                        version: report.version,
+                        reason: report.reason.as_ref().map(|r| r.to_string()),
+                    };
+                    let kind = if matches!(event, Event::Applied { .. }) {
+                        CallbackKind::Applied
+                    } else {
+                        CallbackKind::Rejected
+                    };
+                    (kind, api.report(payload).ok())
                 }
             };
             let Some(payload) = payload else { continue };
-            match python::relive_module(py).call_method1("_fire", (kind, payload)) {
+            let kind_name = kind.as_str();
+            match api.fire(kind, &payload) {
                 Ok(errors) => {
-                    for error in errors.extract::<Vec<String>>().unwrap_or_default() {
-                        log::error!("{}: {kind} callback raised {error}; the reload stands", report.path);
+                    for error in errors {
+                        log::error!(
+                            "{}: {kind_name} callback raised {error}; the reload stands",
+                            report.path
+                        );
                     }
                 }
                 Err(err) => log::error!(
-                    "{}: {kind} callbacks failed: {}",
+                    "{}: {kind_name} callbacks failed: {}",
                     report.path,
                     python::PyFailure::from_err(py, &err)
                 ),

@@ -12,11 +12,12 @@ use pyo3::types::PyDict;
 use super::directory::FoundScript;
 use super::script::{self, Compiled};
 use super::{Error, Reloader};
+use crate::layout;
 use crate::python::PyFailure;
 use crate::report::ScriptProblem;
+use crate::testing::TestReport;
 use crate::testing::run::{self, Finished, Job, Phase, TestFile};
 use crate::testing::view;
-use crate::testing::{TestReport, discover};
 
 /// How a candidate fared.
 pub(crate) enum Checked {
@@ -238,7 +239,7 @@ fn tests_problem(report: &TestReport) -> ScriptProblem {
 
 /// The script's test file compiled, or a report of its failure to compile.
 fn compile_test_file(py: Python<'_>, found: &FoundScript) -> Option<Result<TestFile, TestReport>> {
-    let mut files = discover::test_files_for(&found.file).into_iter();
+    let mut files = layout::test_files_for(&found.file).into_iter();
     let path = files.next()?;
     for ignored in files {
         // T8: nothing that looks like a test is ignored without a word.

@@ -36,7 +36,7 @@ impl Imports {
 
     /// The imports of `script`'s test file, if it has one (T1, R15).
     pub(crate) fn of_test_file(py: Python<'_>, script: &Path) -> Imports {
-        let Some(test_file) = crate::testing::discover::test_file_for(script) else {
+        let Some(test_file) = crate::layout::test_file_for(script) else {
             return Imports::default();
         };
         Imports::of_file(py, &test_file).unwrap_or_default()

@@ -1,14 +1,11 @@
-//! A script directory on disk: which files are scripts, which are test files, and which
-//! namespace each folder maps to (L1, T5 terms).
-//!
-//! Hidden folders and files (`.x`), `__pycache__` and non-`.py` files are ignored. A test
-//! file (`<stem>_unittest.py`, `test_<stem>.py`) is not a script while its script exists
-//! beside it.
+//! A script directory on disk: its listing (following links, skipping loops) and the
+//! namespace each folder maps to (L1). What counts as a script or a test file is decided in
+//! `crate::layout`.
 
 use std::path::{Path, PathBuf};
 
 use crate::engine::error::Error;
-use crate::report::ScriptPath;
+use crate::layout::{ScriptPath, is_ignored_name, is_script_path, is_test_file};
 
 /// One script found in a directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,19 +23,6 @@ pub(crate) struct FoundScript {
 pub(crate) struct Listing {
     pub(crate) scripts: Vec<FoundScript>,
     pub(crate) namespaces: Vec<String>,
-}
-
-/// Whether a file or folder name is ignored by relive (hidden, `__pycache__`).
-pub(crate) fn is_ignored_name(name: &str) -> bool {
-    name.starts_with('.') || name == "__pycache__"
-}
-
-/// The script a test file belongs to by name (`brain_unittest.py`, `test_brain.py` →
-/// `brain.py`), whether or not it exists.
-pub(crate) fn tested_script_name(file_name: &str) -> Option<String> {
-    let stem = file_name.strip_suffix(".py")?;
-    let target = stem.strip_suffix("_unittest").or_else(|| stem.strip_prefix("test_"))?;
-    (!target.is_empty()).then(|| format!("{target}.py"))
 }
 
 /// Lists `root` (already known to be a directory) for base namespace `base`.
@@ -72,7 +56,7 @@ pub(crate) fn list(
             if is_ignored_name(&name) {
                 continue;
             }
-            match entry_kind(&path, &name, &canonical_root, &mut seen) {
+            match entry_kind(&path, &canonical_root, &mut seen) {
                 Entry::Folder => folders.push(path),
                 Entry::Script => py_files.push(name),
                 Entry::Other => {}
@@ -108,10 +92,10 @@ enum Entry {
 /// Tells a folder, a script and anything else apart, following symbolic links. Skips with a
 /// warning a `.py` that is not a regular file, and a link to a folder inside the tree or to
 /// one already listed: a loop, or a second way to the same scripts (W1).
-fn entry_kind(path: &Path, name: &str, root: &Path, seen: &mut std::collections::BTreeSet<PathBuf>) -> Entry {
+fn entry_kind(path: &Path, root: &Path, seen: &mut std::collections::BTreeSet<PathBuf>) -> Entry {
     let Ok(meta) = std::fs::metadata(path) else {
         // A broken link named `*.py` is a script that cannot be read: an error naming it (E1).
-        return if name.ends_with(".py") { Entry::Script } else { Entry::Other };
+        return if is_script_path(path) { Entry::Script } else { Entry::Other };
     };
     if meta.is_dir() {
         let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
@@ -127,7 +111,7 @@ fn entry_kind(path: &Path, name: &str, root: &Path, seen: &mut std::collections:
         }
         return Entry::Folder;
     }
-    if !name.ends_with(".py") {
+    if !is_script_path(path) {
         return Entry::Other;
     }
     if !meta.is_file() {
@@ -135,10 +119,6 @@ fn entry_kind(path: &Path, name: &str, root: &Path, seen: &mut std::collections:
         return Entry::Other;
     }
     Entry::Script
-}
-
-fn is_test_file(name: &str, siblings: &[String]) -> bool {
-    tested_script_name(name).is_some_and(|script| siblings.contains(&script))
 }
 
 /// The namespace of `folder` under `root`: `game`, `game.ai`, ... (L1).
@@ -161,32 +141,4 @@ pub(crate) fn namespace_of(
         namespace.push_str(&name);
     }
     Ok(namespace)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn test_file_names_map_to_their_script() {
-        assert_eq!(tested_script_name("brain_unittest.py").as_deref(), Some("brain.py"));
-        assert_eq!(tested_script_name("test_brain.py").as_deref(), Some("brain.py"));
-        assert_eq!(tested_script_name("brain.py"), None);
-        assert_eq!(tested_script_name("test_.py"), None);
-    }
-
-    #[test]
-    fn hidden_and_cache_names_are_ignored() {
-        assert!(is_ignored_name(".git"));
-        assert!(is_ignored_name(".brain.py.swp"));
-        assert!(is_ignored_name("__pycache__"));
-        assert!(!is_ignored_name("brain.py"));
-    }
-
-    #[test]
-    fn a_test_file_without_its_script_is_a_script() {
-        let siblings = vec!["test_x.py".to_string(), "a_unittest.py".into(), "a.py".into()];
-        assert!(!is_test_file("test_x.py", &siblings));
-        assert!(is_test_file("a_unittest.py", &siblings));
-    }
 }

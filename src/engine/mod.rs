@@ -1,12 +1,15 @@
 //! The reload engine: the [`Reloader`], its builder, and the tables of directories and
 //! scripts it owns.
 //!
-//! This file orchestrates; each concern has its own file: `directory` (what is on disk),
-//! `namespace` (modules in `sys.modules`), `script` (one script's code and exports),
-//! `resolve` (load order), `load` (one directory's all-or-nothing load), `reload` (what
-//! changed files become), `batch` (one batch's pipeline: members and their dependents,
-//! build, test, decide), `dependents` (R15's import graph), `apply` (putting a batch into
-//! effect) and `update` (patching one script in place).
+//! This file orchestrates; each concern has its own file: `directory` (a directory's
+//! listing and namespaces; which files are scripts is `crate::layout`'s), `namespace`
+//! (modules in `sys.modules`), `script` (one script's code and exports), `resolve` (load
+//! order), `load` (one directory's all-or-nothing load), `reload` (what changed files
+//! become), `batch` (one batch's pipeline: members and their dependents, build, test,
+//! decide), `dependents` (R15's import graph), `apply` (putting a batch into effect),
+//! `candidate` (building and testing a candidate), `update` (applying one script in place,
+//! with the Python in `update.py`, `journal.py`, `state_rule.py` and `shape_change.py`),
+//! `leaks` (names left behind), `callbacks` (listeners and validators) and `pump` (watching).
 
 mod apply;
 mod batch;
@@ -34,7 +37,6 @@ use serde::Serialize;
 
 use callbacks::Callbacks;
 pub use callbacks::{Event, Validator};
-pub(crate) use directory::{is_ignored_name as directory_is_ignored, tested_script_name};
 pub use error::Error;
 pub use leaks::Leak;
 use leaks::Leaks;
@@ -45,6 +47,7 @@ pub(crate) use script::read_wait;
 
 use crate::python;
 use crate::report::{LoadReport, RemoveReport, ScriptPath};
+use crate::script_api::ScriptApi;
 
 /// How reloads put new code into effect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
@@ -157,7 +160,7 @@ impl ReloaderBuilder {
     /// [`Error::Python`] when relive's own Python helpers cannot be set up.
     pub fn build(self) -> Result<Reloader, Error> {
         python::attach(|py| {
-            python::relive_module(py);
+            ScriptApi::get(py);
             let registry = script::new_registry(py).map_err(|e| Error::python(py, &e))?;
             Ok(Reloader {
                 config: self.config,
@@ -412,11 +415,7 @@ impl Reloader {
 
     /// Makes `relive.version(path)` answer `version` for `path` (`None` forgets it).
     fn publish_version(&self, py: Python<'_>, path: &ScriptPath, version: Option<u32>) {
-        let published = python::relive_module(py).getattr("_versions").and_then(|versions| match version {
-            Some(version) => versions.set_item(path.as_str(), version),
-            None => versions.del_item(path.as_str()).or(Ok(())),
-        });
-        if let Err(err) = published {
+        if let Err(err) = ScriptApi::get(py).set_version(path.as_str(), version) {
             log::error!(
                 "cannot publish the version of {path} to the relive module: {}",
                 python::PyFailure::from_err(py, &err)

@@ -146,7 +146,7 @@ impl Reloader {
     fn expand_folders(&self, paths: Vec<std::path::PathBuf>) -> Vec<std::path::PathBuf> {
         let mut files = Vec::new();
         for path in paths {
-            if crate::watch::is_script_path(&path) {
+            if crate::layout::is_script_path(&path) {
                 files.push(path);
                 continue;
             }

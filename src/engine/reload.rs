@@ -22,9 +22,10 @@ use super::namespace::{self, DirId};
 use super::script;
 use super::update;
 use super::{Error, Mode, Reloader};
+use crate::layout;
 use crate::python::{self, PyFailure};
 use crate::report::{Changes, Outcome, RejectReason, ReloadReport, ScriptPath, ScriptProblem, Wait};
-use crate::testing::{TestReport, discover};
+use crate::testing::TestReport;
 
 /// A file of a batch, resolved against the registered directories.
 pub(super) struct Change {
@@ -163,7 +164,7 @@ impl Reloader {
                 self.publish_version(py, &report.path, None);
                 reports.push(report);
                 // Terms: a test file without its script beside it is an ordinary script.
-                for orphan in discover::test_files_for(&change.found.file) {
+                for orphan in layout::test_files_for(&change.found.file) {
                     if !changes.iter().any(|c| c.found.file == orphan)
                         && let Ok(orphan) = self.locate(&orphan)
                     {
@@ -276,7 +277,7 @@ impl Reloader {
         py: Python<'_>,
         script: &Path,
     ) -> Result<Option<ReloadReport>, Error> {
-        let Some(test_file) = discover::test_file_for(script).filter(|t| self.scripts.contains_key(t)) else {
+        let Some(test_file) = layout::test_file_for(script).filter(|t| self.scripts.contains_key(t)) else {
             return Ok(None);
         };
         let change = self.locate(&test_file)?;
@@ -347,7 +348,7 @@ impl Reloader {
                     Some(Wait::Namespace { namespace }) => self.namespaces.module(py, namespace).is_some(),
                     None => false,
                 };
-                if discover::script_for(&file).is_some() {
+                if layout::script_for(&file).is_some() {
                     continue; // a test file whose script exists again is not a script (T5)
                 }
                 let change = self.locate(&file)?;
@@ -457,7 +458,7 @@ impl Reloader {
             return true;
         };
         let Some(path) = ScriptPath::relative(root, &file) else { return true };
-        path.as_str().ends_with(".py") && !path.as_str().split('/').any(directory::is_ignored_name)
+        layout::is_script_relative_path(path.as_str()) && !layout::filter::excluded(&file)
     }
 
     /// The registered directory holding `file`: the innermost when directories nest.
@@ -473,7 +474,7 @@ impl Reloader {
     /// script, that script (T5); and whether it was a test file.
     fn subject(&self, file: &Path) -> Result<(Change, bool), Error> {
         let file = canonical_file(file);
-        match discover::script_for(&file) {
+        match layout::script_for(&file) {
             // T5: the test file of a script in effect stands for a retest of that script.
             Some(script) if self.scripts.contains_key(&script) => Ok((self.locate(&script)?, true)),
             // The script is new or pending: its load attempt runs the new tests.

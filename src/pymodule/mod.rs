@@ -46,5 +46,5 @@ fn main(py: Python<'_>, argv: Vec<std::ffi::OsString>) -> u8 {
 /// package re-exports its public functions so scripts read alike under any host (R13).
 #[pyfunction]
 fn script_api(py: Python<'_>) -> Bound<'_, PyModule> {
-    crate::python::relive_module(py).clone()
+    crate::script_api::ScriptApi::get(py).module().clone()
 }

@@ -7,6 +7,7 @@
 //! runs a scenario in a fresh process, as both `relive scenario` and `cargo test` do.
 
 mod deadline;
+pub mod error;
 pub mod model;
 pub mod python_range;
 pub mod runner;
@@ -16,6 +17,7 @@ pub mod transcript;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub use error::ScenarioError;
 pub use model::Scenario;
 pub use transcript::Transcript;
 

@@ -405,11 +405,7 @@ fn parse_expect(value: &Spanned<toml::Value>, action: Action) -> Result<Expect, 
 
 /// An outcome word of the contract.
 pub fn parse_outcome(word: &str) -> Result<Outcome, String> {
-    serde_json::from_value(serde_json::Value::String(word.to_string())).map_err(|_| {
-        format!(
-            "unknown outcome {word:?}: expected one of loaded, load-failed, pending, reloaded, rejected, retested, removed, unchanged"
-        )
-    })
+    word.parse().map_err(|e: crate::report::UnknownOutcome| e.to_string())
 }
 
 fn line_column(text: &str, offset: usize) -> (usize, usize) {

@@ -14,6 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyModule, PyTuple};
 
 use super::deadline;
+use super::error::{FileAction, ScenarioError};
 use super::model::{Action, Expect, FileOp, Scenario, Step};
 use super::python_range::PythonVersion;
 use super::transcript::{CheckResult, StepTranscript, Transcript, normalise};
@@ -79,7 +80,7 @@ pub fn run(scenario: &Scenario) -> Transcript {
     if let Err(error) =
         Session::start(scenario).and_then(|mut session| session.run_steps(scenario, &mut transcript))
     {
-        transcript.error = Some(error);
+        transcript.error = Some(error.to_string());
     }
     transcript
 }
@@ -98,9 +99,9 @@ struct Session {
 }
 
 impl Session {
-    fn start(scenario: &Scenario) -> Result<Session, String> {
-        let dir = tempfile::tempdir().map_err(|e| format!("cannot make a temp folder: {e}"))?;
-        let canonical = dir.path().canonicalize().map_err(|e| e.to_string())?;
+    fn start(scenario: &Scenario) -> Result<Session, ScenarioError> {
+        let dir = tempfile::tempdir().map_err(ScenarioError::TempFolder)?;
+        let canonical = dir.path().canonicalize().map_err(ScenarioError::TempFolder)?;
         let dirs = vec![canonical.to_string_lossy().into_owned(), dir.path().to_string_lossy().into_owned()];
         let mut reloader = Reloader::builder()
             .mode(scenario.mode)
@@ -108,15 +109,14 @@ impl Session {
             .prune(scenario.prune)
             .partial(scenario.partial)
             .test_timeout(Duration::from_secs_f64(scenario.test_timeout))
-            .build()
-            .map_err(|e| e.to_string())?;
+            .build()?;
         let events = Arc::new(Mutex::new(Vec::new()));
         let sink = events.clone();
         reloader.on_event(move |event| sink.lock().unwrap_or_else(|p| p.into_inner()).push(event.clone()));
         let globals = python::attach(|py| -> PyResult<Py<PyDict>> {
             Ok(SESSION.module(py).call_method0("new_session")?.cast_into::<PyDict>()?.unbind())
         })
-        .map_err(|e| python::attach(|py| PyFailure::from_err(py, &e).to_string()))?;
+        .map_err(python_error)?;
         Ok(Session {
             dir,
             dirs,
@@ -130,7 +130,7 @@ impl Session {
         })
     }
 
-    fn run_steps(&mut self, scenario: &Scenario, transcript: &mut Transcript) -> Result<(), String> {
+    fn run_steps(&mut self, scenario: &Scenario, transcript: &mut Transcript) -> Result<(), ScenarioError> {
         for step in &scenario.steps {
             LogCapture::take();
             self.events.lock().unwrap_or_else(|p| p.into_inner()).clear();
@@ -142,7 +142,7 @@ impl Session {
             let changed = self.apply_files(step)?;
             let written = changed.clone();
             let outcomes = self.act(scenario, step, changed, &mut out)?;
-            out.outcomes = outcomes.iter().map(|(p, o)| (p.clone(), o.clone())).collect();
+            out.outcomes = outcomes.iter().map(|(p, o)| (p.clone(), o.to_string())).collect();
             if let Some(expect) = &step.expect {
                 check_expect(expect, &outcomes, &written, &mut out.failures);
             }
@@ -168,16 +168,19 @@ impl Session {
     }
 
     /// Applies the step's file operations; returns the paths they touched.
-    fn apply_files(&self, step: &Step) -> Result<Vec<String>, String> {
+    fn apply_files(&self, step: &Step) -> Result<Vec<String>, ScenarioError> {
         let mut changed = Vec::new();
         let root = self.dir.path();
-        let write = |path: &str, bytes: &[u8]| -> Result<(), String> {
-            let file = inside(root, path)?;
-            if let Some(parent) = file.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| format!("cannot create folders for {path}: {e}"))?;
+        let make_parent = |file: &Path, path: &str| match file.parent() {
+            Some(parent) => {
+                std::fs::create_dir_all(parent).map_err(file_error(FileAction::CreateFolders, path))
             }
-            std::fs::write(&file, bytes).map_err(|e| format!("cannot write {path}: {e}"))
+            None => Ok(()),
+        };
+        let write = |path: &str, bytes: &[u8]| -> Result<(), ScenarioError> {
+            let file = inside(root, path)?;
+            make_parent(&file, path)?;
+            std::fs::write(&file, bytes).map_err(file_error(FileAction::Write, path))
         };
         for op in &step.files {
             match op {
@@ -192,22 +195,24 @@ impl Session {
                             .call_method1("encode", (text, encoding))?
                             .extract()
                     })
-                    .map_err(|e| format!("cannot encode {path} as {encoding}: {e}"))?;
+                    .map_err(|e| ScenarioError::Encode {
+                        path: path.clone(),
+                        encoding: encoding.clone(),
+                        message: e.to_string(),
+                    })?;
                     write(path, &bytes)?;
                     changed.push(path.clone());
                 }
                 FileOp::Delete(path) => {
                     std::fs::remove_file(inside(root, path)?)
-                        .map_err(|e| format!("cannot delete {path}: {e}"))?;
+                        .map_err(file_error(FileAction::Delete, path))?;
                     changed.push(path.clone());
                 }
                 FileOp::Rename(from, to) => {
                     let target = inside(root, to)?;
-                    if let Some(parent) = target.parent() {
-                        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-                    }
+                    make_parent(&target, to)?;
                     std::fs::rename(inside(root, from)?, target)
-                        .map_err(|e| format!("cannot rename {from}: {e}"))?;
+                        .map_err(file_error(FileAction::Rename, from))?;
                     changed.push(from.clone());
                     changed.push(to.clone());
                 }
@@ -223,7 +228,7 @@ impl Session {
         step: &Step,
         changed: Vec<String>,
         out: &mut StepTranscript,
-    ) -> Result<Vec<(String, String)>, String> {
+    ) -> Result<Vec<(String, Handled)>, ScenarioError> {
         let gc_was = if step.gc_disabled { Some(set_gc(false)) } else { None };
         let result = match step.action {
             Action::Load => match self.reloader.add_directory(&scenario.namespace, self.dir.path()) {
@@ -231,27 +236,21 @@ impl Session {
                     self.record_load(&report, out);
                     if report.outcome == Outcome::Loaded && scenario.watches() && !self.reloader.is_watching()
                     {
-                        self.reloader.watch().map_err(|e| e.to_string())?;
+                        self.reloader.watch()?;
                     }
-                    Ok(vec![("<dir>".to_string(), report.outcome.to_string())])
+                    Ok(vec![("<dir>".to_string(), Handled::Outcome(report.outcome))])
                 }
-                Err(err) => Ok(vec![(
-                    "<dir>".to_string(),
-                    format!("error: {}", normalise(&err.to_string(), &self.dirs)),
-                )]),
+                Err(err) => Ok(vec![("<dir>".to_string(), self.error(&err))]),
             },
             Action::Remove => match self.reloader.remove_directory(self.dir.path()) {
-                Ok(_) => Ok(vec![("<dir>".to_string(), Outcome::Removed.to_string())]),
-                Err(err) => Ok(vec![("<dir>".to_string(), format!("error: {err}"))]),
+                Ok(_) => Ok(vec![("<dir>".to_string(), Handled::Outcome(Outcome::Removed))]),
+                Err(err) => Ok(vec![("<dir>".to_string(), Handled::Error(err.to_string()))]),
             },
             Action::Reload => {
                 let files: Vec<PathBuf> = changed.iter().map(|p| self.dir.path().join(p)).collect();
                 match self.reloader.reload_batch(&files) {
                     Ok(reports) => Ok(self.record_reloads(&reports, out)),
-                    Err(err) => Ok(vec![(
-                        "<batch>".to_string(),
-                        format!("error: {}", normalise(&err.to_string(), &self.dirs)),
-                    )]),
+                    Err(err) => Ok(vec![("<batch>".to_string(), self.error(&err))]),
                 }
             }
             Action::Watch => {
@@ -272,11 +271,11 @@ impl Session {
     }
 
     /// Pumps until every file changed since the last watch step is handled (or 5 s).
-    fn pump_watch(&mut self, out: &mut StepTranscript) -> Result<Vec<(String, String)>, String> {
+    fn pump_watch(&mut self, out: &mut StepTranscript) -> Result<Vec<(String, Handled)>, ScenarioError> {
         let expected: BTreeSet<String> = std::mem::take(&mut self.watch_pending)
             .into_iter()
             .map(|path| self.subject_of(&path))
-            .filter(|path| path.ends_with(".py") && !path.split('/').any(crate::engine::directory_is_ignored))
+            .filter(|path| crate::layout::is_script_relative_path(path))
             .collect();
         let deadline = Instant::now() + WATCH_LIMIT;
         let mut reports: BTreeMap<String, ReloadReport> = BTreeMap::new();
@@ -287,10 +286,7 @@ impl Session {
                 out.failures.push(format!("the watcher did not handle {missing:?} within {WATCH_LIMIT:?}"));
                 break;
             }
-            let batch = self
-                .reloader
-                .wait_for_changes((deadline - now).min(Duration::from_millis(100)))
-                .map_err(|e| e.to_string())?;
+            let batch = self.reloader.wait_for_changes((deadline - now).min(Duration::from_millis(100)))?;
             // Dependents (R15) come in the batch of the change that pulled them in.
             let handled = batch.iter().any(|r| expected.contains(r.path.as_str()));
             for report in batch {
@@ -309,7 +305,7 @@ impl Session {
     fn subject_of(&self, path: &str) -> String {
         let (folder, name) =
             path.rsplit_once('/').map(|(f, n)| (format!("{f}/"), n)).unwrap_or((String::new(), path));
-        match crate::engine::tested_script_name(name) {
+        match crate::layout::tested_script_name(name) {
             Some(script) if self.dir.path().join(format!("{folder}{script}")).is_file() => {
                 format!("{folder}{script}")
             }
@@ -332,10 +328,10 @@ impl Session {
         &mut self,
         reports: &[ReloadReport],
         out: &mut StepTranscript,
-    ) -> Vec<(String, String)> {
+    ) -> Vec<(String, Handled)> {
         let mut outcomes = Vec::new();
         for report in reports {
-            outcomes.push((report.path.to_string(), report.outcome.to_string()));
+            outcomes.push((report.path.to_string(), Handled::Outcome(report.outcome)));
             if let Some(tests) = &report.tests {
                 self.record_tests(report.path.as_str(), tests, out);
             }
@@ -343,8 +339,13 @@ impl Session {
                 out.tests.push(normalise(&format!("{}: reason: {reason}", report.path), &self.dirs));
             }
         }
-        outcomes.sort();
+        outcomes.sort_by(|a, b| a.0.cmp(&b.0));
         outcomes
+    }
+
+    /// An engine error as a step's outcome, with the temp folder's paths normalised.
+    fn error(&self, err: &crate::Error) -> Handled {
+        Handled::Error(normalise(&err.to_string(), &self.dirs))
     }
 
     fn record_tests(&mut self, path: &str, tests: &TestReport, out: &mut StepTranscript) {
@@ -360,7 +361,7 @@ impl Session {
     }
 
     /// Publishes the reloader's state, binds namespaces, runs `run`, evaluates checks.
-    fn session_code(&mut self, step: &Step, out: &mut StepTranscript) -> Result<(), String> {
+    fn session_code(&mut self, step: &Step, out: &mut StepTranscript) -> Result<(), ScenarioError> {
         let owned: Vec<String> =
             self.reloader.namespaces().into_iter().filter(|n| !n.contains('.')).collect();
         let events = self.events.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -407,7 +408,7 @@ impl Session {
             Ok(())
         });
         self.owned = owned;
-        result.map_err(|e| python::attach(|py| PyFailure::from_err(py, &e).to_string()))
+        result.map_err(python_error)
     }
 
     fn publish(&self, py: Python<'_>, session: &Bound<'_, PyModule>, events: &[Event]) -> PyResult<()> {
@@ -459,25 +460,51 @@ fn compile<'py>(py: Python<'py>, code: &str, name: &str, expression: bool) -> Py
 /// `root.join(path)`, refused when a link on the way leads outside `root` (the model
 /// already refused absolute paths and `..` that climb out; this catches links made by a
 /// step's `run` code).
-fn inside(root: &Path, path: &str) -> Result<PathBuf, String> {
+fn inside(root: &Path, path: &str) -> Result<PathBuf, ScenarioError> {
     let file = root.join(path);
-    let root = root.canonicalize().map_err(|e| format!("cannot resolve the temp folder: {e}"))?;
+    let escapes = || ScenarioError::Escapes { path: path.to_string() };
+    let root = root.canonicalize().map_err(ScenarioError::TempFolder)?;
     if let Ok(target) = file.canonicalize()
         && !target.starts_with(&root)
     {
-        return Err(format!("{path} leads outside the scenario's temp folder"));
+        return Err(escapes());
     }
     let mut existing = file.parent();
     while let Some(folder) = existing {
         if let Ok(folder) = folder.canonicalize() {
-            if folder.starts_with(&root) {
-                return Ok(file);
-            }
-            return Err(format!("{path} leads outside the scenario's temp folder"));
+            return if folder.starts_with(&root) { Ok(file) } else { Err(escapes()) };
         }
         existing = folder.parent();
     }
-    Err(format!("{path} leads outside the scenario's temp folder"))
+    Err(escapes())
+}
+
+/// Turns the file system's refusal of `action` on `path` into a scenario error.
+fn file_error(action: FileAction, path: &str) -> impl FnOnce(std::io::Error) -> ScenarioError + '_ {
+    move |source| ScenarioError::File { action, path: path.to_string(), source }
+}
+
+/// A failure of the harness's own Python code.
+fn python_error(err: PyErr) -> ScenarioError {
+    ScenarioError::Python(python::attach(|py| PyFailure::from_err(py, &err).to_string()))
+}
+
+/// What a step's action did to one script (or to the directory, `<dir>`, or the batch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Handled {
+    /// The reloader's outcome.
+    Outcome(Outcome),
+    /// The reloader refused with an error (its message, paths normalised).
+    Error(String),
+}
+
+impl std::fmt::Display for Handled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Handled::Outcome(outcome) => f.write_str(outcome.as_str()),
+            Handled::Error(message) => write!(f, "error: {message}"),
+        }
+    }
 }
 
 fn set_gc(enabled: bool) -> bool {
@@ -491,19 +518,19 @@ fn set_gc(enabled: bool) -> bool {
 
 /// Whether `path` reads like a dependent that joined the batch (R15) rather than a script
 /// the step changed: checked only where a table names it (scenarios.md).
-fn is_dependent(path: &str, outcome: &str, written: &[String]) -> bool {
+fn is_dependent(path: &str, handled: &Handled, written: &[String]) -> bool {
     let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
     let tested_here = |w: &String| {
         let (wfolder, wname) = w.rsplit_once('/').unwrap_or(("", w.as_str()));
-        wfolder == folder && crate::engine::tested_script_name(wname).as_deref() == Some(name)
+        wfolder == folder && crate::layout::tested_script_name(wname).as_deref() == Some(name)
     };
-    matches!(outcome, "reloaded" | "retested" | "rejected")
+    matches!(handled, Handled::Outcome(Outcome::Reloaded | Outcome::Retested | Outcome::Rejected))
         && !written.iter().any(|w| w == path || tested_here(w))
 }
 
 fn check_expect(
     expect: &Expect,
-    outcomes: &[(String, String)],
+    outcomes: &[(String, Handled)],
     written: &[String],
     failures: &mut Vec<String>,
 ) {
@@ -516,16 +543,16 @@ fn check_expect(
                 if is_dependent(path, got, written) {
                     continue;
                 }
-                if got != outcome.as_str() {
+                if *got != Handled::Outcome(*outcome) {
                     failures.push(format!("expected {path} {outcome}, got {got}"));
                 }
             }
         }
         Expect::PerScript(wanted) => {
-            let got: BTreeMap<&str, &str> = outcomes.iter().map(|(p, o)| (p.as_str(), o.as_str())).collect();
+            let got: BTreeMap<&str, &Handled> = outcomes.iter().map(|(p, o)| (p.as_str(), o)).collect();
             for (path, outcome) in wanted {
                 match got.get(path.as_str()) {
-                    Some(o) if *o == outcome.as_str() => {}
+                    Some(Handled::Outcome(o)) if o == outcome => {}
                     Some(o) => failures.push(format!("expected {path} {outcome}, got {o}")),
                     None => failures.push(format!("expected {path} {outcome}, but it was not handled")),
                 }
@@ -564,4 +591,31 @@ pub fn load(file: &Path, name: &str) -> Result<Scenario, super::model::Error> {
         message: format!("cannot read: {e}"),
     })?;
     super::model::parse(file, name, &text, &python_compiles)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_never_meets_an_expected_outcome() {
+        let handled = [
+            ("a.py".to_string(), Handled::Outcome(Outcome::Reloaded)),
+            ("b.py".to_string(), Handled::Error("reloaded".into())),
+        ];
+        let mut failures = Vec::new();
+        let written = ["a.py".to_string(), "b.py".to_string()];
+        check_expect(&Expect::All(Outcome::Reloaded), &handled, &written, &mut failures);
+        assert_eq!(failures, ["expected b.py reloaded, got error: reloaded"]);
+        let wanted = BTreeMap::from([("b.py".to_string(), Outcome::Reloaded)]);
+        failures.clear();
+        check_expect(&Expect::PerScript(wanted), &handled, &written, &mut failures);
+        assert_eq!(
+            failures,
+            [
+                "expected b.py reloaded, got error: reloaded",
+                "a.py was reloaded, which the step does not expect"
+            ]
+        );
+    }
 }

@@ -7,6 +7,7 @@ each step through `publish`; the helpers read it. Paths are relative to the temp
 import ast
 import gc
 import sys
+import types
 import weakref
 
 _state = {
@@ -141,30 +142,109 @@ class ScenarioTimeout(BaseException):
 
 
 def check(expression, code, session):
-    """Evaluate a check; returns (ok, detail): detail names the values when it fails."""
+    """Evaluate a check once, recording the values of its parts (calls, attributes,
+    comparisons' operands, names), as pytest's assertion rewriting does; returns (ok,
+    detail): detail gives those values when it fails."""
+    recorded = {}
+    rewritten, parts = _rewrite(expression, code.co_filename)
+    session[_RECORD] = lambda index, value: _keep(recorded, index, value)
     try:
-        ok = bool(eval(code, session))
+        ok = bool(eval(rewritten if rewritten is not None else code, session))
     except Exception as exc:  # noqa: BLE001 - a raising check is a failing check
-        return False, f"raised {type(exc).__name__}: {exc}"
+        values = _describe(parts, recorded)
+        return False, f"raised {type(exc).__name__}: {exc}" + (f"  [{values}]" if values else "")
+    finally:
+        session.pop(_RECORD, None)
     if ok:
         return True, ""
-    return False, explain(expression, session)
+    return False, _describe(parts, recorded)
 
 
-def explain(expression, session):
-    names = []
-    for node in ast.walk(ast.parse(expression, mode="eval")):
-        if isinstance(node, ast.Name) and node.id in session and node.id not in names:
-            value = session[node.id]
-            if not callable(value) or isinstance(value, type):
-                names.append(node.id)
-    parts = []
-    for name in names:
-        try:
-            parts.append(f"{name} = {session[name]!r}")
-        except Exception:  # noqa: BLE001
-            parts.append(f"{name} = <unprintable>")
-    return "; ".join(parts)
+_RECORD = "__relive_check_value__"
+_REPR_LIMIT = 200
+# Subtrees with their own scope or lazy parts: recorded whole, never inside.
+_OPAQUE = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+# Values that only lead to the value of interest: not shown.
+_PLUMBING = (
+    types.ModuleType,
+    types.FunctionType,
+    types.MethodType,
+    types.BuiltinFunctionType,
+    types.GeneratorType,
+    type,
+)
+_RECORDED = (ast.Call, ast.Attribute, ast.Name, ast.Subscript, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare)
+
+
+def _keep(recorded, index, value):
+    recorded[index] = value
+    return value
+
+
+class _Recorder(ast.NodeTransformer):
+    """Wraps each interesting sub-expression `e` as `__relive_check_value__(i, e)`; `parts`
+    keeps the source text of part i."""
+
+    def __init__(self):
+        self.parts = []
+
+    def visit(self, node):
+        text = ast.unparse(node) if isinstance(node, ast.expr) else ""
+        if isinstance(node, _OPAQUE):
+            return self._wrap(node, text)
+        node = self.generic_visit(node)
+        if isinstance(node, _RECORDED) and isinstance(getattr(node, "ctx", ast.Load()), ast.Load):
+            return self._wrap(node, text)
+        return node
+
+    def _wrap(self, node, text):
+        self.parts.append(text)
+        index = ast.Constant(len(self.parts) - 1)
+        call = ast.Call(ast.Name(_RECORD, ast.Load()), [index, node], [])
+        return ast.copy_location(call, node)
+
+
+def _rewrite(expression, filename):
+    """(code, parts): the check compiled with its parts recorded, and each part's source
+    text; the whole expression's own part is None (its value is the failed `False`)."""
+    try:
+        tree = ast.parse(expression, mode="eval")
+        recorder = _Recorder()
+        tree.body = recorder.visit(tree.body)
+        ast.fix_missing_locations(tree)
+        code = compile(tree, filename, "eval")
+    except (SyntaxError, ValueError, TypeError):
+        return None, []
+    parts = recorder.parts
+    if parts and isinstance(tree.body, ast.Call) and getattr(tree.body.func, "id", None) == _RECORD:
+        parts[-1] = None
+    return code, parts
+
+
+def _describe(parts, recorded):
+    """`part = value` for each recorded part worth showing, outermost first, each once;
+    modules, functions, methods and classes used only to reach a value are left out."""
+    shown, seen = [], set()
+    for index in sorted(recorded, reverse=True):
+        text = parts[index] if index < len(parts) else None
+        value = recorded[index]
+        if text is None or text in seen or _is_plumbing(value):
+            continue
+        seen.add(text)
+        shown.append(f"{text} = {_short_repr(value)}")
+    return "; ".join(shown)
+
+
+def _is_plumbing(value):
+    return isinstance(value, _PLUMBING)
+
+
+def _short_repr(value):
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001
+        return "<unprintable>"
+    return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 3] + "..."
 
 
 def compile_check(expression, filename):

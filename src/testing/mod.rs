@@ -1,11 +1,11 @@
 //! Script unit tests as the gate (T1–T7): discovery, running against a candidate with the
 //! per-script timeout, and results as plain data.
 //!
-//! `discover` finds a script's test file, `plain` makes plain test functions tests (T8), `run` executes a candidate and its tests on a
-//! worker thread bounded by the timeout, `result` holds the per-test outcomes. Nothing here
-//! decides whether a change goes live: the engine reads the results and decides.
+//! Which file holds a script's tests is decided in `crate::layout`. `plain` makes plain test
+//! functions tests (T8), `run` executes a candidate and its tests on a worker thread bounded
+//! by the timeout, `result` holds the per-test outcomes. Nothing here decides whether a
+//! change goes live: the engine reads the results and decides.
 
-pub(crate) mod discover;
 pub(crate) mod plain;
 pub mod result;
 pub(crate) mod run;

@@ -80,6 +80,12 @@ pub struct TestResult {
     /// For a sub-test, the id of the test it belongs to (T3: counted once with it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
+    /// The file defining the test function, when known (JUnit's `file`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The line of the test function's `def`, when known (JUnit's `line`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
 }
 
 impl TestResult {

@@ -22,6 +22,8 @@ static HELPER: Helper = Helper::new(include_str!("runner.py"), c"src/testing/run
 /// The runner helper; `plain.py`, which it imports, is loaded first.
 fn runner(py: Python<'_>) -> &Bound<'_, pyo3::types::PyModule> {
     super::plain::module(py);
+    // `runner.py` imports it to leave relive's frames out of tracebacks.
+    crate::python::failure_module(py).expect("the failure helper loads");
     HELPER.module(py)
 }
 
@@ -310,7 +312,10 @@ fn abandoned_at(deadline: &Bound<'_, PyAny>, display_path: &str, stopped: bool) 
     }
     let found: usize = deadline.getattr("found")?.extract()?;
     let current: Option<String> = deadline.getattr("current")?.extract()?;
-    let result = TestResult {
+    // The tests that finished before the blocked one keep their results (T6).
+    let records: Vec<Record> = deadline.getattr("records")?.extract()?;
+    let mut results: Vec<TestResult> = records.into_iter().map(test_result).collect();
+    results.push(TestResult {
         id: current.unwrap_or_else(|| format!("{display_path} (tests)")),
         outcome: TestOutcome::Error,
         duration_ms: 0.0,
@@ -320,9 +325,11 @@ fn abandoned_at(deadline: &Bound<'_, PyAny>, display_path: &str, stopped: bool) 
         stdout: String::new(),
         stderr: String::new(),
         parent: None,
-    };
+        file: None,
+        line: None,
+    });
     log::info!("{display_path}: {}", tests_found(found));
-    let tests = TestReport { found, results: vec![result], timed_out: true, ..TestReport::default() };
+    let tests = TestReport { found, results, timed_out: true, ..TestReport::default() };
     Ok(Finished::TimedOut { phase: Phase::Tests, abandoned: true, stopped, tests: Some(tests) })
 }
 
@@ -354,10 +361,29 @@ fn shown_test_file(display_path: &str, test_file: &std::path::Path) -> String {
     }
 }
 
-type Record = (String, String, f64, String, String, String, String, Option<String>);
+/// One result as `runner.py` records it; the last item is the test function's (file, line).
+type Record = (String, String, f64, String, String, String, String, Option<String>, Option<(String, u32)>);
 
-/// `(found, records, test_file_found)` from `runner.py`: `found` is `None` when the test
-/// file failed to load, `test_file_found` counts the tests the test file itself defines.
+fn test_result(record: Record) -> TestResult {
+    let (id, outcome, duration_ms, message, traceback, stdout, stderr, parent, location) = record;
+    let (file, line) = location.map_or((None, None), |(file, line)| (Some(file), Some(line)));
+    TestResult {
+        id,
+        outcome: TestOutcome::parse(&outcome),
+        duration_ms,
+        message,
+        traceback,
+        stdout,
+        stderr,
+        parent,
+        file,
+        line,
+    }
+}
+
+/// `(found, records, test_file_found, wait)` from `runner.py`: `found` is `None` when the
+/// test file failed to load, `test_file_found` counts the tests the test file itself
+/// defines, `wait` is what a test file that failed on a relive name waits for (L6).
 fn read_tests(tests: &Bound<'_, PyAny>) -> PyResult<TestReport> {
     let (found, records, test_file_found, wait): (
         Option<usize>,
@@ -365,19 +391,7 @@ fn read_tests(tests: &Bound<'_, PyAny>) -> PyResult<TestReport> {
         Option<usize>,
         Bound<'_, PyAny>,
     ) = tests.extract()?;
-    let results: Vec<TestResult> = records
-        .into_iter()
-        .map(|(id, outcome, duration_ms, message, traceback, stdout, stderr, parent)| TestResult {
-            id,
-            outcome: TestOutcome::parse(&outcome),
-            duration_ms,
-            message,
-            traceback,
-            stdout,
-            stderr,
-            parent,
-        })
-        .collect();
+    let results: Vec<TestResult> = records.into_iter().map(test_result).collect();
     let timed_out = results.iter().any(|r| r.message.starts_with("timed out:"));
     Ok(TestReport {
         found: found.unwrap_or(0),
@@ -406,6 +420,8 @@ pub(crate) fn test_file_error(path: &str, failure: &PyFailure) -> TestReport {
         stdout: String::new(),
         stderr: String::new(),
         parent: None,
+        file: failure.file.clone(),
+        line: failure.line,
     };
     TestReport {
         found: 0,

@@ -7,15 +7,16 @@ thread and sets `deadline.expired`, so the run stops after the current test.
 """
 
 import functools
+import inspect
 import io
 import os
 import posix
 import sys
 import threading
 import time
-import traceback
 import unittest
 
+import _relive_failure as failure
 import _relive_plain as plain
 
 MARKER = "__relive__"
@@ -76,7 +77,7 @@ def take_written():
 class Deadline:
     """Shared between the worker and the watchdog; both only touch it holding the GIL."""
 
-    __slots__ = ("finished", "expired", "stopped", "phase", "found", "current")
+    __slots__ = ("finished", "expired", "stopped", "phase", "found", "current", "records")
 
     def __init__(self):
         self.finished = False
@@ -87,6 +88,8 @@ class Deadline:
         self.phase = "exec"
         self.found = 0
         self.current = None
+        # The results recorded so far: kept when the worker is abandoned (T6).
+        self.records = []
 
 
 def run(code, candidate, test_code, test_path, tests_enabled, deadline, validate, view, join, namespaces):
@@ -158,7 +161,7 @@ def _run_tests(g, test_code, test_path, deadline, namespaces):
     the script's globals updated with its own names. Each file's tests form a group run
     between that file's own `setUpModule` and `tearDownModule` (T6)."""
     groups = [_Group(g, g.get("__file__"))]
-    records = []
+    records = deadline.records = []
     if test_code is not None:
         test_globals = dict(g)
         test_globals.pop(MARKER, None)
@@ -168,8 +171,10 @@ def _run_tests(g, test_code, test_path, deadline, namespaces):
         except ScriptTimeout:
             raise
         except BaseException as exc:  # noqa: B036
-            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-            records.append((f"{test_path} (loading the test file)", "error", 0.0, _message(exc), text, "", "", None))
+            text = failure.format_exception(type(exc), exc, exc.__traceback__)
+            records.append(
+                (f"{test_path} (loading the test file)", "error", 0.0, _message(exc), text, "", "", None, None)
+            )
             return None, records, None, _wait_target(exc, namespaces)
         groups.append(_Group(test_globals, test_path, exclude=groups[0].tests))
     found = deadline.found = sum(group.suite.countTestCases() for group in groups)
@@ -278,6 +283,17 @@ def _message(exc):
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _location(test):
+    """(file, first line) of the function a test runs, for JUnit's `file` and `line`."""
+    test = getattr(test, "test_case", test)  # a sub-test: its test's function
+    function = getattr(test, getattr(test, "_testMethodName", ""), None)
+    try:
+        code = inspect.unwrap(function).__code__
+    except (AttributeError, ValueError):
+        return None
+    return code.co_filename, code.co_firstlineno
+
+
 class RecordingResult(unittest.TestResult):
     """Keeps each outcome as text (never the test or traceback objects, R12), with the
     output the test printed."""
@@ -318,15 +334,18 @@ class RecordingResult(unittest.TestResult):
         text = ""
         if err is not None:
             if issubclass(err[0], ScriptTimeout):
+                # The message says it all: no traceback to repeat it (T6).
                 self.deadline.expired = True
                 self.shouldStop = True
                 message = _interrupted_message(self.deadline)
             else:
                 message = _message(err[1]) if message is None else message
-            text = self._exc_info_to_string(err, test) if not issubclass(err[0], ScriptTimeout) else message
+                failure.hide_relive_frames(err[1])
+                text = self._exc_info_to_string((err[0], err[1], failure.user_frames(err[2])), test)
         out = self.out.getvalue() if self.out is not None else ""
         errs = self.err.getvalue() if self.err is not None else ""
-        self.records.append((test.id(), outcome, duration, message or "", text, out, errs, parent))
+        row = (test.id(), outcome, duration, message or "", text, out, errs, parent, _location(test))
+        self.records.append(row)
 
     def addSuccess(self, test):
         super().addSuccess(test)
@@ -380,12 +399,13 @@ class RecordingResult(unittest.TestResult):
         if isinstance(exc, ScriptTimeout):
             self.deadline.expired = True
             message = _interrupted_message(self.deadline)
-            text = message
+            text = ""
         else:
-            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            text = failure.format_exception(type(exc), exc, exc.__traceback__)
             where = "inside the test" if test is not None else "in a class or module fixture"
             message = f"{_message(exc)} raised {where}"
-        self.records.append((name, "error", 0.0, message, text, "", "", None))
+        location = _location(test) if test is not None else None
+        self.records.append((name, "error", 0.0, message, text, "", "", None, location))
 
     def call_fixture(self, fixture, name):
         """Run a module fixture (T6); its failure is an error named after it. True when it
@@ -395,7 +415,9 @@ class RecordingResult(unittest.TestResult):
         except ScriptTimeout:
             raise
         except BaseException as exc:  # noqa: B036 - SystemExit or KeyboardInterrupt in a fixture
-            text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-            self.records.append((name, "error", 0.0, _message(exc), text, "", "", None))
+            text = failure.format_exception(type(exc), exc, exc.__traceback__)
+            code = getattr(fixture, "__code__", None)
+            location = (code.co_filename, code.co_firstlineno) if code is not None else None
+            self.records.append((name, "error", 0.0, _message(exc), text, "", "", None, location))
             return False
         return True

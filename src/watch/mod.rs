@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use notify::event::{CreateKind, EventKind, ModifyKind};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher as _};
 
-use crate::engine::directory_is_ignored;
+use crate::layout::{in_ignored_folder, is_ignored_name, is_script_path};
 
 mod barrier;
 use barrier::Barrier;
@@ -353,7 +353,7 @@ fn scripts_under(folder: &Path, roots: &[PathBuf]) -> Vec<PathBuf> {
                 log::warn!("skipping {}: its name is not valid UTF-8 (E3)", path.display());
                 continue;
             };
-            if directory_is_ignored(&name) {
+            if is_ignored_name(&name) {
                 continue;
             }
             if path.is_dir() {
@@ -393,21 +393,6 @@ fn is_readable_kind(path: &Path) -> bool {
     };
     log::warn!("skipping {}: {what}, not a regular file", path.display());
     false
-}
-
-/// A `.py` file name, not hidden, not an editor's temp or backup file.
-pub(crate) fn is_script_path(path: &Path) -> bool {
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else { return false };
-    name.ends_with(".py") && !directory_is_ignored(name)
-}
-
-/// Whether `path` lies in a hidden or `__pycache__` folder below one of `roots` (folders
-/// above a root, such as a hidden temp folder, do not count).
-fn in_ignored_folder(path: &Path, roots: &[PathBuf]) -> bool {
-    let Some(rel) = roots.iter().find_map(|root| path.strip_prefix(root).ok()) else { return false };
-    rel.parent().is_some_and(|folders| {
-        folders.components().any(|c| directory_is_ignored(&c.as_os_str().to_string_lossy()))
-    })
 }
 
 /// Turns one notify event into signals (no filesystem access except telling a folder).
@@ -459,7 +444,7 @@ fn convert(event: notify::Result<notify::Event>) -> Vec<Signal> {
 }
 
 fn is_hidden_folder(path: &Path) -> bool {
-    path.file_name().is_some_and(|n| directory_is_ignored(&n.to_string_lossy()))
+    path.file_name().is_some_and(|n| is_ignored_name(&n.to_string_lossy()))
 }
 
 /// Collects changed paths until none arrived for the window (W1). Takes its clock as a
@@ -513,20 +498,6 @@ mod tests {
             event = event.add_path(PathBuf::from(path));
         }
         Ok(event)
-    }
-
-    #[test]
-    fn only_script_files_count() {
-        assert!(is_script_path(Path::new("/s/ai/brain.py")));
-        assert!(!is_script_path(Path::new("/s/ai/brain.txt")));
-        let roots = [PathBuf::from("/x/.hidden-root")];
-        assert!(in_ignored_folder(Path::new("/x/.hidden-root/.git/x.py"), &roots));
-        assert!(in_ignored_folder(Path::new("/x/.hidden-root/ai/__pycache__/x.py"), &roots));
-        assert!(!in_ignored_folder(Path::new("/x/.hidden-root/ai/x.py"), &roots));
-        assert!(!is_script_path(Path::new("/s/.brain.py.swp")));
-        assert!(!is_script_path(Path::new("/s/.edit.py")));
-        assert!(!is_script_path(Path::new("/s/brain.py~")));
-        assert!(!is_script_path(Path::new("/s/.#brain.py")));
     }
 
     #[test]

@@ -325,6 +325,17 @@ fn w4_a_stop_request_interrupts_a_running_test_long_before_its_timeout() {
 
 #[test]
 fn w4_ctrl_c_stops_relive_watch_during_a_long_test() {
+    stop_relive_watch_during_a_long_test("-INT");
+}
+
+#[test]
+fn w4_sigterm_stops_relive_watch_during_a_long_test() {
+    stop_relive_watch_during_a_long_test("-TERM");
+}
+
+/// Sends `signal` to `relive watch` while a test of a candidate loops: the candidate is
+/// rejected as stopped and relive exits 0 within about a second, not after the 60 s timeout.
+fn stop_relive_watch_during_a_long_test(signal: &str) {
     use std::io::BufRead;
     let dir = ScriptDir::new();
     dir.write("game/a.py", "X = 1\n");
@@ -348,20 +359,20 @@ fn w4_ctrl_c_stops_relive_watch_during_a_long_test() {
     dir.write("game/a.py", &looping_test(&started));
     wait_for_file(&started);
     let interrupted = Instant::now();
-    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
     let (code, _) = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break (status.code(), ());
         }
         if interrupted.elapsed() > Duration::from_secs(30) {
             child.kill().unwrap();
-            panic!("relive watch still running 30 s after Ctrl-C (the test timeout is 60 s)");
+            panic!("relive watch still running 30 s after {signal} (the test timeout is 60 s)");
         }
         std::thread::park_timeout(Duration::from_millis(20));
     };
     let waited = interrupted.elapsed();
-    eprintln!("relive watch stopped {waited:?} after Ctrl-C");
-    assert!(waited < Duration::from_secs(10), "stopped {waited:?} after Ctrl-C, not ~1 s");
+    eprintln!("relive watch stopped {waited:?} after {signal}");
+    assert!(waited < Duration::from_secs(10), "stopped {waited:?} after {signal}, not ~1 s");
     assert_eq!(code, Some(0));
     let rest: Vec<String> = lines.iter().collect(); // ends at EOF: the child exited
     assert!(rest.iter().any(|l| l.starts_with("rejected a.py: stopped")), "{rest:?}");
