@@ -505,7 +505,10 @@ fn needed_name(member: &Member, failed: &Member) -> Option<Wait> {
 
 /// The report of a member, with its outcome and nothing else.
 pub(super) fn member_report(member: &Member, outcome: Outcome) -> ReloadReport {
-    report_for(&member.change, outcome, member.start)
+    ReloadReport {
+        dependent: member.role != Role::Changed,
+        ..report_for(&member.change, outcome, member.start)
+    }
 }
 
 #[cfg(test)]

@@ -110,6 +110,7 @@ impl Reloader {
             }),
             tests: None,
             outside_effects: false,
+            dependent: false,
             duration_ms: 0.0,
         };
         log::info!("{report}");
@@ -532,6 +533,7 @@ pub(super) fn report_for(change: &Change, outcome: Outcome, start: Instant) -> R
         reason: None,
         tests: None,
         outside_effects: false,
+        dependent: false,
         duration_ms: elapsed_ms(start),
     }
 }

@@ -115,6 +115,11 @@ pub struct ReloadReport {
     /// globals (appending to another script's registry, configuring logging) may exist and
     /// are not undone (R1).
     pub outside_effects: bool,
+    /// The script joined the batch as a dependent (R15): its file did not change, it was
+    /// rebuilt or retested because it imports from a script that did. Its file on disk is
+    /// the code in effect, rejected or not.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dependent: bool,
     /// Wall time of the reload in milliseconds (not part of transcripts).
     pub duration_ms: f64,
 }

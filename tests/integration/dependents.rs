@@ -53,6 +53,8 @@ fn r15_the_arena_tests_folder_rejects_a_change_to_arena_py_and_names_its_test() 
     }
     assert_eq!(of("tests/test_arena.py").outcome, Outcome::Rejected);
     assert_eq!(of("tests/test_arena.py").tests.as_ref().unwrap().failed(), 1);
+    // Its file did not change: the report says so, for tools that track the file on disk.
+    assert!(of("tests/test_arena.py").dependent && !of("arena.py").dependent);
     assert_eq!(r.version(&arena), Some(1));
     // A good change goes in, and the tests/ script reads retested.
     std::fs::write(&arena, good.replace("WIDTH = 20", "WIDTH = 21")).unwrap();
