@@ -54,7 +54,7 @@ impl Reloader {
         globals: &Bound<'_, PyDict>,
     ) -> Result<Checked, Error> {
         let tests = self.config.tests;
-        let test_file = if tests { compile_test_file(py, found) } else { None };
+        let test_file = if tests { compile_test_file(py, found, &self.test_files) } else { None };
         let (test_file, broken) = match test_file {
             Some(Ok(file)) => (Some(file), None),
             Some(Err(report)) => (None, Some(report)),
@@ -182,7 +182,7 @@ impl Reloader {
         view: Option<&Py<PyAny>>,
         timeout: Duration,
     ) -> Result<Tested, Error> {
-        let test_file = match compile_test_file(py, found) {
+        let test_file = match compile_test_file(py, found, &self.test_files) {
             Some(Ok(file)) => Some(file),
             Some(Err(report)) => {
                 log::info!("{}: {}", found.path, crate::testing::result::tests_found(0));
@@ -238,7 +238,11 @@ fn tests_problem(report: &TestReport) -> ScriptProblem {
 }
 
 /// The script's test file compiled, or a report of its failure to compile.
-fn compile_test_file(py: Python<'_>, found: &FoundScript) -> Option<Result<TestFile, TestReport>> {
+fn compile_test_file(
+    py: Python<'_>,
+    found: &FoundScript,
+    cache: &TestFileCache,
+) -> Option<Result<TestFile, TestReport>> {
     let mut files = layout::test_files_for(&found.file).into_iter();
     let path = files.next()?;
     for ignored in files {
@@ -254,9 +258,9 @@ fn compile_test_file(py: Python<'_>, found: &FoundScript) -> Option<Result<TestF
     }
     let display = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let compiled =
-        script::read(&path, script::DEFAULT_SIZE_LIMIT).and_then(|bytes| script::compile(py, &path, &bytes));
+        script::read(&path, script::DEFAULT_SIZE_LIMIT).and_then(|bytes| cache.compiled(py, &path, bytes));
     Some(match compiled {
-        Ok(compiled) => Ok(TestFile { code: compiled.code, path }),
+        Ok(code) => Ok(TestFile { code, path }),
         Err(problem) => {
             let failure = match problem {
                 ScriptProblem::Error { failure } => *failure,
@@ -272,4 +276,32 @@ fn compile_test_file(py: Python<'_>, found: &FoundScript) -> Option<Result<TestF
             Err(run::test_file_error(&display, &failure))
         }
     })
+}
+
+/// Compiled test files by path, with the bytes each was compiled from: a test file that did
+/// not change is not decoded, parsed and compiled again (R15 tests many scripts per batch).
+/// One entry per test file, replaced when its bytes change: it does not grow with reloads.
+#[derive(Debug, Default)]
+pub(crate) struct TestFileCache(std::sync::Mutex<CompiledTestFiles>);
+
+/// Test file path -> (the bytes compiled, the code object).
+type CompiledTestFiles = std::collections::BTreeMap<std::path::PathBuf, (Vec<u8>, Py<PyAny>)>;
+
+impl TestFileCache {
+    fn compiled(
+        &self,
+        py: Python<'_>,
+        path: &std::path::Path,
+        bytes: Vec<u8>,
+    ) -> Result<Py<PyAny>, ScriptProblem> {
+        let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((cached, code)) = cache.get(path)
+            && *cached == bytes
+        {
+            return Ok(code.clone_ref(py));
+        }
+        let code = script::compile(py, path, &bytes)?.code;
+        cache.insert(path.to_path_buf(), (bytes, code.clone_ref(py)));
+        Ok(code)
+    }
 }

@@ -177,6 +177,7 @@ impl ReloaderBuilder {
                 stop: StopHandle::default(),
                 self_written: BTreeMap::new(),
                 pumping: false,
+                test_files: candidate::TestFileCache::default(),
             })
         })
     }
@@ -252,6 +253,8 @@ pub struct Reloader {
     self_written: BTreeMap<PathBuf, std::time::SystemTime>,
     /// Whether the batch being applied came from the watcher (`pump`), not a direct reload.
     pumping: bool,
+    /// Test files compiled, by path and bytes (R15 retests many per batch).
+    test_files: candidate::TestFileCache,
 }
 
 impl Reloader {
