@@ -288,6 +288,11 @@ pub(crate) struct TestFileCache(std::sync::Mutex<CompiledTestFiles>);
 type CompiledTestFiles = std::collections::BTreeMap<std::path::PathBuf, (Vec<u8>, Py<PyAny>)>;
 
 impl TestFileCache {
+    /// Forgets the test files under `root` (its directory was removed, L9).
+    pub(crate) fn forget_under(&self, root: &std::path::Path) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).retain(|path, _| !path.starts_with(root));
+    }
+
     fn compiled(
         &self,
         py: Python<'_>,

@@ -311,6 +311,7 @@ impl Reloader {
             self.leaks.forget_namespaces(&namespaces);
             self.namespaces.remove(py, &namespaces).map_err(|e| Error::python(py, &e))?;
             let directory = self.directories.remove(&id).expect("found above");
+            self.test_files.forget_under(&directory.root);
             if let Some(watcher) = self.watcher.as_mut() {
                 watcher.unwatch(&directory.root);
             }
