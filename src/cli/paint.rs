@@ -65,6 +65,10 @@ impl Paint {
     /// Tracks rejections: after one, and on each retest until a save brings the file and
     /// the code in effect together, says that they differ.
     fn disk_note(&mut self, report: &ReloadReport) -> Option<String> {
+        if report.dependent {
+            // Rebuilt for another script's change: its own file is the code in effect.
+            return None;
+        }
         match report.outcome {
             Outcome::Rejected => {
                 self.differs.insert(report.path.clone(), report.version);

@@ -207,3 +207,21 @@ fn watch_takes_delay_and_exclude_from_pyproject() {
     let more = watch.lines_until("b.py");
     assert!(!lines.iter().chain(&more).any(|l| l.contains("drafts")), "{lines:#?} {more:#?}");
 }
+
+/// R15 with issue 14's note: a dependent rebuilt for another script's rejected change has
+/// not changed on disk, so only the changed script gets the "on disk differs" line.
+#[test]
+fn watch_says_the_disk_differs_only_for_the_script_that_changed() {
+    let dir = ScriptDir::new();
+    dir.write("core.py", "LIMIT = 1\n");
+    dir.write("user.py", "from game import LIMIT\ndef value():\n    return LIMIT\n");
+    dir.write("user_unittest.py", TESTED);
+    let watch = Watch::start(dir.path(), &[], &[]);
+    dir.write("core.py", "LIMIT = 2\n");
+    let mut lines = watch.lines_until("note: core.py on disk differs");
+    dir.write("other.py", "X = 1\n");
+    lines.extend(watch.lines_until("other.py"));
+    assert!(lines.iter().any(|l| l.starts_with("rejected core.py")), "{lines:#?}");
+    assert!(lines.iter().any(|l| l.contains("user.py")), "the dependent is reported: {lines:#?}");
+    assert!(!lines.iter().any(|l| l.contains("user.py on disk differs")), "{lines:#?}");
+}
