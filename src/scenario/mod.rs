@@ -8,6 +8,7 @@
 
 mod deadline;
 pub mod error;
+mod log_capture;
 pub mod model;
 pub mod python_range;
 pub mod runner;

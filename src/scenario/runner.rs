@@ -15,6 +15,7 @@ use pyo3::types::{PyDict, PyList, PyModule, PyTuple};
 
 use super::deadline;
 use super::error::{FileAction, ScenarioError};
+pub use super::log_capture::LogCapture;
 use super::model::{Action, Expect, FileOp, Scenario, Step};
 use super::python_range::PythonVersion;
 use super::transcript::{CheckResult, StepTranscript, Transcript, normalise};
@@ -28,42 +29,6 @@ static SESSION: Helper =
 
 /// How long a `watch` step pumps before it fails.
 const WATCH_LIMIT: Duration = Duration::from_secs(5);
-
-/// Log records captured for the transcript (installed by the process running scenarios).
-pub struct LogCapture {
-    lines: Mutex<Vec<(log::Level, String)>>,
-}
-
-static CAPTURE: LogCapture = LogCapture { lines: Mutex::new(Vec::new()) };
-
-impl log::Log for LogCapture {
-    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= log::Level::Info
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        if self.enabled(record.metadata()) {
-            let line = record.args().to_string();
-            self.lines.lock().unwrap_or_else(|p| p.into_inner()).push((record.level(), line));
-        }
-    }
-    fn flush(&self) {}
-}
-
-impl LogCapture {
-    /// Makes this process's `log` output go to the scenario transcript.
-    ///
-    /// # Errors
-    /// When another logger is installed already.
-    pub fn install() -> Result<(), log::SetLoggerError> {
-        log::set_logger(&CAPTURE)?;
-        log::set_max_level(log::LevelFilter::Info);
-        Ok(())
-    }
-
-    fn take() -> Vec<(log::Level, String)> {
-        std::mem::take(&mut *CAPTURE.lines.lock().unwrap_or_else(|p| p.into_inner()))
-    }
-}
 
 /// Runs `scenario` here, in this process; returns its transcript.
 pub fn run(scenario: &Scenario) -> Transcript {
