@@ -43,6 +43,8 @@ impl Reloader {
             None => (None, None),
         };
         let validate = self.callbacks.validate_function(py).map_err(|e| Error::python(py, &e))?;
+        let validate = super::update::snapshot_before(py, validate.as_any(), &compiled.imported)
+            .map_err(|e| Error::python(py, &e))?;
         let view = if tests {
             Some(self.candidate_view(py, found, compiled).map_err(|e| Error::python(py, &e))?)
         } else {
@@ -50,7 +52,7 @@ impl Reloader {
         };
         let job = Job {
             view,
-            validate: Some(validate.into_any().unbind()),
+            validate: Some(validate.unbind()),
             code: Some(compiled.code.clone_ref(py)),
             globals: globals.clone().unbind(),
             test_file: test_file.as_ref(),

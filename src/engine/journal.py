@@ -4,6 +4,8 @@ made, undone in reverse order when anything fails.
 Loaded by src/engine/update.rs before `update.py`, which imports it.
 """
 
+import collections
+
 MISSING = object()
 
 
@@ -77,6 +79,26 @@ class Journal:
         container.update(new_items)
         self._record(("contents", container, None, old))
 
+    def rebuild_dict(self, container, items):
+        """Refill a dict in a new key order, keeping the object (R8a). An OrderedDict is
+        written through its own methods; other dicts through dict's, so no user
+        `__setitem__` runs."""
+        old = list(container.items())
+        kind = type(container) if isinstance(container, collections.OrderedDict) else dict
+        kind.clear(container)
+        kind.update(container, items)
+        self._record(("dict", container, kind, old))
+
+    def replace_list(self, sequence, new_items):
+        """A list's or deque's items, keeping the object (R8a)."""
+        old = list(sequence)
+        if isinstance(sequence, list):
+            list.__setitem__(sequence, slice(None), new_items)
+        else:
+            sequence.clear()
+            sequence.extend(new_items)
+        self._record(("sequence", sequence, None, old))
+
     def undo(self):
         while self.entries:
             kind, target, key, old = self.entries.pop()
@@ -102,5 +124,11 @@ class Journal:
                 target.clear()
                 target.update(old)
             elif kind == "sequence":
-                target.clear()
-                target.extend(old)
+                if isinstance(target, list):
+                    list.__setitem__(target, slice(None), old)
+                else:
+                    target.clear()
+                    target.extend(old)
+            elif kind == "dict":
+                key.clear(target)
+                key.update(target, old)

@@ -20,6 +20,7 @@ import functools
 import types
 
 from _relive_journal import MISSING, Journal
+from _relive_merge import Merger
 from _relive_shape_change import dataclass_problem, enum_member_pairs, enum_problem
 from _relive_state_rule import kept_names
 
@@ -64,7 +65,7 @@ def _bases_names(bases):
     return "(" + ", ".join(b.__qualname__ for b in bases) + ")"
 
 
-class Apply:
+class Apply(Merger):
     """One apply of a candidate onto a retained script."""
 
     def __init__(self, namespace, module, retained, candidate, registry, journal):
@@ -82,7 +83,10 @@ class Apply:
         self.wrapper_pairs = {}  # id(new) -> (old, new): foreign wrappers sharing their code
         self.forwarded = []  # (old, new) functions whose free variables changed
         self.class_objects = {}
+        self.replaced_kept = []  # kept names whose object R8a replaced
+        self.next_base = None
         self.summary = {
+            "warnings": [],
             "classes_updated": [],
             "classes_created": [],
             "functions_rebound": [],
@@ -573,7 +577,8 @@ class Apply:
         return self.xlate(new)
 
     def run(self, kept, imported, exports_old, exports_new, prune):
-        self.plan(kept, set(imported))
+        imported = set(imported)
+        self.plan(kept, imported)
         for old, new in sorted(self.class_pairs, key=lambda p: len(p[0].__mro__)):
             bases = tuple(self.xlate(b) for b in new.__bases__)
             if bases != old.__bases__:
@@ -600,6 +605,7 @@ class Apply:
             self.copy_function_attributes(old, new)
         for old, new in self.class_pairs:
             self.update_class(old, new)
+        self.next_base = self.merge_state(kept, imported, _base(self.retained), _base(self.candidate))
         self.update_globals(kept, prune)
         self.update_namespace(exports_old, exports_new, prune)
         for old, _ in self.class_pairs:
@@ -612,7 +618,8 @@ class Apply:
             if name in (MARKER, "__builtins__"):
                 continue
             if name in kept and name in self.retained:
-                self.summary["kept"].append(name)
+                if name not in self.replaced_kept:
+                    self.summary["kept"].append(name)
                 continue
             old = self.retained.get(name, MISSING)
             if isinstance(value, type) and self.memo.get(id(value)) is old:
@@ -640,6 +647,11 @@ class Apply:
 
     def set_namespace(self, name, value):
         self.journal.set_item(self.module.__dict__, name, value)
+
+
+def _base(g):
+    marker = g.get(MARKER)
+    return getattr(marker, "base", None)
 
 
 def _globals_chain(fn):
@@ -738,6 +750,10 @@ def apply(
     finally:
         applying.memo.clear()
         applying.keep_alive.clear()
+        applying.merged = applying.live_digests = None
+    marker = retained.get(MARKER)
+    if marker is not None and applying.next_base is not None:
+        marker.base = applying.next_base
     summary["changes"] = len(journal.entries)
     summary["class_objects"] = applying.class_objects
     journal.entries.clear()

@@ -18,6 +18,9 @@ static JOURNAL: Helper =
     Helper::new(include_str!("journal.py"), c"src/engine/journal.py", c"_relive_journal");
 static STATE_RULE: Helper =
     Helper::new(include_str!("state_rule.py"), c"src/engine/state_rule.py", c"_relive_state_rule");
+static FINGERPRINT: Helper =
+    Helper::new(include_str!("fingerprint.py"), c"src/engine/fingerprint.py", c"_relive_fingerprint");
+static MERGE: Helper = Helper::new(include_str!("merge.py"), c"src/engine/merge.py", c"_relive_merge");
 static SHAPE_CHANGE: Helper =
     Helper::new(include_str!("shape_change.py"), c"src/engine/shape_change.py", c"_relive_shape_change");
 
@@ -26,7 +29,20 @@ fn update_module(py: Python<'_>) -> &Bound<'_, PyModule> {
     JOURNAL.module(py);
     STATE_RULE.module(py);
     SHAPE_CHANGE.module(py);
+    FINGERPRINT.module(py);
+    MERGE.module(py);
     HELPER.module(py)
+}
+
+/// Wraps a validate callback so that the candidate's R8a snapshot is taken right after its
+/// module-level code ran, before validate and tests (`fingerprint.py`).
+/// Names bound by import statements are other modules' objects: never walked (R12).
+pub(crate) fn snapshot_before<'py>(
+    py: Python<'py>,
+    validate: &Bound<'py, PyAny>,
+    imported: &[String],
+) -> PyResult<Bound<'py, PyAny>> {
+    FINGERPRINT.module(py).call_method1("snapshot_before", (validate, imported.to_vec()))
 }
 
 /// What to apply.
@@ -85,6 +101,11 @@ pub(crate) fn apply_update<'py>(py: Python<'py>, c: &Candidate<'_, 'py>) -> Resu
     };
     let kwargs = arguments().map_err(|err| ApplyError::Failed(PyFailure::from_err(py, &err)))?;
     let summary = helper.call_method("apply", (), Some(&kwargs)).map_err(|err| classify(py, helper, &err))?;
+    if let Ok(warnings) = summary.get_item("warnings").and_then(|w| w.extract::<Vec<String>>()) {
+        for warning in warnings {
+            log::warn!("{}: {warning}", c.namespace);
+        }
+    }
     let read = || -> PyResult<Applied<'py>> {
         let classes = summary.get_item("class_objects")?.cast_into::<PyDict>()?;
         Ok(Applied { changes: read_summary(&summary)?, classes })
@@ -210,12 +231,18 @@ mod tests {
     }
 
     #[test]
-    fn r8_a_mutation_added_or_removed_reruns_the_binding() {
-        assert_eq!(
-            kept("CONFIG = {}\nCONFIG['a'] = 1\n", "CONFIG = {}\nCONFIG['a'] = 2\n"),
-            Vec::<String>::new()
-        );
-        assert_eq!(kept("LOG = []\nLOG.append('x')\n", "LOG = []\n"), Vec::<String>::new());
+    fn r8_binding_statements_are_compared_in_order() {
+        assert_eq!(kept("x = 1\nx = 2\n", "x = 2\nx = 1\n"), Vec::<String>::new());
+        assert_eq!(kept("A = 1\nB = 2\n", "B = 2\nA = 1\n"), ["A", "B"]);
+    }
+
+    /// R8a: a statement that mutates a kept name no longer re-runs its binding (the merge
+    /// brings the change into the kept object), but readers of the name see a change.
+    #[test]
+    fn r8a_a_changed_mutation_keeps_the_name_and_invalidates_its_readers() {
+        assert_eq!(kept("CONFIG = {}\nCONFIG['a'] = 1\n", "CONFIG = {}\nCONFIG['a'] = 2\n"), ["CONFIG"]);
+        assert_eq!(kept("LOG = []\nLOG.append('x')\n", "LOG = []\n"), ["LOG"]);
         assert_eq!(kept("LOG = []\nOTHER = 1\n", "LOG = []\nOTHER = 2\n"), ["LOG"]);
+        assert_eq!(kept("C = {}\nC['a'] = 1\nY = C['a']\n", "C = {}\nC['a'] = 2\nY = C['a']\n"), ["C"]);
     }
 }
