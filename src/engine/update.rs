@@ -20,6 +20,16 @@ static STATE_RULE: Helper =
     Helper::new(include_str!("state_rule.py"), c"src/engine/state_rule.py", c"_relive_state_rule");
 static FINGERPRINT: Helper =
     Helper::new(include_str!("fingerprint.py"), c"src/engine/fingerprint.py", c"_relive_fingerprint");
+static OBJECTS: Helper =
+    Helper::new(include_str!("objects.py"), c"src/engine/objects.py", c"_relive_objects");
+static PAIRING: Helper =
+    Helper::new(include_str!("pairing.py"), c"src/engine/pairing.py", c"_relive_pairing");
+static TRANSLATE: Helper =
+    Helper::new(include_str!("translate.py"), c"src/engine/translate.py", c"_relive_translate");
+static PATCHING: Helper =
+    Helper::new(include_str!("patching.py"), c"src/engine/patching.py", c"_relive_patching");
+static CLASS_CACHES: Helper =
+    Helper::new(include_str!("class_caches.py"), c"src/engine/class_caches.py", c"_relive_class_caches");
 static MERGE: Helper = Helper::new(include_str!("merge.py"), c"src/engine/merge.py", c"_relive_merge");
 static SHAPE_CHANGE: Helper =
     Helper::new(include_str!("shape_change.py"), c"src/engine/shape_change.py", c"_relive_shape_change");
@@ -27,10 +37,15 @@ static SHAPE_CHANGE: Helper =
 /// `update.py`, loaded after the modules it imports.
 fn update_module(py: Python<'_>) -> &Bound<'_, PyModule> {
     JOURNAL.module(py);
+    OBJECTS.module(py);
     STATE_RULE.module(py);
     SHAPE_CHANGE.module(py);
     FINGERPRINT.module(py);
     MERGE.module(py);
+    CLASS_CACHES.module(py);
+    PAIRING.module(py);
+    TRANSLATE.module(py);
+    PATCHING.module(py);
     HELPER.module(py)
 }
 
