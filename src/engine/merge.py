@@ -69,6 +69,7 @@ class Merger:
         self.memo.pop(id(cand), None)
         value = self.xlate(cand)
         self.journal.set_item(self.retained, name, value)
+        self.installed[name] = value
         self.replaced_kept.append(name)
         self.warn(f"{name}: kept object replaced by the new version's (it is not a container relive merges)")
         return self.rebase(new)

@@ -7,6 +7,7 @@
 
 mod callbacks;
 mod candidate;
+mod commit;
 mod directory;
 mod error;
 mod leaks;

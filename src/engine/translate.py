@@ -185,12 +185,8 @@ class Translator:
             target = self.xlate(cls)  # a class made inside a function: adopted
         self.memo[id(obj)] = obj
         if target is not None and target is not cls:
-            try:
-                self.journal.set_attr(obj, "__class__", target)
-            except TypeError as err:
-                raise Rejected(
-                    f"class {target.__qualname__}: an instance cannot be moved to the retained class ({err})"
-                ) from None
+            reject = f"class {target.__qualname__}: an instance cannot be moved to the retained class"
+            self.journal.set_attr(obj, "__class__", target, reject=reject)
         elif target is None and not self.walks_into(cls):
             return obj
         state = getattr(obj, "__dict__", None)
@@ -277,10 +273,8 @@ class Translator:
         self.class_objects[cls.__qualname__] = cls
         bases = tuple(self.xlate(b) for b in cls.__bases__)
         if any(a is not b for a, b in zip(bases, cls.__bases__)):
-            try:
-                self.journal.set_attr(cls, "__bases__", bases)
-            except TypeError as err:
-                raise Rejected(f"class {cls.__qualname__}: cannot derive from the retained base ({err})") from None
+            reject = f"class {cls.__qualname__}: cannot derive from the retained base"
+            self.journal.set_attr(cls, "__bases__", bases, reject=reject)
         for name, member in list(cls.__dict__.items()):
             if name in LAYOUT:
                 continue

@@ -12,6 +12,7 @@ journal and the memo are dropped when `apply` returns.
 """
 
 import collections
+import functools
 import types
 
 from _relive_class_caches import clear_typing_caches, refresh
@@ -43,6 +44,7 @@ class Apply(Pairing, Translator, Patcher, Merger):
         self.forwarded = []  # (old, new) functions whose free variables changed
         self.class_objects = {}
         self.replaced_kept = []  # kept names whose object R8a replaced
+        self.installed = {}  # name -> what the commit puts into the retained globals
         self.next_base = None
         self.summary = {
             "warnings": [],
@@ -55,21 +57,17 @@ class Apply(Pairing, Translator, Patcher, Merger):
             "kind_changed": [],
         }
 
-    # candidate or retained?
-
     def run(self, kept, imported, exports_old, exports_new, prune):
         imported = set(imported)
         self.plan(kept, imported)
         for old, new in sorted(self.class_pairs, key=lambda p: len(p[0].__mro__)):
             bases = tuple(self.xlate(b) for b in new.__bases__)
             if bases != old.__bases__:
-                try:
-                    self.journal.set_attr(old, "__bases__", bases)
-                except TypeError as err:
-                    raise Rejected(
-                        f"class {old.__qualname__}: base change {_bases_names(old.__bases__)} -> "
-                        f"{_bases_names(bases)} refused by CPython ({err})"
-                    ) from None
+                reject = (
+                    f"class {old.__qualname__}: base change {_bases_names(old.__bases__)} -> "
+                    f"{_bases_names(bases)} refused by CPython"
+                )
+                self.journal.set_attr(old, "__bases__", bases, reject=reject)
         for old, new in list(self.function_pairs.values()):
             self.patch_function(old, new)
         for old, new in self.forwarded:
@@ -108,6 +106,7 @@ class Apply(Pairing, Translator, Patcher, Merger):
             if new is not old and not name.startswith("__") and not isinstance(value, (types.FunctionType, type, types.ModuleType)):
                 self.summary["values_replaced"].append(name)
             self.journal.set_item(self.retained, name, new)
+            self.installed[name] = new
         if prune:
             for name in list(self.retained):
                 if name not in self.candidate and not (name.startswith("__") and name.endswith("__")):
@@ -115,7 +114,8 @@ class Apply(Pairing, Translator, Patcher, Merger):
 
     def update_namespace(self, exports_old, exports_new, prune):
         for name in exports_new:
-            self.set_namespace(name, self.retained[name])
+            value = self.installed.get(name, MISSING)
+            self.set_namespace(name, self.retained[name] if value is MISSING else value)
         for name in exports_old:
             if name in exports_new:
                 continue
@@ -145,53 +145,56 @@ def apply(
     exports_old,
     exports_new,
     prune,
-    fail_after,
 ):
-    """Put `candidate` into effect over `retained`. Returns a summary dict, or raises
-    `Rejected` (or any exception) after undoing every change."""
-    journal = Journal(fail_after)
+    """Plan putting `candidate` into effect over `retained`: nothing changes yet. Returns a
+    summary dict with the journal of changes to commit and what to call after, or raises
+    `Rejected` (or any exception)."""
+    journal = Journal()
     applying = Apply(namespace, module, retained, candidate, registry, journal)
     try:
         kept = kept_names(old_source, new_source, new_tree)
         summary = applying.run(kept, imported, exports_old, exports_new, prune)
-    except BaseException:
-        journal.undo()
-        raise
     finally:
         applying.memo.clear()
         applying.keep_alive.clear()
         applying.merged = applying.live_digests = None
-    refresh([old for old, _ in applying.class_pairs], registry.script_globals.values())
-    clear_typing_caches()
-    marker = retained.get(MARKER)
-    if marker is not None and applying.next_base is not None:
-        marker.base = applying.next_base
     summary["changes"] = len(journal.entries)
     summary["class_objects"] = applying.class_objects
-    journal.entries.clear()
+    # update.rs commits the changes (commit.rs), then calls `finish`.
+    summary["journal"] = journal.entries
+    summary["finish"] = functools.partial(
+        _finish, [old for old, _ in applying.class_pairs], registry, retained, applying.next_base
+    )
     return summary
+
+
+def _finish(updated, registry, retained, next_base):
+    """After the commit: class caches (R3), typing caches (R12), the next R8a base."""
+    refresh(updated, registry.script_globals.values())
+    clear_typing_caches()
+    marker = retained.get(MARKER)
+    if marker is not None and next_base is not None:
+        marker.base = next_base
 
 
 def overwrite(module, candidate, exports_old, exports_new, prune):
     """Overwrite mode (O1): the candidate's exports replace the namespace entries; nothing
     is patched. Atomic through the journal like update mode. Returns the candidate's
-    classes by qualified name: every one of them is new (for class-created callbacks)."""
+    classes by qualified name (every one of them is new, for class-created callbacks) and
+    the journal to commit."""
     journal = Journal()
-    try:
-        for name in exports_new:
-            journal.set_item(module.__dict__, name, candidate[name])
-        for name in exports_old:
-            if name not in exports_new and (name in candidate or prune) and name in module.__dict__:
-                journal.del_item(module.__dict__, name)
-    except BaseException:
-        journal.undo()
-        raise
+    for name in exports_new:
+        journal.set_item(module.__dict__, name, candidate[name])
+    for name in exports_old:
+        if name not in exports_new and (name in candidate or prune) and name in module.__dict__:
+            journal.del_item(module.__dict__, name)
     namespace = candidate.get("__name__")
-    return {
+    classes = {
         value.__qualname__: value
         for value in candidate.values()
         if isinstance(value, type) and value.__module__ == namespace
     }
+    return classes, journal.entries
 
 
 def surviving_class_versions(namespaces):

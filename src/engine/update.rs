@@ -8,7 +8,9 @@
 //! apply: the engine calls this only for a candidate that compiled, ran and passed its tests.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyModule};
+use pyo3::types::{PyDict, PyList, PyModule};
+
+use super::commit::{self, CommitError};
 
 use crate::python::{Helper, PyFailure};
 use crate::report::Changes;
@@ -111,11 +113,17 @@ pub(crate) fn apply_update<'py>(py: Python<'py>, c: &Candidate<'_, 'py>) -> Resu
         kwargs.set_item("exports_old", c.exports_old.to_vec())?;
         kwargs.set_item("exports_new", c.exports_new.to_vec())?;
         kwargs.set_item("prune", c.prune)?;
-        kwargs.set_item("fail_after", c.fail_after)?;
         Ok(kwargs)
     };
     let kwargs = arguments().map_err(|err| ApplyError::Failed(PyFailure::from_err(py, &err)))?;
     let summary = helper.call_method("apply", (), Some(&kwargs)).map_err(|err| classify(py, helper, &err))?;
+    let failed = |err: PyErr| ApplyError::Failed(PyFailure::from_err(py, &err));
+    let journal = summary.get_item("journal").and_then(|j| Ok(j.cast_into::<PyList>()?)).map_err(failed)?;
+    commit_journal(py, &journal, c.fail_after)?;
+    // Committed: what follows never undoes it (class caches, typing caches, the R8a base).
+    if let Err(err) = summary.get_item("finish").and_then(|finish| finish.call0()) {
+        log::error!("{}: after an apply: {}", c.namespace, PyFailure::from_err(py, &err));
+    }
     if let Ok(warnings) = summary.get_item("warnings").and_then(|w| w.extract::<Vec<String>>()) {
         for warning in warnings {
             log::warn!("{}: {warning}", c.namespace);
@@ -128,6 +136,23 @@ pub(crate) fn apply_update<'py>(py: Python<'py>, c: &Candidate<'_, 'py>) -> Resu
     read().map_err(|err| ApplyError::Failed(PyFailure::from_err(py, &err)))
 }
 
+/// Makes the journaled changes in one step (R2, `commit.rs`).
+fn commit_journal(
+    py: Python<'_>,
+    journal: &Bound<'_, PyList>,
+    fail_after: Option<usize>,
+) -> Result<(), ApplyError> {
+    let missing = JOURNAL
+        .module(py)
+        .getattr("MISSING")
+        .map_err(|err| ApplyError::Failed(PyFailure::from_err(py, &err)))?;
+    match commit::commit(py, journal, &missing, fail_after) {
+        Ok(_) => Ok(()),
+        Err(CommitError::Rejected(message)) => Err(ApplyError::Rejected(message)),
+        Err(CommitError::Failed(err)) => Err(ApplyError::Failed(PyFailure::from_err(py, &err))),
+    }
+}
+
 /// Applies in overwrite mode: the candidate's exports replace the namespace entries (O1).
 pub(crate) fn apply_overwrite<'py>(
     py: Python<'py>,
@@ -135,9 +160,10 @@ pub(crate) fn apply_overwrite<'py>(
 ) -> Result<Applied<'py>, ApplyError> {
     let helper = update_module(py);
     let args = (c.module, c.candidate, c.exports_old.to_vec(), c.exports_new.to_vec(), c.prune);
-    let classes = helper.call_method1("overwrite", args).map_err(|err| classify(py, helper, &err))?;
-    let classes =
-        classes.cast_into::<PyDict>().map_err(|e| ApplyError::Failed(PyFailure::from_err(py, &e.into())))?;
+    let planned = helper.call_method1("overwrite", args).map_err(|err| classify(py, helper, &err))?;
+    let failed = |err: PyErr| ApplyError::Failed(PyFailure::from_err(py, &err));
+    let (classes, journal): (Bound<'py, PyDict>, Bound<'py, PyList>) = planned.extract().map_err(failed)?;
+    commit_journal(py, &journal, c.fail_after)?;
     let mut created: Vec<String> = classes.keys().iter().map(|k| k.to_string()).collect();
     created.sort();
     let changes =

@@ -13,6 +13,7 @@ mod property;
 mod python_host;
 mod python_package;
 mod testgate;
+mod threads;
 mod update;
 mod util;
 mod watch;
