@@ -183,6 +183,8 @@ class Translator:
         target = self.memo.get(id(cls))
         if target is None and self.is_candidate_class(cls):
             target = self.xlate(cls)  # a class made inside a function: adopted
+        if target is not None and target is not cls and isinstance(obj, enum.Enum):
+            return self.clone_member(obj, target)
         self.memo[id(obj)] = obj
         if target is not None and target is not cls:
             reject = f"class {target.__qualname__}: an instance cannot be moved to the retained class"
@@ -201,6 +203,16 @@ class Translator:
             if new is not value:
                 self.journal.set_attr(obj, slot, new)
         return obj
+
+    def clone_member(self, member, target):
+        """A member an enum gained (R7): made anew in the retained class, as its mixin makes
+        members, since CPython 3.11 cannot move an `int` subclass instance to another class."""
+        member_type = target.__dict__.get("_member_type_", object)
+        clone = object.__new__(target) if member_type is object else member_type.__new__(target, member._value_)
+        self.remember(member, clone)
+        for name, value in list(vars(member).items()):
+            vars(clone)[name] = self.xlate(value)
+        return clone
 
     def walks_into(self, cls):
         """Instances of script classes are walked; library objects are not (R12: no heap walk)."""

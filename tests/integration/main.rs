@@ -8,6 +8,7 @@ mod interpreter;
 mod leaks;
 mod load;
 mod load_errors;
+mod oracle;
 mod plain_tests;
 mod property;
 mod python_host;
