@@ -131,8 +131,9 @@ class Merger:
                 if child is not None:
                     result.children[j] = child
                 continue
-            if i is not None and live_value is not _MISSING and self.digest_of(live_value) != base.values[i]:
-                if not (isinstance(base.children.get(i), Node) and isinstance(new.children.get(j), Node)):
+            both_nodes = isinstance(base.children.get(i), Node) and isinstance(new.children.get(j), Node)
+            if i is not None and live_value is not _MISSING and not both_nodes:
+                if self.digest_of(live_value) != base.values[i]:
                     self.warn(f"{where}: changed by the program and by the script; the script's value wins")
             value, child = self.merge_child(where, base.children.get(i), new.children.get(j), live_value, new_value)
             if child is not None:
@@ -147,9 +148,12 @@ class Merger:
                 where = f"{path}[{live_key!r}]" if is_dict else f"{path}.{live_key}"
                 self.warn(f"{where}: changed by the program, removed by the script")
             removed.append(digest)
-        order = self.merged_order(list(base.keys), list(new.keys), [self.key_digest(k) for k in live_keys])
-        added = any(d not in live_by_digest for d in values)
-        if not is_dict or (not added and not removed):
+        live_order = [self.key_digest(k) for k in live_keys]
+        order = self.merged_order(list(base.keys), list(new.keys), live_order)
+        keys = {d: k for d, k in live_by_digest.items()}
+        keys.update({d: k for d, (k, _) in values.items()})
+        order = [d for d in order if d not in removed and d in keys]
+        if not is_dict or order == live_order:
             for digest, (key, value) in values.items():
                 if key in target and target[key] is value:
                     continue
@@ -157,12 +161,8 @@ class Merger:
             for digest in removed:
                 self.journal.del_item(target, live_by_digest[digest])
             return
-        keys = {d: k for d, k in live_by_digest.items()}
-        keys.update({d: k for d, (k, _) in values.items()})
         items = []
         for digest in order:
-            if digest in removed or digest not in keys:
-                continue
             key = keys[digest]
             items.append((key, values[digest][1] if digest in values else target[key]))
         self.journal.rebuild_dict(target, items)
@@ -233,11 +233,13 @@ class Merger:
             elif p not in removals:
                 out.append(element)
             insert(after.get(p, ()))
-        for j, element in enumerate(became):
-            if j not in result.children and element is not _MISSING and element is not None:
-                i = self.base_index_of(base, element)
-                if i is not None and i in base.children:
-                    result.children[j] = base.children[i]
+        if base.children:
+            base_index = {id(handle): i for i, handle in enumerate(base.items or ()) if i in base.children}
+            for j, element in enumerate(became):
+                if j not in result.children and element is not _MISSING and element is not None:
+                    i = base_index.get(id(element))
+                    if i is not None:
+                        result.children[j] = base.children[i]
         result.items = [e if e is not _MISSING else None for e in became]
         if len(out) != len(live_items) or any(a is not b for a, b in zip(out, live_items)):
             self.journal.replace_list(live, out)
@@ -278,13 +280,6 @@ class Merger:
             if positions[k] is not None:
                 return positions[k]
         return -1
-
-    @staticmethod
-    def base_index_of(base, element):
-        for i, handle in enumerate(base.items or ()):
-            if handle is element:
-                return i
-        return None
 
     @staticmethod
     def merged_order(base, new, live):
