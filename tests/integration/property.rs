@@ -411,6 +411,7 @@ fn random_edit_sequences_keep_fresh_load_equivalence_and_identity() {
     let seeds: u64 = std::env::var("RELIVE_PROPTEST_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(100);
     run(&format!("import builtins\nexec({FINGERPRINT:?}, builtins.__dict__)"));
     oracle::install();
+    run("import builtins, weakref\nbuiltins._stale = weakref.WeakSet()");
     let mut rejected_rounds = 0;
     let mut oracle_rounds = 0;
     // `RELIVE_PROPTEST_FIRST_SEED=N` starts there (to replay a failing seed).
@@ -478,12 +479,24 @@ fn random_edit_sequences_keep_fresh_load_equivalence_and_identity() {
         );
         let classes: i64 = eval(
             "(__import__('gc').collect(), max(__import__('collections').Counter(o.__qualname__ for o in __import__('gc').get_objects() \
-             if isinstance(o, type) and o.__module__ == 'game').values() or [1]))[1]",
+             if isinstance(o, type) and o.__module__ == 'game' and o not in _stale).values() or [1]))[1]",
         );
-        assert_eq!(classes, 1, "seed {seed}: more than one live class object per class");
+        if classes != 1 {
+            let counts: String = eval(
+                "repr(sorted((n, c) for n, c in __import__('collections').Counter(o.__qualname__ for o in __import__('gc').get_objects() \
+                 if isinstance(o, type) and o.__module__ == 'game' and o not in _stale).items() if c > 1))",
+            );
+            panic!("seed {seed}: more than one live class object per class: {counts}");
+        }
         drop(r);
+        // Classes of a dropped reloader that something outside relive still holds (on 3.12,
+        // a dataclass's generated methods keep the namespace dict of its seed) are not
+        // counted against the next seed.
+        run(
+            "import builtins, gc\ngc.collect()\nbuiltins._stale.update(o for o in gc.get_objects() if isinstance(o, type) and o.__module__ == 'game')",
+        );
     }
-    run("import builtins\ndel builtins._cap, builtins._fp, builtins._fpi");
+    run("import builtins\ndel builtins._cap, builtins._fp, builtins._fpi, builtins._stale");
     println!(
         "fresh-load oracle: {seeds} seeds, {oracle_rounds} rounds compared, {rejected_rounds} rejected rounds"
     );
