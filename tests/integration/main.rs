@@ -17,4 +17,5 @@ mod testgate;
 mod threads;
 mod update;
 mod util;
+mod verify;
 mod watch;
