@@ -62,7 +62,7 @@ class Merger:
 
     def merge_top(self, name, old, new, live, cand):
         if _digest(old) == _digest(new):
-            return old
+            return _strip(old)
         if isinstance(old, Node) and isinstance(new, Node) and self.mergeable(old, new, live):
             return self.merge_node(name, old, new, live)
         # Another kind of object, or a different type: the candidate's replaces it (R8a).
@@ -309,6 +309,24 @@ class Merger:
 
     def warn(self, message):
         self.summary["warnings"].append(f"R8a: {message}")
+
+
+def _strip(node, seen=None):
+    """A base keeps entries only for lists (the live elements); a first load's snapshot
+    also holds the entries of dicts, sets and instances, dropped here (R12)."""
+    if not isinstance(node, Node):
+        return node
+    seen = set() if seen is None else seen
+    todo = [node]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if current.kind != "list":
+            current.items = None
+        todo.extend(current.children.values())
+    return node
 
 
 def _digest(entry):

@@ -13,6 +13,7 @@ mod plain_tests;
 mod property;
 mod python_host;
 mod python_package;
+mod r8a;
 mod testgate;
 mod threads;
 mod update;
