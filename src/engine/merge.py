@@ -295,11 +295,15 @@ class Merger:
                 previous = d if d in new_set else previous
                 continue
             extra[previous].append(d)
+        # Keys the program added after the last key the script knows stay at the end, where
+        # a fresh load followed by the program's additions puts them.
+        last = next((d for d in reversed(live) if d in base_set or d in new_set), None)
+        tail = extra.pop(last, []) if last in new_set else []
         result = list(extra.get(None, ()))
         for d in out:
             result.append(d)
             result.extend(extra.get(d, ()))
-        return result
+        return result + tail
 
     def digest_of(self, value):
         return self.live_digests.value(value, 1)[0]
@@ -308,7 +312,8 @@ class Merger:
         return self.live_digests.value(key, MAX_DEPTH)[0]
 
     def warn(self, message):
-        self.summary["warnings"].append(f"R8a: {message}")
+        path = getattr(self.retained.get("__relive__"), "path", self.ns)
+        self.summary["warnings"].append(f"{path}: R8a: {message}")
 
 
 def _strip(node, seen=None):

@@ -126,7 +126,7 @@ pub(crate) fn apply_update<'py>(py: Python<'py>, c: &Candidate<'_, 'py>) -> Resu
     }
     if let Ok(warnings) = summary.get_item("warnings").and_then(|w| w.extract::<Vec<String>>()) {
         for warning in warnings {
-            log::warn!("{}: {warning}", c.namespace);
+            log::warn!("{warning}");
         }
     }
     let read = || -> PyResult<Applied<'py>> {
