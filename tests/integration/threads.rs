@@ -8,6 +8,9 @@ use relive::{Outcome, Reloader};
 use crate::util::{ScriptDir, eval, python_lock, run};
 
 const METHODS: usize = 300;
+
+/// One round of the reader: `m0`, the last method, `f0`, the last function, `m0` again.
+type Reads = (u64, u64, u64, u64, u64);
 const RELOADS: usize = 200;
 
 /// A class of `METHODS` methods and as many module functions, all returning `version`.
@@ -65,7 +68,7 @@ fn r2_another_thread_never_sees_a_half_applied_reload() {
         applied += 1;
     }
     run("sys._r2_reader['stop'] = True\nsys._r2_reader['thread'].join()");
-    let (reads, torn, example): (u64, u64, Option<(u64, u64, u64, u64, u64)>) =
+    let (reads, torn, example): (u64, u64, Option<Reads>) =
         eval("(sys._r2_reader['reads'], sys._r2_reader['torn'], sys._r2_reader['example'])");
     println!(
         "R2 threads: {applied} reloads of {METHODS} methods and {METHODS} functions, {reads} paired reads, {torn} torn"
