@@ -26,6 +26,7 @@ import enum
 import fractions
 import functools
 import hashlib
+import logging
 import pathlib
 import re
 import types
@@ -293,7 +294,17 @@ def snapshot_before(validate, imported):
     def snapshot_then_validate(candidate):
         marker = candidate.get(MARKER)
         if marker is not None:
-            marker.base = snapshot(candidate, imported)
+            try:
+                marker.base = snapshot(candidate, imported)
+            except Exception as err:  # noqa: BLE001 - never reject a candidate for relive's own failure
+                # Without a base nothing is merged into this version's kept objects (R8a).
+                marker.base = None
+                logging.getLogger("relive").warning(
+                    "%s: R8a: cannot take the snapshot of module-level objects (%s: %s); kept objects will not be merged",
+                    marker.path,
+                    type(err).__name__,
+                    err,
+                )
         if validate is not None:
             validate(candidate)
 
