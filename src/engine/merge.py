@@ -283,24 +283,25 @@ class Merger:
 
     @staticmethod
     def merged_order(base, new, live):
-        """Three-way order of dict keys (digests): the new order, with keys only the live
-        dict has placed after the nearest preceding key they followed there."""
+        """Three-way order of dict keys (digests): the new order, with each key only the
+        live dict has placed after the nearest preceding key of the new version it followed
+        there; keys the program added after every key the script knows stay at the end,
+        where a fresh load followed by the program's additions puts them."""
+        known = set(base) | set(new)
         new_set = set(new)
-        base_set = set(base)
-        out = list(new)
+        last_known = max((i for i, d in enumerate(live) if d in known), default=-1)
         previous = None
         extra = collections.defaultdict(list)
-        for d in live:
-            if d in base_set or d in new_set:
+        tail = []
+        for i, d in enumerate(live):
+            if d in known:
                 previous = d if d in new_set else previous
-                continue
-            extra[previous].append(d)
-        # Keys the program added after the last key the script knows stay at the end, where
-        # a fresh load followed by the program's additions puts them.
-        last = next((d for d in reversed(live) if d in base_set or d in new_set), None)
-        tail = extra.pop(last, []) if last in new_set else []
+            elif i > last_known:
+                tail.append(d)
+            else:
+                extra[previous].append(d)
         result = list(extra.get(None, ()))
-        for d in out:
+        for d in new:
             result.append(d)
             result.extend(extra.get(d, ()))
         return result + tail

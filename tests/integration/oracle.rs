@@ -127,15 +127,17 @@ def _describe(ns, only=None):
     return out
 "#;
 
-/// The child: reads `[[source, live], ...]` as JSON, loads each source fresh and prints one
-/// line per name whose description differs (`round name: live != fresh`).
+/// The child: reads `[[source, program, live], ...]` as JSON, loads each source fresh, runs
+/// the program's own run-time actions so far (`program`) on it, and prints one line per
+/// name whose description differs (`round name: live != fresh`).
 const CHILD: &str = r#"
 import builtins, json, sys
 rounds = json.load(sys.stdin)
 problems = []
-for i, (source, live) in enumerate(rounds):
+for i, (source, program, live) in enumerate(rounds):
     g = {'__name__': 'game', '__builtins__': builtins}
     exec(compile(source, 'a.py', 'exec'), g)
+    exec(program, g)
     fresh = _describe(g)
     for name, text in fresh.items():
         if live.get(name) != text:
@@ -161,15 +163,20 @@ fn python() -> &'static str {
     relive::python::BUILD_PYTHON_EXECUTABLE.expect("build.rs bakes the interpreter path")
 }
 
-/// Compares each round's live description with a fresh load of its source in one child
-/// process; returns the differences (empty when there are none).
-pub fn differences(rounds: &[(String, String)]) -> String {
+/// One round: the source, the program's run-time actions so far, the live description.
+pub type Round = (String, String, String);
+
+/// Compares each round's live description with a fresh load of its source followed by the
+/// program's actions, in one child process; returns the differences (empty when none).
+pub fn differences(rounds: &[Round]) -> String {
     let mut input = String::from("[");
-    for (i, (source, live)) in rounds.iter().enumerate() {
+    for (i, (source, program, live)) in rounds.iter().enumerate() {
         if i > 0 {
             input.push(',');
         }
-        input.push_str(&format!("[{},{live}]", serde_json::to_string(source).unwrap()));
+        let (source, program) =
+            (serde_json::to_string(source).unwrap(), serde_json::to_string(program).unwrap());
+        input.push_str(&format!("[{source},{program},{live}]"));
     }
     input.push(']');
     let mut child = Command::new(python())

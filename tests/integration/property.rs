@@ -8,8 +8,10 @@
 //! (`@route(...)`), an `__init_subclass__` plugin registry, nested classes, enums with mixins
 //! (`IntEnum`, `StrEnum`, `str`/`int` mixins), ABCs with concrete subclasses,
 //! `runtime_checkable` protocols, dataclasses and names bound several times (reordered
-//! statements). After every round the fresh-load oracle (`oracle.rs`) compares the live
-//! namespace with a fresh load of the same file in a child `python3` (R3, R5, R8, R8a).
+//! statements), and at one random round the program adds entries to the kept registries.
+//! After every round the fresh-load oracle (`oracle.rs`) compares the live namespace with a
+//! fresh load of the same file, followed by the program's additions, in a child `python3`
+//! (R3, R5, R8, R8a).
 //!
 //! 100 seeds × 10 rounds by default; `RELIVE_PROPTEST_SEEDS=N` runs more, and
 //! `RELIVE_PROPTEST_FIRST_SEED=N` starts at seed N (to replay a failure).
@@ -64,6 +66,9 @@ enum Definition {
     /// `X{k} = value`: a name may be bound several times.
     Binding(usize, i64),
 }
+
+/// What the program does at run time to the registries of the prelude.
+const PROGRAM: &str = "REG['/runtime'] = 0\nORDER.append('runtime')\nPLUGINS['Runtime'] = 1\n";
 
 const MIXINS: [&str; 5] = ["enum.IntEnum", "enum.StrEnum", "str, enum.Enum", "int, enum.Enum", "enum.Enum"];
 
@@ -429,7 +434,15 @@ fn random_edit_sequences_keep_fresh_load_equivalence_and_identity() {
             "import builtins, sys\ng = sys.modules['game']\nbuiltins._cap = {n: (v, v() if isinstance(v, type) else None) for n, v in vars(g).items() if n[0] in 'Cf' and n[1:].isdigit()}",
         );
         let mut rounds = Vec::new();
+        // Run-time actions of the program on the registries R8 keeps: R8a must keep them,
+        // so the oracle replays them after each fresh load.
+        let mut program = String::new();
+        let act_at = rng.below(12);
         for round in 0..10 {
+            if round == act_at {
+                program = PROGRAM.to_string();
+                run(&format!("import sys\nexec({PROGRAM:?}, dict(vars(sys.modules['game'])))"));
+            }
             let before = model.clone();
             let broken = rng.chance(15);
             model.edit(&mut rng);
@@ -468,14 +481,18 @@ fn random_edit_sequences_keep_fresh_load_equivalence_and_identity() {
                  for n, (v, i) in __import__('builtins')._cap.items() if i is not None and n in {names:?} and getattr(sys.modules['game'], n) is v)"
             ));
             assert!(instances, "an old instance does not see the new class: {context}");
-            rounds.push((fresh_source, oracle::live_description(&model.all_names())));
+            rounds.push((fresh_source, program.clone(), oracle::live_description(&model.all_names())));
         }
         oracle_rounds += rounds.len();
         let differences = oracle::differences(&rounds);
         assert!(
             differences.is_empty(),
             "seed {seed}: live differs from a fresh load:\n{differences}\nsources:\n{}",
-            rounds.iter().enumerate().map(|(i, (s, _))| format!("--- round {i}\n{s}")).collect::<String>()
+            rounds
+                .iter()
+                .enumerate()
+                .map(|(i, (s, p, _))| format!("--- round {i}\n{s}{p}"))
+                .collect::<String>()
         );
         let classes: i64 = eval(
             "(__import__('gc').collect(), max(__import__('collections').Counter(o.__qualname__ for o in __import__('gc').get_objects() \
