@@ -94,6 +94,7 @@ impl<'py> ScriptApi<'py> {
 }
 
 fn publish(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.setattr("_open_events_only", open_events_only_factory(module.py())?)?;
     let modules = module.py().import("sys")?.getattr("modules")?;
     if !modules.contains("relive")? {
         modules.set_item("relive", module)?;
@@ -102,6 +103,38 @@ fn publish(module: &Bound<'_, PyModule>) -> PyResult<()> {
         install_log_bridge(module)?;
     }
     Ok(())
+}
+
+/// `_open_events_only(hook)`: an audit hook made in C that calls the Python `hook` for
+/// `open` events only. relive's own audit hook (src/testing/runner.py) goes through it, so
+/// the events an apply raises (`object.__setattr__` for `__code__`, `__class__`,
+/// `__bases__`) run no bytecode, and the interpreter cannot switch threads in the middle of
+/// a commit (R2, src/engine/commit.rs).
+fn open_events_only_factory(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyCFunction>> {
+    pyo3::types::PyCFunction::new_closure(
+        py,
+        Some(c"_open_events_only"),
+        None,
+        |args: &Bound<'_, pyo3::types::PyTuple>, _| -> PyResult<Py<pyo3::types::PyCFunction>> {
+            let hook: Py<PyAny> = args.get_item(0)?.unbind();
+            let filter = pyo3::types::PyCFunction::new_closure(
+                args.py(),
+                Some(c"open_events_only"),
+                None,
+                move |args: &Bound<'_, pyo3::types::PyTuple>, _| -> PyResult<()> {
+                    let event = args.get_item(0)?;
+                    if event
+                        .cast::<pyo3::types::PyString>()
+                        .is_ok_and(|e| e.to_str().is_ok_and(|e| e == "open"))
+                    {
+                        hook.bind(args.py()).call1(args.clone())?;
+                    }
+                    Ok(())
+                },
+            )?;
+            Ok(filter.unbind())
+        },
+    )
 }
 
 /// Python `logging` records reach `log` with target `relive::python`, levels mapped (W5).

@@ -44,6 +44,11 @@ pub struct WatchArgs {
     /// Python expression to evaluate every tick, e.g. `arena.tick()`; its value is printed.
     #[arg(long, value_name = "EXPR")]
     run: Option<String>,
+    /// After each applied reload, compare the namespaces with a fresh load of the same files
+    /// in a child Python and warn about every name that differs (costs one interpreter start
+    /// and one fresh load per reload).
+    #[arg(long)]
+    verify: bool,
     /// Seconds between two evaluations of --run.
     #[arg(long, value_name = "SECONDS", default_value_t = 1.0, requires = "run")]
     tick: f64,
@@ -73,6 +78,7 @@ pub fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
         .partial(true)
         .test_timeout(settings.test_timeout)
         .watch_window(delay)
+        .verify(args.verify)
         .build()?;
     // Ctrl-C also interrupts a candidate or test running at that moment.
     let stop = Arc::new(AtomicBool::new(false));

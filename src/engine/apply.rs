@@ -1,10 +1,11 @@
-//! Step 5 of a batch (R2, R14, R15): putting the members that passed into effect, all
-//! through one journal and one translation memo (`batch.py`), then the bookkeeping of each
-//! (versions, contributions, leaks, reports).
+//! Step 5 of a batch (R2, R14, R15): putting the members that passed into effect. Each
+//! member's changes are planned into one journal with one translation memo (`batch.py`),
+//! then made in one step (`commit.rs`), then each member's bookkeeping runs (versions,
+//! contributions, leaks, reports).
 //!
-//! If applying any member fails, every change of the batch is undone, that member is
-//! rejected with what goes with it (`batch::close_rejections`), and the rest is applied
-//! again from scratch.
+//! If planning or committing a member fails, nothing of the batch stays changed, that
+//! member is rejected with what goes with it (`batch::close_rejections`), and the rest is
+//! planned again from scratch.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -42,8 +43,8 @@ pub(super) struct Applied {
 }
 
 impl Reloader {
-    /// Applies every member without a failure, in `order`; a failure undoes all of them and
-    /// the decision is made again. Returns what each applied member did, by index.
+    /// Applies every member without a failure, in `order`, in one commit; a failure leaves
+    /// none of them applied and the decision is made again. Returns what each applied member did, by index.
     /// `proxies`: the `(dotted name, proxy)` pairs the batch's view made (T1), translated to
     /// the real namespace modules wherever a candidate kept one.
     pub(super) fn apply_members(
@@ -61,6 +62,8 @@ impl Reloader {
                 .map_err(|e| Error::python(py, &e))?;
             let mut applied = BTreeMap::new();
             let mut failed = None;
+            // Each planned member, with the length of the journal after its changes.
+            let mut ends: Vec<(usize, usize)> = Vec::new();
             for &i in order {
                 if members[i].failure.is_some() {
                     continue;
@@ -68,6 +71,7 @@ impl Reloader {
                 match self.apply_member(py, &batch, &members[i])? {
                     Ok(done) => {
                         applied.insert(i, done);
+                        ends.push((i, journal_len(py, &batch)?));
                     }
                     Err(reason) => {
                         failed = Some((i, reason));
@@ -75,11 +79,20 @@ impl Reloader {
                     }
                 }
             }
-            let Some((i, reason)) = failed else {
-                batch.call_method0("close").map_err(|e| Error::python(py, &e))?;
-                return Ok(applied);
-            };
-            batch.call_method0("undo").map_err(|e| Error::python(py, &e))?;
+            if failed.is_none() {
+                match update::commit_batch(py, &batch, self.fail_apply_after) {
+                    Ok(()) => {
+                        batch.call_method0("close").map_err(|e| Error::python(py, &e))?;
+                        return Ok(applied);
+                    }
+                    Err((entry, error)) => {
+                        let owner = ends.iter().find(|(_, end)| entry < *end).or(ends.last());
+                        failed = owner.map(|&(i, _)| (i, reject_reason(error)));
+                    }
+                }
+            }
+            batch.call_method0("close").map_err(|e| Error::python(py, &e))?;
+            let Some((i, reason)) = failed else { return Ok(BTreeMap::new()) };
             members[i].fail(reason, None, true, true);
             close_rejections(members);
         }
@@ -137,8 +150,7 @@ impl Reloader {
             exports_old: &exports_old,
             exports_new: &exports,
             prune: self.config.prune,
-            fail_after: self.fail_apply_after,
-            batch: Some(batch),
+            batch,
         };
         let applied = match self.config.mode {
             Mode::Update => update::apply_update(py, &input),
@@ -146,10 +158,7 @@ impl Reloader {
         };
         let update::Applied { changes, classes } = match applied {
             Ok(applied) => applied,
-            Err(ApplyError::Rejected(message)) => return Ok(Err(RejectReason::Shape { message })),
-            Err(ApplyError::Failed(failure)) => {
-                return Ok(Err(RejectReason::Apply { failure: Box::new(failure) }));
-            }
+            Err(error) => return Ok(Err(reject_reason(error))),
         };
         let changed_imports: Vec<String> = match self.config.mode {
             Mode::Update => batch
@@ -432,6 +441,23 @@ impl Reloader {
 
 /// Whether a dependent whose file did not change changed anyway (R15: `reloaded`, not
 /// `retested`): names it imported took new objects, or values of it were replaced.
+/// Why a member whose apply failed is rejected.
+fn reject_reason(error: ApplyError) -> RejectReason {
+    match error {
+        ApplyError::Rejected(message) => RejectReason::Shape { message },
+        ApplyError::Failed(failure) => RejectReason::Apply { failure: Box::new(failure) },
+    }
+}
+
+/// How many changes `batch` has planned so far.
+fn journal_len(py: Python<'_>, batch: &Bound<'_, PyAny>) -> Result<usize, Error> {
+    batch
+        .getattr("journal")
+        .and_then(|j| j.getattr("entries"))
+        .and_then(|e| e.len())
+        .map_err(|e| Error::python(py, &e))
+}
+
 fn dependent_changed(changes: &Changes, changed_imports: &[String], mode: Mode) -> bool {
     mode == Mode::Overwrite
         || !changed_imports.is_empty()

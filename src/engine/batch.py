@@ -1,12 +1,12 @@
-"""One batch's apply (R2, R14, R15): every member goes live through one journal and one
-translation memo, or none does.
+"""One batch's apply (R2, R14, R15): every member's changes are planned into one journal,
+with one translation memo, and made in one step by src/engine/commit.rs, or none is.
 
 Loaded once by src/engine/batch.rs, after `update.py` (which it drives: `Apply` does the
 patching of one member). The memo is shared across the batch's members, in dependency
 order: once a script is applied, its candidate objects map to their retained counterparts,
 so a dependent built against that candidate (`from game import LIMIT`, R15) translates the
-objects it imported into the ones now in effect. If any member fails, `undo` reverts every
-change of every member, in reverse order. Also here: the import targets of a script or test
+objects it imported into the ones that will be in effect. Nothing changes while members
+are planned; the commit undoes what it made if a change fails. Also here: the import targets of a script or test
 file, from its syntax tree, for R15's dependency graph.
 """
 
@@ -15,7 +15,7 @@ import sys
 import types
 
 from _relive_journal import MISSING, Journal
-from _relive_update import ATOM_TYPES
+from _relive_objects import ATOM_TYPES
 
 
 def import_targets(source_or_tree):
@@ -101,10 +101,13 @@ def _kept_given(kept, new_tree, changed):
 
 class Batch:
     """The journal and the translation memo of one batch's apply. `update.apply` and
-    `update.overwrite` take it as `batch=` and then leave undoing and clearing to it."""
+    `update.overwrite` plan into it; after the commit, `finish` runs what each member asked
+    for, and `close` drops everything."""
 
     def __init__(self, namespaces, touched, proxies=()):
         self.journal = Journal()
+        # What each planned member runs once the batch is committed (update._finish).
+        self.finishes = []
         self.memo = {}
         self.keep_alive = []
         # A namespace proxy of the batch's view (T1) a candidate kept somewhere (a class
@@ -117,12 +120,6 @@ class Batch:
         self.touched = set(touched)
         # The imported names of the last member applied that took new objects (R15).
         self.changed_imports = []
-
-    def journal_for(self, fail_after):
-        """The batch's journal; `fail_after` is a test hook (R2): fail after this many
-        journaled changes of the member applied next."""
-        self.journal.fail_after = None if fail_after is None else len(self.journal.entries) + fail_after
-        return self.journal
 
     def share(self, applying):
         """One translation memo for the whole batch, in dependency order: once a member is
@@ -163,12 +160,20 @@ class Batch:
         for name in names:
             self.journal.set_item(module.__dict__, name, values[name])
 
-    def undo(self):
-        self.journal.undo()
-        self.close()
+    def finish(self):
+        """After the commit: each member's follow-up (class and typing caches, R8a bases).
+        Returns what raised, as text; the commit stands."""
+        errors = []
+        for finish in self.finishes:
+            try:
+                finish()
+            except Exception as exc:  # noqa: BLE001 - committed changes are never undone
+                errors.append(f"{type(exc).__name__}: {exc}")
+        return errors
 
     def close(self):
-        """Done (committed or undone): drop the journal and the memo (R12)."""
+        """Done (committed or not): drop the journal and the memo (R12)."""
         self.journal.entries.clear()
+        self.finishes.clear()
         self.memo.clear()
         self.keep_alive.clear()

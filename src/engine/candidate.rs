@@ -61,13 +61,15 @@ impl Reloader {
             None => (None, None),
         };
         let validate = self.callbacks.validate_function(py).map_err(|e| Error::python(py, &e))?;
+        let validate = super::update::snapshot_before(py, validate.as_any(), &compiled.imported)
+            .map_err(|e| Error::python(py, &e))?;
         let view = view::new_view(py).map_err(|e| Error::python(py, &e))?;
         let join = self.join(py, found, compiled).map_err(|e| Error::python(py, &e))?;
         let job = Job {
             view: tests.then(|| view.clone_ref(py)),
             join: tests.then_some(join),
             namespaces: self.namespace_names(),
-            validate: Some(validate.into_any().unbind()),
+            validate: Some(validate.unbind()),
             code: Some(compiled.code.clone_ref(py)),
             globals: globals.clone().unbind(),
             test_file: test_file.as_ref(),
@@ -144,12 +146,14 @@ impl Reloader {
         view: &Py<PyAny>,
     ) -> Result<Ran, Error> {
         let validate = self.callbacks.validate_function(py).map_err(|e| Error::python(py, &e))?;
+        let validate = super::update::snapshot_before(py, validate.as_any(), &compiled.imported)
+            .map_err(|e| Error::python(py, &e))?;
         let join = self.join(py, found, compiled).map_err(|e| Error::python(py, &e))?;
         let job = Job {
             view: Some(view.clone_ref(py)),
             join: Some(join),
             namespaces: self.namespace_names(),
-            validate: Some(validate.into_any().unbind()),
+            validate: Some(validate.unbind()),
             code: Some(compiled.code.clone_ref(py)),
             globals: globals.clone().unbind(),
             test_file: None,

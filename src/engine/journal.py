@@ -1,57 +1,54 @@
-"""The undo journal of an apply (R2): every change to a live object, recorded after it is
-made, undone in reverse order when anything fails.
+"""The journal of an apply (R2): every change the apply will make to a live object, in
+order, recorded while it plans and made by src/engine/commit.rs in one step.
 
-Loaded by src/engine/update.rs before `update.py`, which imports it.
+Nothing is changed while the apply plans: Python code runs then, and another thread could
+see a half-made change. The commit makes every change from Rust without running Python
+bytecode (so the interpreter cannot switch threads in between), records what each change
+replaced, and undoes them in reverse order if one fails.
+
+An entry is `(kind, target, key, value, reject)`: `reject` is the one-line message (R7)
+when CPython refusing the change (a `TypeError`) means the reload is rejected, else None.
+Kinds: `cls` (a class member; `value` MISSING deletes it, with `type.__setattr__` so no
+metaclass hook runs), `attr`, `item` (a dict's or list's item; MISSING deletes), `cell`,
+`contents` (a set's or dict's contents), `dict` (a dict refilled in a new key order, through
+OrderedDict's own methods or dict's), `sequence` (a list's or deque's items).
+
+Loaded by src/engine/update.rs before the apply's modules, which import it.
 """
 
 MISSING = object()
 
 
 class Journal:
-    """Every change to a live object, recorded after it is made so it can be undone (R2)."""
+    """The changes an apply will make, in order (R2)."""
 
-    def __init__(self, fail_after=None):
+    def __init__(self):
         self.entries = []
-        self.fail_after = fail_after
 
-    def _record(self, entry):
-        self.entries.append(entry)
-        if self.fail_after is not None and len(self.entries) >= self.fail_after:
-            raise RuntimeError(f"injected failure after {len(self.entries)} changes")
+    def _add(self, kind, target, key, value, reject=None):
+        self.entries.append((kind, target, key, value, reject))
 
     def set_class_attr(self, cls, name, value):
-        old = cls.__dict__.get(name, MISSING)
-        if old is value:
+        if cls.__dict__.get(name, MISSING) is value:
             return
-        type.__setattr__(cls, name, value)
-        self._record(("cls", cls, name, old))
+        self._add("cls", cls, name, value)
 
     def del_class_attr(self, cls, name):
-        old = cls.__dict__[name]
-        type.__delattr__(cls, name)
-        self._record(("cls", cls, name, old))
+        self._add("cls", cls, name, MISSING)
 
-    def set_attr(self, obj, name, value):
-        old = getattr(obj, name)
-        if old is value:
+    def set_attr(self, obj, name, value, reject=None):
+        if getattr(obj, name) is value:
             return
-        setattr(obj, name, value)
-        self._record(("attr", obj, name, old))
+        self._add("attr", obj, name, value, reject)
 
     def set_item(self, container, key, value):
-        if isinstance(container, dict):
-            old = container.get(key, MISSING)
-        else:
-            old = container[key]
+        old = container.get(key, MISSING) if isinstance(container, dict) else container[key]
         if old is value:
             return
-        container[key] = value
-        self._record(("item", container, key, old))
+        self._add("item", container, key, value)
 
     def del_item(self, container, key):
-        old = container[key]
-        del container[key]
-        self._record(("item", container, key, old))
+        self._add("item", container, key, MISSING)
 
     def set_cell(self, cell, value):
         try:
@@ -60,47 +57,18 @@ class Journal:
             old = MISSING
         if old is value:
             return
-        cell.cell_contents = value
-        self._record(("cell", cell, None, old))
+        self._add("cell", cell, None, value)
 
     def replace_sequence(self, sequence, new_items):
-        """Replace a deque's items, keeping the object."""
-        old = list(sequence)
-        sequence.clear()
-        sequence.extend(new_items)
-        self._record(("sequence", sequence, None, old))
+        """Replace a list's or deque's items, keeping the object."""
+        self._add("sequence", sequence, None, list(new_items))
+
+    replace_list = replace_sequence
 
     def replace_contents(self, container, new_items):
         """Replace a set's or dict's contents (rebuilt because its keys changed)."""
-        old = container.copy()
-        container.clear()
-        container.update(new_items)
-        self._record(("contents", container, None, old))
+        self._add("contents", container, None, list(new_items))
 
-    def undo(self):
-        while self.entries:
-            kind, target, key, old = self.entries.pop()
-            if kind == "cls":
-                if old is MISSING:
-                    if key in target.__dict__:
-                        type.__delattr__(target, key)
-                else:
-                    type.__setattr__(target, key, old)
-            elif kind == "attr":
-                setattr(target, key, old)
-            elif kind == "item":
-                if old is MISSING:
-                    target.pop(key, None)
-                else:
-                    target[key] = old
-            elif kind == "cell":
-                if old is MISSING:
-                    del target.cell_contents
-                else:
-                    target.cell_contents = old
-            elif kind == "contents":
-                target.clear()
-                target.update(old)
-            elif kind == "sequence":
-                target.clear()
-                target.extend(old)
+    def rebuild_dict(self, container, items):
+        """Refill a dict in a new key order, keeping the object (R8a)."""
+        self._add("dict", container, None, list(items))

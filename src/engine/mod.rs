@@ -15,6 +15,7 @@ mod apply;
 mod batch;
 mod callbacks;
 mod candidate;
+mod commit;
 mod dependents;
 mod directory;
 mod error;
@@ -26,6 +27,7 @@ mod reload;
 mod resolve;
 mod script;
 mod update;
+mod verify;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -80,6 +82,10 @@ pub struct Config {
     pub debug_leaks: bool,
     /// The largest script read, in bytes; a larger one is refused (W1, default 16 MiB).
     pub size_limit: u64,
+    /// After each applied reload, compare the live namespaces with a fresh load of the same
+    /// files in a child Python process and warn about each name that differs (a debugging
+    /// aid: one interpreter start and one fresh load per applied reload).
+    pub verify: bool,
 }
 
 impl Default for Config {
@@ -93,6 +99,7 @@ impl Default for Config {
             watch_window: crate::watch::DEFAULT_WINDOW,
             debug_leaks: false,
             size_limit: script::DEFAULT_SIZE_LIMIT,
+            verify: false,
         }
     }
 }
@@ -151,6 +158,14 @@ impl ReloaderBuilder {
     /// collection (R12). Walks the heap after every reload: for debugging only.
     pub fn debug_leaks(mut self, on: bool) -> Self {
         self.config.debug_leaks = on;
+        self
+    }
+
+    /// After each applied reload, compare the live namespaces with a fresh load of the same
+    /// files in a child Python process and log at WARN each name that differs, with both
+    /// descriptions. Costs one interpreter start and one fresh load per applied reload.
+    pub fn verify(mut self, on: bool) -> Self {
+        self.config.verify = on;
         self
     }
 

@@ -230,6 +230,9 @@ impl Reloader {
             self.publish_version(py, &report.path, report.version);
         }
         self.callbacks.fire(py, report, &classes);
+        if self.config.verify && report.outcome == Outcome::Reloaded {
+            self.verify_fresh_load(py);
+        }
     }
 
     /// The `debug_leaks` check (R12): classes with more than one live class object.

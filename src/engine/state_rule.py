@@ -1,9 +1,9 @@
 """R8's state rule: which module-level names keep their current objects across a reload.
 
-A statement that binds plain values and whose syntax tree, compared without positions,
-equals a statement of the version in effect keeps its names' objects, unless it reads a
-name a changed statement binds (a changed `class` excepted) or a changed, added or
-removed statement mutates what it binds. Loaded by src/engine/update.rs before
+A name bound only by plain value statements whose syntax trees, compared without
+positions and in order, equal those of the version in effect keeps its object, unless one
+of them reads a name a changed statement binds or mutates (a changed `class` excepted).
+What the rest of the script changes in a kept object is merged by R8a (merge.py). Loaded by src/engine/update.rs before
 `update.py`, which imports it.
 """
 
@@ -150,6 +150,11 @@ def cached_sources():
 def kept_names(old_source, new_source, new_tree=None):
     """Names whose current objects survive the reload (R8's state rule).
 
+    A name's binding statements are compared in order (swapping `x = 1` and `x = 2` is a
+    change). A statement that only mutates a name (`CONFIG["a"] = 2`, `LOG.append(x)`) does
+    not un-keep it: R8a merges what the script left in the object into the kept one. Such a
+    changed mutation does count as a change for statements that read the name.
+
     Afterwards only the new version's summary stays cached: the old one is either replaced
     (the new version is applied) or still in effect and parsed again if the candidate is
     rejected and another comes, which keeps memory flat per reload (R12)."""
@@ -157,42 +162,33 @@ def kept_names(old_source, new_source, new_tree=None):
     new = _statements(new_source, new_tree)
     if old is not new:
         _STATEMENTS.pop(_digest(old_source), None)
+    old_seq = _binding_sequences(old)
+    new_seq = _binding_sequences(new)
+    # Names whose binding statements differ, in order. A changed class statement does not
+    # count for readers: its class is updated in place (R8's exception).
+    changed_binds = {
+        name
+        for name in set(old_seq) | set(new_seq)
+        if _for_readers(old_seq.get(name, ())) != _for_readers(new_seq.get(name, ()))
+    }
+    rebound = {name for name in set(old_seq) | set(new_seq) if old_seq.get(name) != new_seq.get(name)}
+    # Mutations by changed, added or removed statements (multiset difference).
     pool = collections.Counter(s[0] for s in old)
-    unchanged = []
     for s in new:
         if pool[s[0]] > 0:
             pool[s[0]] -= 1
-            unchanged.append(True)
         else:
-            unchanged.append(False)
-    removed = []
-    remaining = collections.Counter(pool)
+            changed_binds |= s[4]
     for s in old:
-        if remaining[s[0]] > 0:
-            remaining[s[0]] -= 1
-            removed.append(s)
-    mutated = set()
-    for (_, _, _, _, mutates), same in zip(new, unchanged):
-        if not same:
-            mutated |= mutates
-    for _, _, _, _, mutates in removed:
-        mutated |= mutates
-    changed_binds = set()
-    for (_, kind, binds, _, _), same in zip(new, unchanged):
-        if not same and kind != "class":
-            changed_binds |= binds
-    # A removed statement that bound a name (a second `SPEED = 5`) changes that name too.
-    for _, kind, binds, _, _ in removed:
-        if kind != "class":
-            changed_binds |= binds
-    keep = [same and s[1] == "value" for s, same in zip(new, unchanged)]
+        if pool[s[0]] > 0:
+            pool[s[0]] -= 1
+            changed_binds |= s[4]
+    keep = [s[1] == "value" and not (s[2] & rebound) for s in new]
     progress = True
     while progress:
         progress = False
         for i, (_, _, binds, reads, _) in enumerate(new):
-            if not keep[i]:
-                continue
-            if binds & mutated or reads & changed_binds or binds & changed_binds:
+            if keep[i] and reads & changed_binds:
                 keep[i] = False
                 changed_binds |= binds
                 progress = True
@@ -204,3 +200,16 @@ def kept_names(old_source, new_source, new_tree=None):
         else:
             rebound_later |= binds
     return kept - rebound_later
+
+
+def _binding_sequences(statements):
+    """name -> the (kind, fingerprint) of every statement binding it, in order."""
+    sequences = {}
+    for fingerprint, kind, binds, _, _ in statements:
+        for name in binds:
+            sequences.setdefault(name, []).append((kind, fingerprint))
+    return {name: tuple(seq) for name, seq in sequences.items()}
+
+
+def _for_readers(sequence):
+    return tuple((kind, None if kind == "class" else fingerprint) for kind, fingerprint in sequence)

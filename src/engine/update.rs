@@ -8,7 +8,9 @@
 //! apply: the engine calls this only for a candidate that compiled, ran and passed its tests.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyModule};
+use pyo3::types::{PyDict, PyList, PyModule};
+
+use super::commit::{self, CommitError, CommitFailure};
 
 use crate::python::{Helper, PyFailure};
 use crate::report::Changes;
@@ -18,15 +20,46 @@ static JOURNAL: Helper =
     Helper::new(include_str!("journal.py"), c"src/engine/journal.py", c"_relive_journal");
 static STATE_RULE: Helper =
     Helper::new(include_str!("state_rule.py"), c"src/engine/state_rule.py", c"_relive_state_rule");
+static FINGERPRINT: Helper =
+    Helper::new(include_str!("fingerprint.py"), c"src/engine/fingerprint.py", c"_relive_fingerprint");
+static OBJECTS: Helper =
+    Helper::new(include_str!("objects.py"), c"src/engine/objects.py", c"_relive_objects");
+static PAIRING: Helper =
+    Helper::new(include_str!("pairing.py"), c"src/engine/pairing.py", c"_relive_pairing");
+static TRANSLATE: Helper =
+    Helper::new(include_str!("translate.py"), c"src/engine/translate.py", c"_relive_translate");
+static PATCHING: Helper =
+    Helper::new(include_str!("patching.py"), c"src/engine/patching.py", c"_relive_patching");
+static CLASS_CACHES: Helper =
+    Helper::new(include_str!("class_caches.py"), c"src/engine/class_caches.py", c"_relive_class_caches");
+static MERGE: Helper = Helper::new(include_str!("merge.py"), c"src/engine/merge.py", c"_relive_merge");
 static SHAPE_CHANGE: Helper =
     Helper::new(include_str!("shape_change.py"), c"src/engine/shape_change.py", c"_relive_shape_change");
 
 /// `update.py`, loaded after the modules it imports.
 pub(crate) fn update_module(py: Python<'_>) -> &Bound<'_, PyModule> {
     JOURNAL.module(py);
+    OBJECTS.module(py);
     STATE_RULE.module(py);
     SHAPE_CHANGE.module(py);
+    FINGERPRINT.module(py);
+    MERGE.module(py);
+    CLASS_CACHES.module(py);
+    PAIRING.module(py);
+    TRANSLATE.module(py);
+    PATCHING.module(py);
     HELPER.module(py)
+}
+
+/// Wraps a validate callback so that the candidate's R8a snapshot is taken right after its
+/// module-level code ran, before validate and tests (`fingerprint.py`).
+/// Names bound by import statements are other modules' objects: never walked (R12).
+pub(crate) fn snapshot_before<'py>(
+    py: Python<'py>,
+    validate: &Bound<'py, PyAny>,
+    imported: &[String],
+) -> PyResult<Bound<'py, PyAny>> {
+    FINGERPRINT.module(py).call_method1("snapshot_before", (validate, imported.to_vec()))
 }
 
 /// What to apply.
@@ -44,10 +77,9 @@ pub(crate) struct Candidate<'a, 'py> {
     pub(crate) exports_old: &'a [String],
     pub(crate) exports_new: &'a [String],
     pub(crate) prune: bool,
-    /// Test hook: fail after this many journaled changes (R2).
-    pub(crate) fail_after: Option<usize>,
-    /// The batch's journal and translation memo (`batch.py`, R15); `None` applies alone.
-    pub(crate) batch: Option<&'a Bound<'py, PyAny>>,
+    /// The batch (`batch.py`): its journal takes the planned changes, its translation memo
+    /// is shared by the batch's members (R15).
+    pub(crate) batch: &'a Bound<'py, PyAny>,
 }
 
 /// Why applying did not happen; every change made was undone.
@@ -82,17 +114,50 @@ pub(crate) fn apply_update<'py>(py: Python<'py>, c: &Candidate<'_, 'py>) -> Resu
         kwargs.set_item("exports_old", c.exports_old.to_vec())?;
         kwargs.set_item("exports_new", c.exports_new.to_vec())?;
         kwargs.set_item("prune", c.prune)?;
-        kwargs.set_item("fail_after", c.fail_after)?;
         kwargs.set_item("batch", c.batch)?;
         Ok(kwargs)
     };
     let kwargs = arguments().map_err(|err| ApplyError::Failed(PyFailure::from_err(py, &err)))?;
     let summary = helper.call_method("apply", (), Some(&kwargs)).map_err(|err| classify(py, helper, &err))?;
+    if let Ok(warnings) = summary.get_item("warnings").and_then(|w| w.extract::<Vec<String>>()) {
+        for warning in warnings {
+            log::warn!("{warning}");
+        }
+    }
     let read = || -> PyResult<Applied<'py>> {
         let classes = summary.get_item("class_objects")?.cast_into::<PyDict>()?;
         Ok(Applied { changes: read_summary(&summary)?, classes })
     };
     read().map_err(|err| ApplyError::Failed(PyFailure::from_err(py, &err)))
+}
+
+/// Makes every change a batch planned (`batch.py`'s journal) in one step (R2,
+/// `commit.rs`), then runs each member's follow-up. On failure nothing stays changed, and
+/// the error comes with the index of the journal entry that failed.
+pub(crate) fn commit_batch(
+    py: Python<'_>,
+    batch: &Bound<'_, PyAny>,
+    fail_after: Option<usize>,
+) -> Result<(), (usize, ApplyError)> {
+    let failed = |err: PyErr| (0, ApplyError::Failed(PyFailure::from_err(py, &err)));
+    let journal = batch.getattr("journal").and_then(|j| j.getattr("entries")).map_err(failed)?;
+    let journal = journal.cast_into::<PyList>().map_err(|e| failed(e.into()))?;
+    let missing = JOURNAL.module(py).getattr("MISSING").map_err(failed)?;
+    match commit::commit(py, &journal, &missing, fail_after) {
+        Ok(_) => {}
+        Err(CommitFailure { error: CommitError::Rejected(message), entry }) => {
+            return Err((entry, ApplyError::Rejected(message)));
+        }
+        Err(CommitFailure { error: CommitError::Failed(err), entry }) => {
+            return Err((entry, ApplyError::Failed(PyFailure::from_err(py, &err))));
+        }
+    }
+    // Committed: what follows never undoes it (class caches, typing caches, R8a bases).
+    match batch.call_method0("finish").and_then(|errors| errors.extract::<Vec<String>>()) {
+        Ok(errors) => errors.iter().for_each(|e| log::error!("after an apply: {e}")),
+        Err(err) => log::error!("after an apply: {}", PyFailure::from_err(py, &err)),
+    }
+    Ok(())
 }
 
 /// Applies in overwrite mode: the candidate's exports replace the namespace entries (O1).
@@ -213,12 +278,18 @@ mod tests {
     }
 
     #[test]
-    fn r8_a_mutation_added_or_removed_reruns_the_binding() {
-        assert_eq!(
-            kept("CONFIG = {}\nCONFIG['a'] = 1\n", "CONFIG = {}\nCONFIG['a'] = 2\n"),
-            Vec::<String>::new()
-        );
-        assert_eq!(kept("LOG = []\nLOG.append('x')\n", "LOG = []\n"), Vec::<String>::new());
+    fn r8_binding_statements_are_compared_in_order() {
+        assert_eq!(kept("x = 1\nx = 2\n", "x = 2\nx = 1\n"), Vec::<String>::new());
+        assert_eq!(kept("A = 1\nB = 2\n", "B = 2\nA = 1\n"), ["A", "B"]);
+    }
+
+    /// R8a: a statement that mutates a kept name no longer re-runs its binding (the merge
+    /// brings the change into the kept object), but readers of the name see a change.
+    #[test]
+    fn r8a_a_changed_mutation_keeps_the_name_and_invalidates_its_readers() {
+        assert_eq!(kept("CONFIG = {}\nCONFIG['a'] = 1\n", "CONFIG = {}\nCONFIG['a'] = 2\n"), ["CONFIG"]);
+        assert_eq!(kept("LOG = []\nLOG.append('x')\n", "LOG = []\n"), ["LOG"]);
         assert_eq!(kept("LOG = []\nOTHER = 1\n", "LOG = []\nOTHER = 2\n"), ["LOG"]);
+        assert_eq!(kept("C = {}\nC['a'] = 1\nY = C['a']\n", "C = {}\nC['a'] = 2\nY = C['a']\n"), ["C"]);
     }
 }

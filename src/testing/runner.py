@@ -64,7 +64,10 @@ def _audit(event, args):
             pass
 
 
-sys.addaudithook(_audit)
+# Through a C-level filter when relive provides one (src/python.rs), so events other than
+# `open` run no bytecode: an apply's commit must not switch threads (R2).
+_filter = getattr(sys.modules.get("_relive_script_api"), "_open_events_only", None)
+sys.addaudithook(_filter(_audit) if _filter is not None else _audit)
 
 
 def take_written():

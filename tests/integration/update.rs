@@ -388,7 +388,7 @@ fn r8_an_unchanged_statement_keeps_program_state_and_new_imports_reach_old_code(
 }
 
 #[test]
-fn r8_a_changed_mutation_reruns_its_binding_and_a_sentinel_keeps_identity() {
+fn r8a_a_changed_mutation_merges_into_the_kept_object_and_a_sentinel_keeps_identity() {
     let _py = python_lock();
     let v1 =
         "_MISSING = object()\nCONFIG = {}\nCONFIG['a'] = 1\ndef get(d=_MISSING):\n    return d is _MISSING\n";
@@ -396,9 +396,9 @@ fn r8_a_changed_mutation_reruns_its_binding_and_a_sentinel_keeps_identity() {
         "_MISSING = object()\nCONFIG = {}\nCONFIG['a'] = 2\ndef get(d=_MISSING):\n    return d is _MISSING\n";
     let mut g = Game::new(&[("a.py", v1)]);
     reset_session();
-    session("c0 = game.CONFIG");
+    session("c0 = game.CONFIG; c0['program'] = True");
     g.applied("a.py", v2);
-    assert!(check("game.CONFIG == {'a': 2} and game.CONFIG is not c0 and game.get()"));
+    assert!(check("game.CONFIG == {'a': 2, 'program': True} and game.CONFIG is c0 and game.get()"));
 }
 
 #[test]

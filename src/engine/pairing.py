@@ -1,0 +1,206 @@
+"""Planning an apply (R3, R5, R7): pair candidate classes and functions with the retained
+ones and run every check that can reject, before anything changes.
+
+`Pairing` is a mixin of update.py's `Apply`.
+"""
+
+import collections
+import dataclasses
+import enum
+import functools
+import types
+
+from _relive_journal import MISSING
+from _relive_objects import (
+    ATOM_TYPES,
+    ATOMS,
+    LAYOUT,
+    Rejected,
+    _all_slots,
+    _cell,
+    _globals_chain,
+    _own_functions,
+    _slot_names,
+    _slots,
+    _fmt_tuple,
+    _bases_names,
+)
+from _relive_shape_change import dataclass_problem, enum_member_pairs, enum_problem
+
+
+class Pairing:
+    """Which candidate objects take the place of which retained ones."""
+
+
+    def is_candidate_function(self, fn):
+        return isinstance(fn, types.FunctionType) and fn.__globals__ is self.candidate
+
+    def is_retained_function(self, fn):
+        return isinstance(fn, types.FunctionType) and fn.__globals__ is self.retained
+
+    def is_candidate_class(self, cls):
+        if not isinstance(cls, type) or getattr(cls, "__module__", None) != self.ns:
+            return False
+        if id(cls) in self.registry.contributed:
+            return False
+        foreign_script = False
+        has_methods = False
+        for member in cls.__dict__.values():
+            for fn in _own_functions(member):
+                has_methods = True
+                if any(g is self.candidate for g in _globals_chain(fn)):
+                    return True
+                if id(fn.__globals__) in self.registry.script_globals:
+                    foreign_script = True
+        if foreign_script or any(v is cls for v in self.retained.values()):
+            return False
+        if has_methods:
+            return True
+        # Without methods nothing tells whose class it is: the candidate's only when its own
+        # globals bind it (or the class it is nested in), never a class another script made.
+        outer = cls.__qualname__.split(".")[0]
+        return any(v is cls for v in self.candidate.values()) or isinstance(self.candidate.get(outer), type)
+
+    # planning: pair classes and functions, validate; nothing changes yet
+
+    def pair_class(self, old, new):
+        self.memo[id(new)] = old
+        self.keep_alive.append(new)
+        self.class_pairs.append((old, new))
+        for name, member in new.__dict__.items():
+            if isinstance(member, type) and self.is_candidate_class(member):
+                prior = old.__dict__.get(name, MISSING)
+                if isinstance(prior, type) and prior.__qualname__ == member.__qualname__:
+                    self.pair_class(prior, member)
+
+    def pair_functions(self, old, new):
+        """Pair functions that can be patched in place (same free-variable names, R5)."""
+        if not (self.is_retained_function(old) and self.is_candidate_function(new)):
+            return
+        if id(new) in self.function_pairs or id(new) in self.memo:
+            return
+        if id(old) in self.paired_old:
+            return  # one old function takes one new body; a second name gets its own copy
+        if old.__code__.co_freevars != new.__code__.co_freevars:
+            self.forwarded.append((old, new))
+            return
+        self.function_pairs[id(new)] = (old, new)
+        self.paired_old.add(id(old))
+        self.memo[id(new)] = old
+        self.keep_alive.append(new)
+        for old_cell, new_cell in zip(old.__closure__ or (), new.__closure__ or ()):
+            old_value = _cell(old_cell)
+            new_value = _cell(new_cell)
+            if (
+                isinstance(old_value, types.FunctionType)
+                and isinstance(new_value, types.FunctionType)
+                and old_value.__code__.co_name == new_value.__code__.co_name
+            ):
+                self.pair_functions(old_value, new_value)
+        old_wrapped = old.__dict__.get("__wrapped__")
+        new_wrapped = new.__dict__.get("__wrapped__")
+        if old_wrapped is not None and new_wrapped is not None:
+            self.pair_functions(old_wrapped, new_wrapped)
+
+    def pair_wrapper(self, old, new):
+        """Foreign wrappers (a decorator of another script or a library) made by the same code
+        keep their identity: only their cells change, the wrapped functions pair (R5)."""
+        if id(new) in self.memo or id(old) in self.paired_old:
+            return
+        self.wrapper_pairs[id(new)] = (old, new)
+        self.paired_old.add(id(old))
+        self.memo[id(new)] = old
+        self.keep_alive.append(new)
+        for old_cell, new_cell in zip(old.__closure__ or (), new.__closure__ or ()):
+            old_value, new_value = _cell(old_cell), _cell(new_cell)
+            if isinstance(old_value, types.FunctionType) and isinstance(new_value, types.FunctionType):
+                self.pair_members(old_value, new_value)
+
+    def pair_members(self, old, new):
+        """Pair functions behind class members, or module-level values, of the same name."""
+        if (
+            isinstance(old, types.FunctionType)
+            and isinstance(new, types.FunctionType)
+            and old.__code__ is new.__code__
+            and old.__globals__ is new.__globals__
+            and old.__globals__ is not self.retained
+            and old.__closure__ is not None
+            and old is not new
+        ):
+            self.pair_wrapper(old, new)
+        elif isinstance(old, types.FunctionType):
+            self.pair_functions(old, new)
+        elif type(old) is type(new) and isinstance(old, (staticmethod, classmethod)):
+            self.pair_functions(old.__func__, new.__func__)
+        elif isinstance(old, property) and isinstance(new, property):
+            for part in ("fget", "fset", "fdel"):
+                o, n = getattr(old, part), getattr(new, part)
+                if o is not None and n is not None:
+                    self.pair_functions(o, n)
+        elif isinstance(old, functools._lru_cache_wrapper) and isinstance(new, functools._lru_cache_wrapper):
+            self.pair_functions(old.__wrapped__, new.__wrapped__)
+
+    def plan(self, kept, imported):
+        # Values the candidate imported, or that are other scripts' contributions, are
+        # live already: never walk or change them (R12: the walk stays inside the candidate).
+        for name, value in self.candidate.items():
+            if isinstance(value, ATOMS):
+                continue
+            if name in imported or id(value) in self.registry.contributed:
+                self.memo.setdefault(id(value), value)
+        for name in kept:
+            if name in self.retained and name in self.candidate:
+                value = self.candidate[name]
+                if not isinstance(value, ATOMS):
+                    self.memo[id(value)] = self.retained[name]
+                    self.keep_alive.append(value)
+        for name, new in self.candidate.items():
+            dunder = name.startswith("__") and name.endswith("__")
+            if name in kept or dunder and not isinstance(new, types.FunctionType):
+                continue
+            old = self.retained.get(name, MISSING)
+            if old is MISSING:
+                continue
+            if isinstance(new, type) and self.is_candidate_class(new):
+                if isinstance(old, type) and old.__module__ == self.ns and old.__qualname__ == new.__qualname__:
+                    self.pair_class(old, new)
+                continue
+            self.pair_members(old, new)
+        for old, new in self.class_pairs:
+            for name, member in new.__dict__.items():
+                prior = old.__dict__.get(name, MISSING)
+                if prior is not MISSING and not isinstance(member, type):
+                    self.pair_members(prior, member)
+        for old, new in self.class_pairs:
+            self.validate(old, new)
+
+    def validate(self, old, new):
+        """R7: reject what cannot be applied in place, before any change."""
+        name = old.__qualname__
+        if self.xlate_type(type(new)) is not type(old):
+            raise Rejected(f"class {name}: metaclass changed {type(old).__name__} -> {type(new).__name__}")
+        if _slots(old) != _slots(new):
+            raise Rejected(
+                f"class {name}: __slots__ changed {_fmt_tuple(_slots(old) or ())} -> {_fmt_tuple(_slots(new) or ())}"
+            )
+        if issubclass(old, tuple) and hasattr(old, "_fields") and old._fields != getattr(new, "_fields", None):
+            raise Rejected(
+                f"class {name}: named tuple fields changed {_fmt_tuple(old._fields)} -> {_fmt_tuple(new._fields)}"
+            )
+        if dataclasses.is_dataclass(old) and dataclasses.is_dataclass(new):
+            self.validate_dataclass(name, old, new)
+        if isinstance(old, enum.EnumMeta):
+            self.validate_enum(name, old, new)
+
+    def validate_dataclass(self, name, old, new):
+        problem = dataclass_problem(name, old, new)
+        if problem is not None:
+            raise Rejected(problem)
+
+    def validate_enum(self, name, old, new):
+        problem = enum_problem(name, old, new)
+        if problem is not None:
+            raise Rejected(problem)
+        for member, prior in enum_member_pairs(old, new):
+            self.memo[id(member)] = prior
+            self.keep_alive.append(member)
