@@ -19,6 +19,10 @@ use crate::python::{Helper, PyFailure};
 
 static HELPER: Helper = Helper::new(include_str!("runner.py"), c"src/testing/runner.py", c"_relive_runner");
 
+// `runner.py`'s exception raised in the worker when the timeout expires (T6); the helper is
+// loaded (by `runner`) before any check against it.
+pyo3::import_exception!(_relive_runner, ScriptTimeout);
+
 /// The runner helper; `plain.py`, which it imports, is loaded first.
 fn runner(py: Python<'_>) -> &Bound<'_, pyo3::types::PyModule> {
     super::plain::module(py);
@@ -166,12 +170,11 @@ fn abandon(ident: u64) {
 
 /// Runs `job` on the worker thread; the caller's thread waits detached.
 pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
-    let helper = runner(py);
-    let deadline = helper.getattr("Deadline")?.call0()?.unbind();
+    let deadline = Deadline::new(py)?;
     let test_code = job.test_file.map(|t| t.code.clone_ref(py));
     let test_path = job.test_file.map(|t| t.path.to_string_lossy().into_owned());
     let (tx, rx) = mpsc::channel();
-    let worker_deadline = deadline.clone_ref(py);
+    let worker_deadline = deadline.0.clone_ref(py);
     let code = job.code.as_ref().map(|c| c.clone_ref(py));
     let globals = job.globals.clone_ref(py);
     let tests = job.tests;
@@ -225,9 +228,9 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
         Ok(Message::Started) => unreachable!("started is sent once"),
         Err(_) => {
             if stopped {
-                deadline.bind(py).setattr("stopped", true)?;
+                deadline.set_stopped(py)?;
             }
-            interrupt(ident, deadline.bind(py), helper)?;
+            interrupt(py, ident, &deadline)?;
             match py.detach(move || rx.recv_timeout(Duration::from_secs(1))) {
                 Ok(Message::Done(result)) => (Some(result), true),
                 _ => (None, true),
@@ -237,7 +240,7 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
     // A timeout delivered while the runner was already leaving its `try` escapes it: it is
     // still a timeout of this script, not a failure of relive.
     let outcome = match outcome {
-        Some(Err(err)) if err.is_instance(py, &helper.getattr("ScriptTimeout")?) => {
+        Some(Err(err)) if err.is_instance_of::<ScriptTimeout>(py) => {
             return Ok(Finished::TimedOut { phase: Phase::Exec, abandoned: false, stopped, tests: None });
         }
         Some(result) => Some(result?),
@@ -250,12 +253,14 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
             "{}: abandoned a worker thread still blocked 1 s after the timeout (code blocked inside C)",
             job.display_path
         );
-        return abandoned_at(deadline.bind(py), job.display_path, stopped);
+        return abandoned_at(py, &deadline, job.display_path, stopped);
     };
-    let (phase, error, tests): (String, Bound<'_, PyAny>, Bound<'_, PyAny>) = outcome.bind(py).extract()?;
-    let invalid = phase == "validate";
-    let phase = if phase == "tests" { Phase::Tests } else { Phase::Exec };
-    let mut report = if tests.is_none() { None } else { Some(read_tests(&tests)?) };
+    let RunOutcome { phase: ended_in, error, tests } = outcome.bind(py).extract()?;
+    let phase = match ended_in {
+        RunPhase::Tests => Phase::Tests,
+        RunPhase::Exec | RunPhase::Validate => Phase::Exec,
+    };
+    let mut report = tests.map(RawTests::into_report).transpose()?;
     // A test file waiting for a relive name (L6) did not run yet: its run is logged when it does.
     if let Some(report) = report.as_ref().filter(|r| !(r.test_file_failed && r.waits_for.is_some())) {
         log::info!("{}: {}", job.display_path, tests_found(report.found));
@@ -266,8 +271,7 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
             );
         }
     }
-    let timeout_kind = helper.getattr("ScriptTimeout")?;
-    let raised_timeout = !error.is_none() && error.is_instance(&timeout_kind)?;
+    let raised_timeout = error.as_ref().is_some_and(|e| e.is_instance_of::<ScriptTimeout>());
     if timed_out || raised_timeout || report.as_ref().is_some_and(|r| r.timed_out) {
         if let Some(report) = report.as_mut() {
             report.timed_out = true;
@@ -277,9 +281,13 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
         }
         return Ok(Finished::TimedOut { phase, abandoned: false, stopped, tests: report });
     }
-    if !error.is_none() {
+    if let Some(error) = error {
         let err = PyErr::from_value(error);
-        return Ok(if invalid { Finished::Invalid(err) } else { Finished::Raised(err) });
+        return Ok(if ended_in == RunPhase::Validate {
+            Finished::Invalid(err)
+        } else {
+            Finished::Raised(err)
+        });
     }
     Ok(Finished::Ran(report))
 }
@@ -305,16 +313,19 @@ fn wait_done(
 }
 
 /// What an abandoned worker was doing, from the deadline it kept up to date.
-fn abandoned_at(deadline: &Bound<'_, PyAny>, display_path: &str, stopped: bool) -> PyResult<Finished> {
-    let phase: String = deadline.getattr("phase")?.extract()?;
-    if phase != "tests" {
+fn abandoned_at(
+    py: Python<'_>,
+    deadline: &Deadline,
+    display_path: &str,
+    stopped: bool,
+) -> PyResult<Finished> {
+    let DeadlineState { phase, found, current, records } = deadline.0.bind(py).extract()?;
+    if phase != RunPhase::Tests {
         return Ok(Finished::TimedOut { phase: Phase::Exec, abandoned: true, stopped, tests: None });
     }
-    let found: usize = deadline.getattr("found")?.extract()?;
-    let current: Option<String> = deadline.getattr("current")?.extract()?;
     // The tests that finished before the blocked one keep their results (T6).
-    let records: Vec<Record> = deadline.getattr("records")?.extract()?;
-    let mut results: Vec<TestResult> = records.into_iter().map(test_result).collect();
+    let mut results: Vec<TestResult> =
+        records.into_iter().map(Record::into_result).collect::<PyResult<_>>()?;
     results.push(TestResult {
         id: current.unwrap_or_else(|| format!("{display_path} (tests)")),
         outcome: TestOutcome::Error,
@@ -335,16 +346,12 @@ fn abandoned_at(deadline: &Bound<'_, PyAny>, display_path: &str, stopped: bool) 
 
 /// Stops the worker: marks the deadline expired and raises `ScriptTimeout` in it, unless it
 /// finished in the meantime (both checks hold the GIL, so they cannot interleave).
-fn interrupt(
-    ident: u64,
-    deadline: &Bound<'_, PyAny>,
-    helper: &Bound<'_, pyo3::types::PyModule>,
-) -> PyResult<()> {
-    if deadline.getattr("finished")?.is_truthy()? {
+fn interrupt(py: Python<'_>, ident: u64, deadline: &Deadline) -> PyResult<()> {
+    if deadline.finished(py)? {
         return Ok(());
     }
-    deadline.setattr("expired", true)?;
-    let kind = helper.getattr("ScriptTimeout")?;
+    deadline.expire(py)?;
+    let kind = py.get_type::<ScriptTimeout>();
     // SAFETY: attached; `kind` is a live exception type and the id a thread id of this process.
     unsafe {
         ffi::PyThreadState_SetAsyncExc(ident as _, kind.as_ptr());
@@ -361,46 +368,133 @@ fn shown_test_file(display_path: &str, test_file: &std::path::Path) -> String {
     }
 }
 
-/// One result as `runner.py` records it; the last item is the test function's (file, line).
-type Record = (String, String, f64, String, String, String, String, Option<String>, Option<(String, u32)>);
+/// `runner.py`'s `Deadline`, shared by the worker and the waiting thread (T6).
+struct Deadline(Py<PyAny>);
 
-fn test_result(record: Record) -> TestResult {
-    let (id, outcome, duration_ms, message, traceback, stdout, stderr, parent, location) = record;
-    let (file, line) = location.map_or((None, None), |(file, line)| (Some(file), Some(line)));
-    TestResult {
-        id,
-        outcome: TestOutcome::parse(&outcome),
-        duration_ms,
-        message,
-        traceback,
-        stdout,
-        stderr,
-        parent,
-        file,
-        line,
+impl Deadline {
+    fn new(py: Python<'_>) -> PyResult<Deadline> {
+        Ok(Deadline(runner(py).getattr(pyo3::intern!(py, "Deadline"))?.call0()?.unbind()))
+    }
+
+    /// The run ended because a stop was requested, not because time ran out (W4).
+    fn set_stopped(&self, py: Python<'_>) -> PyResult<()> {
+        self.0.bind(py).setattr(pyo3::intern!(py, "stopped"), true)
+    }
+
+    /// The worker left its run.
+    fn finished(&self, py: Python<'_>) -> PyResult<bool> {
+        self.0.bind(py).getattr(pyo3::intern!(py, "finished"))?.extract()
+    }
+
+    /// Marks the deadline expired: the run stops after the current test.
+    fn expire(&self, py: Python<'_>) -> PyResult<()> {
+        self.0.bind(py).setattr(pyo3::intern!(py, "expired"), true)
     }
 }
 
-/// `(found, records, test_file_found, wait)` from `runner.py`: `found` is `None` when the
-/// test file failed to load, `test_file_found` counts the tests the test file itself
-/// defines, `wait` is what a test file that failed on a relive name waits for (L6).
-fn read_tests(tests: &Bound<'_, PyAny>) -> PyResult<TestReport> {
-    let (found, records, test_file_found, wait): (
-        Option<usize>,
-        Vec<Record>,
-        Option<usize>,
-        Bound<'_, PyAny>,
-    ) = tests.extract()?;
-    let results: Vec<TestResult> = records.into_iter().map(test_result).collect();
-    let timed_out = results.iter().any(|r| r.message.starts_with("timed out:"));
-    Ok(TestReport {
-        found: found.unwrap_or(0),
-        results,
-        timed_out,
-        test_file_failed: found.is_none(),
-        test_file_found,
-        waits_for: crate::engine::read_wait(&wait)?,
-    })
+/// Where a run was, or ended (`runner.py`'s `phase`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RunPhase {
+    Exec,
+    Validate,
+    Tests,
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for RunPhase {
+    type Error = PyErr;
+
+    fn extract(obj: pyo3::Borrowed<'a, 'py, PyAny>) -> PyResult<RunPhase> {
+        let word: pyo3::pybacked::PyBackedStr = obj.extract()?;
+        match &*word {
+            "exec" => Ok(RunPhase::Exec),
+            "validate" => Ok(RunPhase::Validate),
+            "tests" => Ok(RunPhase::Tests),
+            other => Err(pyo3::exceptions::PyValueError::new_err(format!("unknown run phase {other:?}"))),
+        }
+    }
+}
+
+/// What the worker's `Deadline` holds when the worker is abandoned.
+#[derive(FromPyObject)]
+struct DeadlineState {
+    phase: RunPhase,
+    found: usize,
+    current: Option<String>,
+    /// The results recorded so far.
+    records: Vec<Record>,
+}
+
+/// `runner.py`'s `Outcome`: how a run ended.
+#[derive(FromPyObject)]
+struct RunOutcome<'py> {
+    phase: RunPhase,
+    /// The exception that ended the run.
+    error: Option<Bound<'py, PyAny>>,
+    tests: Option<RawTests<'py>>,
+}
+
+/// `runner.py`'s `Tests`.
+#[derive(FromPyObject)]
+struct RawTests<'py> {
+    /// `None` when the test file failed to load.
+    found: Option<usize>,
+    records: Vec<Record>,
+    /// The tests the test file itself defines.
+    test_file_found: Option<usize>,
+    /// What a test file that failed on a relive name waits for (L6).
+    wait: Bound<'py, PyAny>,
+}
+
+impl RawTests<'_> {
+    fn into_report(self) -> PyResult<TestReport> {
+        let timed_out = self.records.iter().any(|r| r.timed_out);
+        let results = self.records.into_iter().map(Record::into_result).collect::<PyResult<_>>()?;
+        Ok(TestReport {
+            found: self.found.unwrap_or(0),
+            results,
+            timed_out,
+            test_file_failed: self.found.is_none(),
+            test_file_found: self.test_file_found,
+            waits_for: crate::engine::read_wait(&self.wait)?,
+        })
+    }
+}
+
+/// `runner.py`'s `Record`: one test's result.
+#[derive(FromPyObject)]
+struct Record {
+    id: String,
+    outcome: String,
+    duration_ms: f64,
+    message: String,
+    traceback: String,
+    stdout: String,
+    stderr: String,
+    parent: Option<String>,
+    file: Option<String>,
+    line: Option<u32>,
+    /// The timeout (or a stop request) ended this test (T6).
+    timed_out: bool,
+}
+
+impl Record {
+    fn into_result(self) -> PyResult<TestResult> {
+        let outcome = self.outcome.parse::<TestOutcome>().map_err(|e| {
+            pyo3::exceptions::PyValueError::new_err(format!("runner.py recorded {}: {e}", self.id))
+        })?;
+        Ok(TestResult {
+            id: self.id,
+            outcome,
+            duration_ms: self.duration_ms,
+            message: self.message,
+            traceback: self.traceback,
+            stdout: self.stdout,
+            stderr: self.stderr,
+            parent: self.parent,
+            file: self.file,
+            line: self.line,
+        })
+    }
 }
 
 /// Files candidate code or tests opened for writing since the last call, resolved (W1: a
