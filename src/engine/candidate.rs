@@ -17,7 +17,7 @@ use crate::python::PyFailure;
 use crate::report::ScriptProblem;
 use crate::testing::TestReport;
 use crate::testing::run::{self, Finished, Job, Phase, TestFile};
-use crate::testing::view;
+use crate::testing::view::{Join, Joining, View};
 
 /// How a candidate fared.
 pub(crate) enum Checked {
@@ -61,11 +61,11 @@ impl Reloader {
             None => (None, None),
         };
         let validate = self.callbacks.validate_function(py).map_err(|e| Error::python(py, &e))?;
-        let view = view::new_view(py).map_err(|e| Error::python(py, &e))?;
+        let view = View::new(py).map_err(|e| Error::python(py, &e))?;
         let join = self.join(py, found, compiled).map_err(|e| Error::python(py, &e))?;
         let job = Job {
             view: tests.then(|| view.clone_ref(py)),
-            join: tests.then_some(join),
+            join: tests.then_some(&join),
             namespaces: self.namespace_names(),
             validate: Some(validate.into_any().unbind()),
             code: Some(compiled.code.clone_ref(py)),
@@ -77,7 +77,7 @@ impl Reloader {
             stop: self.stop.flag(),
         };
         let finished = run::run(py, job);
-        view::release(py, &view, std::slice::from_ref(globals)).map_err(|e| Error::python(py, &e))?;
+        view.release(py, std::slice::from_ref(globals)).map_err(|e| Error::python(py, &e))?;
         let finished = finished.map_err(|e| Error::python(py, &e))?;
         Ok(match (finished, broken) {
             (Finished::Raised(err), _) => Checked::Raised(err),
@@ -108,12 +108,13 @@ impl Reloader {
         compiled: &Compiled,
         globals: &Bound<'_, PyDict>,
     ) -> Result<Checked, Error> {
-        let view = view::new_view(py).map_err(|e| Error::python(py, &e))?;
+        let view = View::new(py).map_err(|e| Error::python(py, &e))?;
         let join = self.join(py, found, compiled).map_err(|e| Error::python(py, &e))?;
-        let tested = view::add(py, &view, &join, globals)
+        let tested = view
+            .add(py, &join, globals)
             .map_err(|e| Error::python(py, &e))
             .and_then(|()| self.test_in_view(py, found, globals, Some(&view), self.config.test_timeout));
-        view::release(py, &view, std::slice::from_ref(globals)).map_err(|e| Error::python(py, &e))?;
+        view.release(py, std::slice::from_ref(globals)).map_err(|e| Error::python(py, &e))?;
         Ok(match tested? {
             Ok(tests) => Checked::Passed(tests),
             Err((problem, tests)) => Checked::Failed(problem, tests),
@@ -126,11 +127,11 @@ impl Reloader {
     }
 
     /// How a candidate of `found` joins a view (T1): its exports replace its version's.
-    fn join(&self, py: Python<'_>, found: &FoundScript, compiled: &Compiled) -> PyResult<Py<PyAny>> {
+    fn join(&self, py: Python<'_>, found: &FoundScript, compiled: &Compiled) -> PyResult<Joining> {
         let registry = self.registry.bind(py);
         let own = self.scripts.get(&found.file).map(|s| s.contributions.clone()).unwrap_or_default();
         let exports = script::exports_function(py, compiled, &found.namespace, registry)?;
-        view::join_argument(py, view::Join { namespace: &found.namespace, exports, own })
+        Ok(Joining::new(Join { namespace: found.namespace.clone(), exports, own }))
     }
 
     /// Executes a batch member's candidate into `globals` inside the batch's `view`, which
@@ -141,13 +142,13 @@ impl Reloader {
         found: &FoundScript,
         compiled: &Compiled,
         globals: &Bound<'_, PyDict>,
-        view: &Py<PyAny>,
+        view: &View,
     ) -> Result<Ran, Error> {
         let validate = self.callbacks.validate_function(py).map_err(|e| Error::python(py, &e))?;
         let join = self.join(py, found, compiled).map_err(|e| Error::python(py, &e))?;
         let job = Job {
             view: Some(view.clone_ref(py)),
-            join: Some(join),
+            join: Some(&join),
             namespaces: self.namespace_names(),
             validate: Some(validate.into_any().unbind()),
             code: Some(compiled.code.clone_ref(py)),
@@ -179,7 +180,7 @@ impl Reloader {
         py: Python<'_>,
         found: &FoundScript,
         globals: &Bound<'_, PyDict>,
-        view: Option<&Py<PyAny>>,
+        view: Option<&View>,
         timeout: Duration,
     ) -> Result<Tested, Error> {
         let test_file = match compile_test_file(py, found, &self.test_files) {

@@ -15,6 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::result::{TestOutcome, TestReport, TestResult, tests_found};
+use super::view::{Joining, View};
 use crate::python::{Helper, PyFailure};
 
 static HELPER: Helper = Helper::new(include_str!("runner.py"), c"src/testing/runner.py", c"_relive_runner");
@@ -57,9 +58,9 @@ pub(crate) struct Job<'a> {
     pub(crate) validate: Option<Py<PyAny>>,
     /// The batch's candidates seen through their namespaces while this one runs and is
     /// tested (T1, R15): a `BatchView` of `view.py`.
-    pub(crate) view: Option<Py<PyAny>>,
-    /// `(namespace, exports, own)`: how the candidate joins the view once it ran.
-    pub(crate) join: Option<Py<PyAny>>,
+    pub(crate) view: Option<View>,
+    /// How the candidate joins the view once it ran.
+    pub(crate) join: Option<&'a Joining>,
     /// Every relive namespace, to tell what a test file that failed to load waits for (L6).
     pub(crate) namespaces: Vec<String>,
     /// Set when a stop is requested: the run is interrupted like a timeout (W4).
@@ -179,8 +180,8 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
     let globals = job.globals.clone_ref(py);
     let tests = job.tests;
     let validate = job.validate.as_ref().map(|v| v.clone_ref(py));
-    let view = job.view.as_ref().map(|v| v.clone_ref(py));
-    let join = job.join.as_ref().map(|v| v.clone_ref(py));
+    let view = job.view.as_ref().map(|v| v.clone_ref(py).into_py());
+    let join = job.join.map(|j| j.to_argument(py)).transpose()?;
     let namespaces = job.namespaces.clone();
     let work: Work = Box::new(move |py: Python<'_>| {
         let _ = tx.send(Message::Started);
