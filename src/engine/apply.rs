@@ -13,21 +13,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyModule};
 
 use super::batch::{Kind, Member, Role, close_rejections, member_report};
+use super::batch_helper::BatchApply;
 use super::dependents::Imports;
 use super::leaks::Leak;
 use super::reload::Change;
 use super::update::{self, ApplyError, Candidate};
 use super::{Error, Mode, Reloader, Script};
-use crate::python::Helper;
 use crate::report::{Changes, Outcome, RejectReason, ReloadReport};
-
-static HELPER: Helper = Helper::new(include_str!("batch.py"), c"src/engine/batch.py", c"_relive_batch");
-
-/// `batch.py`, loaded after `update.py`, which it imports.
-pub(super) fn helper(py: Python<'_>) -> &Bound<'_, PyModule> {
-    update::update_module(py);
-    HELPER.module(py)
-}
 
 /// What applying one member did.
 pub(super) struct Applied {
@@ -55,9 +47,7 @@ impl Reloader {
     ) -> Result<BTreeMap<usize, Applied>, Error> {
         let touched: Vec<String> = members.iter().map(|m| m.change.found.namespace.clone()).collect();
         loop {
-            let batch = helper(py)
-                .getattr("Batch")
-                .and_then(|b| b.call1((self.namespace_names(), touched.clone(), proxies)))
+            let batch = BatchApply::new(py, self.namespace_names(), touched.clone(), proxies)
                 .map_err(|e| Error::python(py, &e))?;
             let mut applied = BTreeMap::new();
             let mut failed = None;
@@ -76,10 +66,10 @@ impl Reloader {
                 }
             }
             let Some((i, reason)) = failed else {
-                batch.call_method0("close").map_err(|e| Error::python(py, &e))?;
+                batch.close().map_err(|e| Error::python(py, &e))?;
                 return Ok(applied);
             };
-            batch.call_method0("undo").map_err(|e| Error::python(py, &e))?;
+            batch.undo().map_err(|e| Error::python(py, &e))?;
             members[i].fail(reason, None, true, true);
             close_rejections(members);
         }
@@ -89,7 +79,7 @@ impl Reloader {
     fn apply_member(
         &mut self,
         py: Python<'_>,
-        batch: &Bound<'_, PyAny>,
+        batch: &BatchApply<'_>,
         member: &Member,
     ) -> Result<Result<Applied, RejectReason>, Error> {
         let file = &member.change.found.file;
@@ -109,9 +99,7 @@ impl Reloader {
         let module =
             self.namespaces.module(py, &member.change.found.namespace).expect("created before it ran");
         if member.kind == Kind::New {
-            batch
-                .call_method1("install", (&module, exports.clone(), &candidate))
-                .map_err(|e| Error::python(py, &e))?;
+            batch.install(&module, &exports, &candidate).map_err(|e| Error::python(py, &e))?;
             return Ok(Ok(Applied {
                 changes: Changes::default(),
                 classes: PyDict::new(py).unbind(),
@@ -138,7 +126,7 @@ impl Reloader {
             exports_new: &exports,
             prune: self.config.prune,
             fail_after: self.fail_apply_after,
-            batch: Some(batch),
+            batch: Some(batch.as_any()),
         };
         let applied = match self.config.mode {
             Mode::Update => update::apply_update(py, &input),
@@ -152,10 +140,7 @@ impl Reloader {
             }
         };
         let changed_imports: Vec<String> = match self.config.mode {
-            Mode::Update => batch
-                .getattr("changed_imports")
-                .and_then(|c| c.extract())
-                .map_err(|e| Error::python(py, &e))?,
+            Mode::Update => batch.changed_imports().map_err(|e| Error::python(py, &e))?,
             Mode::Overwrite => Vec::new(),
         };
         let globals = match self.config.mode {
@@ -446,11 +431,6 @@ fn dependent_changed(changes: &Changes, changed_imports: &[String], mode: Mode) 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn helper_compiles() {
-        crate::python::attach(|py| assert!(helper(py).hasattr("Batch").unwrap()));
-    }
 
     #[test]
     fn r15_import_targets_read_every_form() {

@@ -1,8 +1,8 @@
 """One batch's apply (R2, R14, R15): every member goes live through one journal and one
 translation memo, or none does.
 
-Loaded once by src/engine/batch.rs, after `update.py` (which it drives: `Apply` does the
-patching of one member). The memo is shared across the batch's members, in dependency
+Loaded once by src/engine/batch_helper.rs (its typed wrapper), after `update.py` (which it
+drives: `Apply` does the patching of one member). The memo is shared across the batch's members, in dependency
 order: once a script is applied, its candidate objects map to their retained counterparts,
 so a dependent built against that candidate (`from game import LIMIT`, R15) translates the
 objects it imported into the ones now in effect. If any member fails, `undo` reverts every

@@ -13,6 +13,7 @@
 
 mod apply;
 mod batch;
+mod batch_helper;
 mod callbacks;
 mod candidate;
 mod dependents;
