@@ -12,6 +12,7 @@ mod log_capture;
 pub mod model;
 pub mod python_range;
 pub mod runner;
+mod session_api;
 pub mod snapshot;
 pub mod transcript;
 
