@@ -16,6 +16,7 @@ use super::batch::{Kind, Member, Role, close_rejections, member_report};
 use super::batch_helper::BatchApply;
 use super::dependents::Imports;
 use super::leaks::Leak;
+use super::namespace::{self, Claim};
 use super::reload::Change;
 use super::update::{self, ApplyError, Candidate};
 use super::{Error, Mode, Reloader, Script};
@@ -311,29 +312,36 @@ impl Reloader {
         let namespace = &change.found.namespace;
         let mut claimed = Vec::new();
         for name in exports {
-            if self.namespaces.module(py, &format!("{namespace}.{name}")).is_some() {
-                log::warn!(
-                    "duplicate name {namespace}.{name}: {} ignored, namespace {namespace}.{name} kept",
-                    change.found.path
-                );
-                continue;
-            }
+            let subnamespace = self.namespaces.module(py, &format!("{namespace}.{name}")).is_some();
             // Cheap cases first, so a reload does not scan every script (scale, issue 7): a
             // name this script holds already, or one nobody holds, is this script's.
             let holds = self.scripts.get(&change.found.file).is_some_and(|s| s.contributions.contains(&name));
-            let taken = self
-                .namespaces
-                .module(py, namespace)
-                .is_some_and(|m| m.hasattr(name.as_str()).unwrap_or(false));
-            if holds || !taken {
-                claimed.push(name);
-                continue;
-            }
-            let owner = self.scripts.iter_mut().find(|(file, s)| {
-                **file != change.found.file && &s.namespace == namespace && s.contributions.contains(&name)
-            });
-            match owner {
-                Some((_, other)) if other.path < change.found.path => {
+            let taken = !subnamespace
+                && !holds
+                && self
+                    .namespaces
+                    .module(py, namespace)
+                    .is_some_and(|m| m.hasattr(name.as_str()).unwrap_or(false));
+            let mut owner = taken
+                .then(|| {
+                    self.scripts.iter_mut().find(|(file, s)| {
+                        **file != change.found.file
+                            && &s.namespace == namespace
+                            && s.contributions.contains(&name)
+                    })
+                })
+                .flatten()
+                .map(|(_, other)| other);
+            match namespace::claim(&change.found.path, subnamespace, owner.as_ref().map(|o| &o.path)) {
+                Claim::SubNamespace => {
+                    log::warn!(
+                        "duplicate name {namespace}.{name}: {} ignored, namespace {namespace}.{name} kept",
+                        change.found.path
+                    );
+                    continue;
+                }
+                Claim::Kept => {
+                    let other = owner.expect("a kept name has a holder");
                     log::warn!(
                         "duplicate name {namespace}.{name}: {} ignored, {} kept",
                         change.found.path,
@@ -341,7 +349,8 @@ impl Reloader {
                     );
                     continue;
                 }
-                Some((_, other)) => {
+                Claim::TakenOver => {
+                    let other = owner.as_mut().expect("a name taken over has a holder");
                     log::warn!(
                         "duplicate name {namespace}.{name}: {} ignored, {} kept",
                         other.path,
@@ -349,7 +358,7 @@ impl Reloader {
                     );
                     other.contributions.retain(|n| n != &name);
                 }
-                None => {}
+                Claim::Free => {}
             }
             claimed.push(name);
         }

@@ -14,7 +14,7 @@ use pyo3::types::PyDict;
 use super::candidate::Checked;
 use super::dependents::Imports;
 use super::directory::{self, FoundScript};
-use super::namespace::{self, DirId};
+use super::namespace::{self, Claim, DirId};
 use super::resolve::{self, Resolver};
 use super::script::{self, Compiled};
 use super::{Directory, Error, Reloader, Script};
@@ -199,18 +199,26 @@ impl Reloader {
                 kept,
                 ignored: attempts[ignored].found.path.clone(),
             };
-            if self.namespaces.module(py, &format!("{namespace}.{name}")).is_some() {
-                duplicates.push(duplicate(format!("namespace {namespace}.{name}"), i));
-                continue;
-            }
             let key = (namespace.clone(), name.clone());
-            if let Some(&holder) = owners.get(&key) {
-                if holder < i {
+            let holder = owners.get(&key).copied();
+            let subnamespace = self.namespaces.module(py, &format!("{namespace}.{name}")).is_some();
+            let claimant = &attempts[i].found.path;
+            match namespace::claim(claimant, subnamespace, holder.map(|h| &attempts[h].found.path)) {
+                Claim::SubNamespace => {
+                    duplicates.push(duplicate(format!("namespace {namespace}.{name}"), i));
+                    continue;
+                }
+                Claim::Kept => {
+                    let holder = holder.expect("a kept name has a holder");
                     duplicates.push(duplicate(attempts[holder].found.path.to_string(), i));
                     continue;
                 }
-                duplicates.push(duplicate(attempts[i].found.path.to_string(), holder));
-                attempts[holder].contributions.retain(|n| n != &name);
+                Claim::TakenOver => {
+                    let holder = holder.expect("a name taken over has a holder");
+                    duplicates.push(duplicate(claimant.to_string(), holder));
+                    attempts[holder].contributions.retain(|n| n != &name);
+                }
+                Claim::Free => {}
             }
             let value = globals.get_item(&name).map_err(|e| Error::python(py, &e))?;
             module.setattr(name.as_str(), value).map_err(|e| Error::python(py, &e))?;
