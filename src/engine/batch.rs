@@ -428,7 +428,7 @@ impl Reloader {
                 Ok(tests) => member.tests = tests,
                 Err((problem, tests)) => {
                     // L6: a test file waiting for a relive name blocks its script with it.
-                    let (problem, wait) = match tests.as_ref().and_then(super::load::test_file_wait) {
+                    let (problem, wait) = match tests.as_ref().and_then(super::candidate::test_file_wait) {
                         Some((wait, failure)) => {
                             let blocked = ScriptProblem::Blocked {
                                 waits_for: wait.clone(),

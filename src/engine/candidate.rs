@@ -14,7 +14,7 @@ use super::script::{self, Compiled};
 use super::{Error, Reloader};
 use crate::layout;
 use crate::python::PyFailure;
-use crate::report::ScriptProblem;
+use crate::report::{ScriptProblem, Wait};
 use crate::testing::TestReport;
 use crate::testing::run::{self, Finished, Job, Phase, TestFile};
 use crate::testing::view::{Join, Joining, View};
@@ -228,6 +228,22 @@ impl Reloader {
         }
         ScriptProblem::Timeout { seconds: self.config.test_timeout.as_secs_f64(), during, abandoned }
     }
+}
+
+/// What a test file that failed to load on a relive name waits for, and its error (L6): its
+/// script is blocked with it, on a load as on a reload.
+pub(crate) fn test_file_wait(report: &TestReport) -> Option<(Wait, PyFailure)> {
+    let waiting = report.waiting.as_ref().filter(|_| report.test_file_failed)?;
+    let error = report.results.first()?;
+    let failure = PyFailure {
+        kind: waiting.kind.clone(),
+        message: format!("{} (in its test file)", waiting.message),
+        file: None,
+        line: None,
+        column: None,
+        traceback: error.traceback.clone(),
+    };
+    Some((waiting.wait.clone(), failure))
 }
 
 fn tests_problem(report: &TestReport) -> ScriptProblem {

@@ -11,7 +11,7 @@ use std::path::Path;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::candidate::Checked;
+use super::candidate::{Checked, test_file_wait};
 use super::dependents::Imports;
 use super::directory::{self, FoundScript};
 use super::namespace::{self, Claim, DirId};
@@ -439,22 +439,6 @@ impl Attempt {
             }
         }
     }
-}
-
-/// What a test file that failed to load on a relive name waits for, and its error (L6).
-pub(super) fn test_file_wait(report: &TestReport) -> Option<(Wait, PyFailure)> {
-    let wait = report.waits_for.clone().filter(|_| report.test_file_failed)?;
-    let error = report.results.first()?;
-    let (kind, message) = error.message.split_once(": ").unwrap_or((error.message.as_str(), ""));
-    let failure = PyFailure {
-        kind: kind.to_string(),
-        message: format!("{message} (in its test file)"),
-        file: None,
-        line: None,
-        column: None,
-        traceback: error.traceback.clone(),
-    };
-    Some((wait, failure))
 }
 
 fn build_report(

@@ -11,4 +11,4 @@ pub mod result;
 pub(crate) mod run;
 pub(crate) mod view;
 
-pub use result::{TestOutcome, TestReport, TestResult, UnknownTestOutcome};
+pub use result::{TestFileWait, TestOutcome, TestReport, TestResult, UnknownTestOutcome};

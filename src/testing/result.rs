@@ -128,7 +128,18 @@ pub struct TestReport {
     /// A test file that failed to load on a relive name not exported yet: what it waits for
     /// (L6), so its script is blocked with it instead of failing.
     #[serde(skip)]
-    pub waits_for: Option<crate::report::Wait>,
+    pub waiting: Option<TestFileWait>,
+}
+
+/// A test file that failed to load on a relive name not exported yet (L6).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestFileWait {
+    /// The name (or namespace) it waits for.
+    pub wait: crate::report::Wait,
+    /// The exception's type name: `ImportError`.
+    pub kind: String,
+    /// The exception's message.
+    pub message: String,
 }
 
 impl TestReport {

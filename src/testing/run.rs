@@ -14,7 +14,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::result::{TestOutcome, TestReport, TestResult, tests_found};
+use super::result::{TestFileWait, TestOutcome, TestReport, TestResult, tests_found};
 use super::view::{Joining, View};
 use crate::python::{Helper, PyFailure};
 
@@ -263,7 +263,7 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
     };
     let mut report = tests.map(RawTests::into_report).transpose()?;
     // A test file waiting for a relive name (L6) did not run yet: its run is logged when it does.
-    if let Some(report) = report.as_ref().filter(|r| !(r.test_file_failed && r.waits_for.is_some())) {
+    if let Some(report) = report.as_ref().filter(|r| !(r.test_file_failed && r.waiting.is_some())) {
         log::info!("{}: {}", job.display_path, tests_found(report.found));
         if let Some(file) = job.test_file.filter(|_| report.test_file_found == Some(0)) {
             log::warn!(
@@ -444,6 +444,8 @@ struct RawTests<'py> {
     test_file_found: Option<usize>,
     /// What a test file that failed on a relive name waits for (L6).
     wait: Bound<'py, PyAny>,
+    /// That failure's (type name, message).
+    error: Option<(String, String)>,
 }
 
 impl RawTests<'_> {
@@ -456,7 +458,10 @@ impl RawTests<'_> {
             timed_out,
             test_file_failed: self.found.is_none(),
             test_file_found: self.test_file_found,
-            waits_for: crate::engine::read_wait(&self.wait)?,
+            waiting: match (crate::engine::read_wait(&self.wait)?, self.error) {
+                (Some(wait), Some((kind, message))) => Some(TestFileWait { wait, kind, message }),
+                _ => None,
+            },
         })
     }
 }
@@ -524,7 +529,7 @@ pub(crate) fn test_file_error(path: &str, failure: &PyFailure) -> TestReport {
         timed_out: false,
         test_file_failed: true,
         test_file_found: None,
-        waits_for: None,
+        waiting: None,
     }
 }
 

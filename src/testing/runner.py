@@ -103,15 +103,17 @@ class Record:
 class Tests:
     """What a test run found (read by `RawTests` in src/testing/run.rs): `found` is None when
     the test file failed to load, `test_file_found` the number of tests the test file
-    defines, `wait` what a test file that failed on a missing relive name waits for (L6)."""
+    defines, `wait` what a test file that failed on a missing relive name waits for (L6),
+    and `error` that failure as (type name, message)."""
 
-    __slots__ = ("found", "records", "test_file_found", "wait")
+    __slots__ = ("found", "records", "test_file_found", "wait", "error")
 
-    def __init__(self, found, records, test_file_found=None, wait=None):
+    def __init__(self, found, records, test_file_found=None, wait=None, error=None):
         self.found = found
         self.records = records
         self.test_file_found = test_file_found
         self.wait = wait
+        self.error = error
 
 
 class Outcome:
@@ -222,7 +224,8 @@ def _run_tests(g, test_code, test_path, deadline, namespaces):
         except BaseException as exc:  # noqa: B036
             text = failure.format_exception(type(exc), exc, exc.__traceback__)
             records.append(Record(f"{test_path} (loading the test file)", "error", _message(exc), text))
-            return Tests(None, records, wait=_wait_target(exc, namespaces))
+            wait = _wait_target(exc, namespaces)
+            return Tests(None, records, wait=wait, error=(type(exc).__name__, str(exc)) if wait is not None else None)
         groups.append(_Group(test_globals, test_path, exclude=groups[0].tests))
     found = deadline.found = sum(group.suite.countTestCases() for group in groups)
     result = RecordingResult(deadline, records)
