@@ -1,6 +1,6 @@
 //! Step 5 of a batch (R2, R14, R15): putting the members that passed into effect, all
-//! through one journal and one translation memo (`batch.py`), then the bookkeeping of each
-//! (versions, contributions, leaks, reports).
+//! through one journal and one translation memo (`batch.py`, through `batch_helper`), then
+//! the bookkeeping of each (versions, contributions, leaks, reports).
 //!
 //! If applying any member fails, every change of the batch is undone, that member is
 //! rejected with what goes with it (`batch::close_rejections`), and the rest is applied

@@ -1,8 +1,10 @@
 //! Checking a candidate before anything goes live (R1, T2): execute its module-level code,
 //! then run its tests, both bounded by the per-script timeout (T6).
 //!
-//! Used alike by loads (`load`) and reloads (`reload`), so a script meets the same gate on
-//! its first load and on every change.
+//! Used alike by loads (`load`: `check_candidate`, one script at a time) and batches
+//! (`batch`: `exec_in_view`, then `test_in_view` once every member ran), so a script meets
+//! the same gate on its first load and on every change; a test file waiting for a relive
+//! name blocks its script the same way in both (`test_file_wait`, L6).
 
 use std::time::{Duration, Instant};
 

@@ -1,9 +1,10 @@
 //! Loading one directory, all or nothing (L1–L8, E1).
 //!
 //! Every script is read and compiled first; then the resolver decides the order, scripts
-//! execute into fresh globals, and what each exports goes into its namespace. If anything
-//! failed and the load is not partial, every namespace and contribution it made is removed
-//! again, so the same directory can be added later.
+//! execute into fresh globals, and what each exports goes into its namespace (a duplicated
+//! name goes to whom `namespace::claim` says, L5). If anything failed and the load is not
+//! partial, every namespace and contribution it made is removed again, so the same
+//! directory can be added later.
 
 use std::collections::BTreeMap;
 use std::path::Path;
