@@ -22,6 +22,16 @@ use super::update::{self, ApplyError, Candidate};
 use super::{Error, Mode, Reloader, Script};
 use crate::report::{Changes, Outcome, RejectReason, ReloadReport};
 
+/// The names the members of a batch applied so far claimed (L5): a member applied later
+/// but earlier in path order takes them over.
+#[derive(Default)]
+struct BatchClaims {
+    /// (namespace, name) -> the member holding it, and its path.
+    holders: BTreeMap<(String, String), (usize, crate::report::ScriptPath)>,
+    /// (member, name): names members applied earlier lost to a later one.
+    lost: Vec<(usize, String)>,
+}
+
 /// What applying one member did.
 pub(super) struct Applied {
     changes: Changes,
@@ -50,13 +60,14 @@ impl Reloader {
         loop {
             let batch = BatchApply::new(py, self.namespace_names(), touched.clone(), proxies)
                 .map_err(|e| Error::python(py, &e))?;
-            let mut applied = BTreeMap::new();
+            let mut applied: BTreeMap<usize, Applied> = BTreeMap::new();
+            let mut claims = BatchClaims::default();
             let mut failed = None;
             for &i in order {
                 if members[i].failure.is_some() {
                     continue;
                 }
-                match self.apply_member(py, &batch, &members[i])? {
+                match self.apply_member(py, &batch, &members[i], (i, &mut claims))? {
                     Ok(done) => {
                         applied.insert(i, done);
                     }
@@ -68,6 +79,12 @@ impl Reloader {
             }
             let Some((i, reason)) = failed else {
                 batch.close().map_err(|e| Error::python(py, &e))?;
+                // L5: a name a member applied earlier claimed went to one earlier in path order.
+                for (holder, name) in claims.lost {
+                    if let Some(done) = applied.get_mut(&holder) {
+                        done.exports.retain(|n| n != &name);
+                    }
+                }
                 return Ok(applied);
             };
             batch.undo().map_err(|e| Error::python(py, &e))?;
@@ -82,6 +99,7 @@ impl Reloader {
         py: Python<'_>,
         batch: &BatchApply<'_>,
         member: &Member,
+        claims: (usize, &mut BatchClaims),
     ) -> Result<Result<Applied, RejectReason>, Error> {
         let file = &member.change.found.file;
         if member.role == Role::Retest {
@@ -96,7 +114,7 @@ impl Reloader {
         }
         let candidate = member.candidate.as_ref().expect("a member that passed was built").bind(py).clone();
         let compiled = member.compiled.as_ref().expect("built members compiled");
-        let exports = self.claim_names(py, &member.change, member.exports.clone());
+        let exports = self.claim_names(py, &member.change, member.exports.clone(), claims);
         let module =
             self.namespaces.module(py, &member.change.found.namespace).expect("created before it ran");
         if member.kind == Kind::New {
@@ -302,17 +320,42 @@ impl Reloader {
     }
 
     /// Keeps the names another script of the namespace owns with an earlier path, and
-    /// sub-namespaces; takes over names owned by later paths (L5).
-    pub(super) fn claim_names(
+    /// sub-namespaces; takes over names owned by later paths (L5). The owners are the
+    /// scripts in effect and the members of this batch applied before this one (`me`).
+    fn claim_names(
         &mut self,
         py: Python<'_>,
         change: &Change,
         exports: Vec<String>,
+        (me, claims): (usize, &mut BatchClaims),
     ) -> Vec<String> {
         let namespace = &change.found.namespace;
         let mut claimed = Vec::new();
         for name in exports {
+            let key = (namespace.clone(), name.clone());
             let subnamespace = self.namespaces.module(py, &format!("{namespace}.{name}")).is_some();
+            if let Some((holder, holder_path)) = claims.holders.get(&key).filter(|(h, _)| *h != me).cloned() {
+                match namespace::claim(&change.found.path, subnamespace, Some(&holder_path)) {
+                    Claim::SubNamespace | Claim::Free => {}
+                    Claim::Kept => {
+                        log::warn!(
+                            "duplicate name {namespace}.{name}: {} ignored, {holder_path} kept",
+                            change.found.path
+                        );
+                        continue;
+                    }
+                    Claim::TakenOver => {
+                        log::warn!(
+                            "duplicate name {namespace}.{name}: {holder_path} ignored, {} kept",
+                            change.found.path
+                        );
+                        claims.lost.push((holder, name.clone()));
+                        claims.holders.insert(key, (me, change.found.path.clone()));
+                        claimed.push(name);
+                        continue;
+                    }
+                }
+            }
             // Cheap cases first, so a reload does not scan every script (scale, issue 7): a
             // name this script holds already, or one nobody holds, is this script's.
             let holds = self.scripts.get(&change.found.file).is_some_and(|s| s.contributions.contains(&name));
@@ -360,6 +403,7 @@ impl Reloader {
                 }
                 Claim::Free => {}
             }
+            claims.holders.insert(key, (me, change.found.path.clone()));
             claimed.push(name);
         }
         claimed
