@@ -175,44 +175,32 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
     let test_code = job.test_file.map(|t| t.code.clone_ref(py));
     let test_path = job.test_file.map(|t| t.path.to_string_lossy().into_owned());
     let (tx, rx) = mpsc::channel();
-    let worker_deadline = deadline.0.clone_ref(py);
-    let code = job.code.as_ref().map(|c| c.clone_ref(py));
-    let globals = job.globals.clone_ref(py);
-    let tests = job.tests;
-    let validate = job.validate.as_ref().map(|v| v.clone_ref(py));
     let view = job.view.as_ref().map(|v| v.clone_ref(py).into_py());
-    let join = job.join.map(|j| j.to_argument(py)).transpose()?;
-    let namespaces = job.namespaces.clone();
+    let call = match job.code.as_ref() {
+        Some(code) => RunnerCall::Run(RunArgs {
+            code: code.clone_ref(py),
+            candidate: job.globals.clone_ref(py),
+            test_code,
+            test_path,
+            tests_enabled: job.tests,
+            deadline: deadline.0.clone_ref(py),
+            validate: job.validate.as_ref().map(|v| v.clone_ref(py)),
+            view,
+            join: job.join.map(|j| j.to_argument(py)).transpose()?,
+            namespaces: job.namespaces.clone(),
+        }),
+        None => RunnerCall::Retest(RetestArgs {
+            g: job.globals.clone_ref(py),
+            test_code,
+            test_path,
+            deadline: deadline.0.clone_ref(py),
+            view,
+            namespaces: job.namespaces.clone(),
+        }),
+    };
     let work: Work = Box::new(move |py: Python<'_>| {
         let _ = tx.send(Message::Started);
-        let helper = runner(py);
-        let result = match code {
-            Some(code) => {
-                let validate = validate.unwrap_or_else(|| py.None());
-                let view = view.unwrap_or_else(|| py.None());
-                let join = join.unwrap_or_else(|| py.None());
-                let args = (
-                    code,
-                    globals,
-                    test_code,
-                    test_path,
-                    tests,
-                    worker_deadline,
-                    validate,
-                    view,
-                    join,
-                    namespaces,
-                );
-                helper.call_method1("run", args)
-            }
-            None => {
-                let view = view.unwrap_or_else(|| py.None());
-                helper.call_method1(
-                    "retest",
-                    (globals, test_code, test_path, worker_deadline, view, namespaces),
-                )
-            }
-        };
+        let result = call.call(py);
         let _ = tx.send(Message::Done(result.map(Bound::unbind)));
     });
     // Detached: a new worker needs the GIL to start.
@@ -366,6 +354,51 @@ fn shown_test_file(display_path: &str, test_file: &std::path::Path) -> String {
     match display_path.rsplit_once('/') {
         Some((folder, _)) => format!("{folder}/{name}"),
         None => name,
+    }
+}
+
+/// The arguments of `runner.py`'s `run`, by name: execute a candidate, validate it, test it.
+#[derive(IntoPyObject)]
+struct RunArgs {
+    code: Py<PyAny>,
+    candidate: Py<PyDict>,
+    test_code: Option<Py<PyAny>>,
+    test_path: Option<String>,
+    tests_enabled: bool,
+    deadline: Py<PyAny>,
+    validate: Option<Py<PyAny>>,
+    view: Option<Py<PyAny>>,
+    join: Option<Py<PyAny>>,
+    namespaces: Vec<String>,
+}
+
+/// The arguments of `runner.py`'s `retest`, by name: test the code in effect (T5) or a
+/// candidate that ran already.
+#[derive(IntoPyObject)]
+struct RetestArgs {
+    g: Py<PyDict>,
+    test_code: Option<Py<PyAny>>,
+    test_path: Option<String>,
+    deadline: Py<PyAny>,
+    view: Option<Py<PyAny>>,
+    namespaces: Vec<String>,
+}
+
+/// One call into `runner.py`, made on the worker thread.
+enum RunnerCall {
+    Run(RunArgs),
+    Retest(RetestArgs),
+}
+
+impl RunnerCall {
+    /// Calls the runner; answers its `Outcome` (read as [`RunOutcome`]).
+    fn call(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+        let helper = runner(py);
+        let (function, kwargs) = match self {
+            RunnerCall::Run(args) => (pyo3::intern!(py, "run"), args.into_pyobject(py)?),
+            RunnerCall::Retest(args) => (pyo3::intern!(py, "retest"), args.into_pyobject(py)?),
+        };
+        helper.call_method(function, (), Some(&kwargs.cast_into::<PyDict>()?))
     }
 }
 
