@@ -4,6 +4,7 @@
 //! The caller detaches from the interpreter while it waits. When the timeout expires, a
 //! `ScriptTimeout` is raised in the worker, which stops Python code at its next bytecode;
 //! a worker still busy one second later (blocked inside C) is abandoned and logged at ERROR.
+//! The calls into `runner.py` and its answers, typed, are in `runner_api.rs`.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,23 +15,14 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::result::{TestFileWait, TestOutcome, TestReport, TestResult, tests_found};
+use super::result::{TestOutcome, TestReport, TestResult, tests_found};
+pub(crate) use super::runner_api::take_written;
+use super::runner_api::{
+    Deadline, DeadlineState, RawTests, Record, RetestArgs, RunArgs, RunOutcome, RunPhase, RunnerCall,
+    ScriptTimeout,
+};
 use super::view::{Joining, View};
-use crate::python::{Helper, PyFailure};
-
-static HELPER: Helper = Helper::new(include_str!("runner.py"), c"src/testing/runner.py", c"_relive_runner");
-
-// `runner.py`'s exception raised in the worker when the timeout expires (T6); the helper is
-// loaded (by `runner`) before any check against it.
-pyo3::import_exception!(_relive_runner, ScriptTimeout);
-
-/// The runner helper; `plain.py`, which it imports, is loaded first.
-fn runner(py: Python<'_>) -> &Bound<'_, pyo3::types::PyModule> {
-    super::plain::module(py);
-    // `runner.py` imports it to leave relive's frames out of tracebacks.
-    crate::python::failure_module(py).expect("the failure helper loads");
-    HELPER.module(py)
-}
+use crate::python::PyFailure;
 
 /// A compiled test file.
 pub(crate) struct TestFile {
@@ -357,191 +349,6 @@ fn shown_test_file(display_path: &str, test_file: &std::path::Path) -> String {
     }
 }
 
-/// The arguments of `runner.py`'s `run`, by name: execute a candidate, validate it, test it.
-#[derive(IntoPyObject)]
-struct RunArgs {
-    code: Py<PyAny>,
-    candidate: Py<PyDict>,
-    test_code: Option<Py<PyAny>>,
-    test_path: Option<String>,
-    tests_enabled: bool,
-    deadline: Py<PyAny>,
-    validate: Option<Py<PyAny>>,
-    view: Option<Py<PyAny>>,
-    join: Option<Py<PyAny>>,
-    namespaces: Vec<String>,
-}
-
-/// The arguments of `runner.py`'s `retest`, by name: test the code in effect (T5) or a
-/// candidate that ran already.
-#[derive(IntoPyObject)]
-struct RetestArgs {
-    g: Py<PyDict>,
-    test_code: Option<Py<PyAny>>,
-    test_path: Option<String>,
-    deadline: Py<PyAny>,
-    view: Option<Py<PyAny>>,
-    namespaces: Vec<String>,
-}
-
-/// One call into `runner.py`, made on the worker thread.
-enum RunnerCall {
-    Run(RunArgs),
-    Retest(RetestArgs),
-}
-
-impl RunnerCall {
-    /// Calls the runner; answers its `Outcome` (read as [`RunOutcome`]).
-    fn call(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-        let helper = runner(py);
-        let (function, kwargs) = match self {
-            RunnerCall::Run(args) => (pyo3::intern!(py, "run"), args.into_pyobject(py)?),
-            RunnerCall::Retest(args) => (pyo3::intern!(py, "retest"), args.into_pyobject(py)?),
-        };
-        helper.call_method(function, (), Some(&kwargs.cast_into::<PyDict>()?))
-    }
-}
-
-/// `runner.py`'s `Deadline`, shared by the worker and the waiting thread (T6).
-struct Deadline(Py<PyAny>);
-
-impl Deadline {
-    fn new(py: Python<'_>) -> PyResult<Deadline> {
-        Ok(Deadline(runner(py).getattr(pyo3::intern!(py, "Deadline"))?.call0()?.unbind()))
-    }
-
-    /// The run ended because a stop was requested, not because time ran out (W4).
-    fn set_stopped(&self, py: Python<'_>) -> PyResult<()> {
-        self.0.bind(py).setattr(pyo3::intern!(py, "stopped"), true)
-    }
-
-    /// The worker left its run.
-    fn finished(&self, py: Python<'_>) -> PyResult<bool> {
-        self.0.bind(py).getattr(pyo3::intern!(py, "finished"))?.extract()
-    }
-
-    /// Marks the deadline expired: the run stops after the current test.
-    fn expire(&self, py: Python<'_>) -> PyResult<()> {
-        self.0.bind(py).setattr(pyo3::intern!(py, "expired"), true)
-    }
-}
-
-/// Where a run was, or ended (`runner.py`'s `phase`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RunPhase {
-    Exec,
-    Validate,
-    Tests,
-}
-
-impl<'a, 'py> FromPyObject<'a, 'py> for RunPhase {
-    type Error = PyErr;
-
-    fn extract(obj: pyo3::Borrowed<'a, 'py, PyAny>) -> PyResult<RunPhase> {
-        let word: pyo3::pybacked::PyBackedStr = obj.extract()?;
-        match &*word {
-            "exec" => Ok(RunPhase::Exec),
-            "validate" => Ok(RunPhase::Validate),
-            "tests" => Ok(RunPhase::Tests),
-            other => Err(pyo3::exceptions::PyValueError::new_err(format!("unknown run phase {other:?}"))),
-        }
-    }
-}
-
-/// What the worker's `Deadline` holds when the worker is abandoned.
-#[derive(FromPyObject)]
-struct DeadlineState {
-    phase: RunPhase,
-    found: usize,
-    current: Option<String>,
-    /// The results recorded so far.
-    records: Vec<Record>,
-}
-
-/// `runner.py`'s `Outcome`: how a run ended.
-#[derive(FromPyObject)]
-struct RunOutcome<'py> {
-    phase: RunPhase,
-    /// The exception that ended the run.
-    error: Option<Bound<'py, PyAny>>,
-    tests: Option<RawTests<'py>>,
-}
-
-/// `runner.py`'s `Tests`.
-#[derive(FromPyObject)]
-struct RawTests<'py> {
-    /// `None` when the test file failed to load.
-    found: Option<usize>,
-    records: Vec<Record>,
-    /// The tests the test file itself defines.
-    test_file_found: Option<usize>,
-    /// What a test file that failed on a relive name waits for (L6).
-    wait: Bound<'py, PyAny>,
-    /// That failure's (type name, message).
-    error: Option<(String, String)>,
-}
-
-impl RawTests<'_> {
-    fn into_report(self) -> PyResult<TestReport> {
-        let timed_out = self.records.iter().any(|r| r.timed_out);
-        let results = self.records.into_iter().map(Record::into_result).collect::<PyResult<_>>()?;
-        Ok(TestReport {
-            found: self.found.unwrap_or(0),
-            results,
-            timed_out,
-            test_file_failed: self.found.is_none(),
-            test_file_found: self.test_file_found,
-            waiting: match (crate::engine::read_wait(&self.wait)?, self.error) {
-                (Some(wait), Some((kind, message))) => Some(TestFileWait { wait, kind, message }),
-                _ => None,
-            },
-        })
-    }
-}
-
-/// `runner.py`'s `Record`: one test's result.
-#[derive(FromPyObject)]
-struct Record {
-    id: String,
-    outcome: String,
-    duration_ms: f64,
-    message: String,
-    traceback: String,
-    stdout: String,
-    stderr: String,
-    parent: Option<String>,
-    file: Option<String>,
-    line: Option<u32>,
-    /// The timeout (or a stop request) ended this test (T6).
-    timed_out: bool,
-}
-
-impl Record {
-    fn into_result(self) -> PyResult<TestResult> {
-        let outcome = self.outcome.parse::<TestOutcome>().map_err(|e| {
-            pyo3::exceptions::PyValueError::new_err(format!("runner.py recorded {}: {e}", self.id))
-        })?;
-        Ok(TestResult {
-            id: self.id,
-            outcome,
-            duration_ms: self.duration_ms,
-            message: self.message,
-            traceback: self.traceback,
-            stdout: self.stdout,
-            stderr: self.stderr,
-            parent: self.parent,
-            file: self.file,
-            line: self.line,
-        })
-    }
-}
-
-/// Files candidate code or tests opened for writing since the last call, resolved (W1: a
-/// script that rewrites its own file is not reloaded in a loop).
-pub(crate) fn take_written(py: Python<'_>) -> PyResult<Vec<PathBuf>> {
-    HELPER.module(py).call_method0("take_written")?.extract()
-}
-
 /// Records a failure of the test file itself (it does not compile) as an erroring test.
 pub(crate) fn test_file_error(path: &str, failure: &PyFailure) -> TestReport {
     let result = TestResult {
@@ -563,15 +370,5 @@ pub(crate) fn test_file_error(path: &str, failure: &PyFailure) -> TestReport {
         test_file_failed: true,
         test_file_found: None,
         waiting: None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn helper_compiles() {
-        crate::python::attach(|py| assert!(runner(py).hasattr("run").unwrap()));
     }
 }

@@ -1,9 +1,10 @@
 """Runs a candidate's module-level code and its unit tests, on relive's worker thread.
 
-Loaded once by src/testing/run.rs. `run` executes the candidate and then its tests (T1,
-T2, T6) and returns plain data; `retest` runs the tests of the code in effect (T5). The
-caller bounds both with one deadline: when it expires it raises `ScriptTimeout` in this
-thread and sets `deadline.expired`, so the run stops after the current test.
+Loaded once by src/testing/runner_api.rs (its typed wrapper). `run` executes the candidate
+and then its tests (T1, T2, T6) and returns plain data (`Outcome`, `Tests`, `Record`);
+`retest` runs the tests of the code in effect (T5). The caller bounds both with one
+deadline: when it expires it raises `ScriptTimeout` in this thread and sets
+`deadline.expired`, so the run stops after the current test.
 """
 
 import functools
@@ -47,7 +48,7 @@ def _guarded_exit(status):
 os._exit = posix._exit = _guarded_exit
 
 # Files candidate code opened for writing, resolved: a script that rewrites its own file
-# must not be reloaded in a loop (W1). Taken by src/testing/run.rs after each batch.
+# must not be reloaded in a loop (W1). Taken by `take_written` (src/testing/runner_api.rs).
 _written = set()
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 
@@ -75,7 +76,7 @@ def take_written():
 
 
 class Record:
-    """One test's result as plain data (read by `Record` in src/testing/run.rs)."""
+    """One test's result as plain data (read by `Record` in src/testing/runner_api.rs)."""
 
     __slots__ = (
         "id", "outcome", "duration_ms", "message", "traceback", "stdout", "stderr", "parent", "file", "line",
@@ -101,10 +102,10 @@ class Record:
 
 
 class Tests:
-    """What a test run found (read by `RawTests` in src/testing/run.rs): `found` is None when
-    the test file failed to load, `test_file_found` the number of tests the test file
-    defines, `wait` what a test file that failed on a missing relive name waits for (L6),
-    and `error` that failure as (type name, message)."""
+    """What a test run found (read by `RawTests` in src/testing/runner_api.rs): `found` is
+    None when the test file failed to load, `test_file_found` the number of tests the test
+    file defines, `wait` what a test file that failed on a missing relive name waits for
+    (L6), and `error` that failure as (type name, message)."""
 
     __slots__ = ("found", "records", "test_file_found", "wait", "error")
 
@@ -117,7 +118,7 @@ class Tests:
 
 
 class Outcome:
-    """How a run ended (read by `RunOutcome` in src/testing/run.rs): `phase` is "exec",
+    """How a run ended (read by `RunOutcome` in src/testing/runner_api.rs): `phase` is "exec",
     "validate" or "tests", `error` the exception that ended it or None, `tests` a `Tests`
     or None."""
 
