@@ -2,8 +2,8 @@
 //! file operations, the reloader calls, expectations, session code, checks and log matches.
 //!
 //! Isolation comes from the caller: `relive scenario` and the test harness start one process
-//! per scenario (see `isolated`), so `sys.modules`, gc counts and logging never leak
-//! between scenarios.
+//! per scenario (`run_isolated` in `mod.rs`), so `sys.modules`, gc counts and logging never
+//! leak between scenarios. The session code runs through `session_api` (`session.py`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
