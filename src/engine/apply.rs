@@ -1,7 +1,7 @@
 //! Step 5 of a batch (R2, R14, R15): putting the members that passed into effect. Each
-//! member's changes are planned into one journal with one translation memo (`batch.py`),
-//! then made in one step (`commit.rs`), then each member's bookkeeping runs (versions,
-//! contributions, leaks, reports).
+//! member's changes are planned into one journal with one translation memo (`batch.py`,
+//! through `batch_helper`), then made in one step (`commit.rs`), then each member's
+//! bookkeeping runs (versions, contributions, leaks, reports).
 //!
 //! If planning or committing a member fails, nothing of the batch stays changed, that
 //! member is rejected with what goes with it (`batch::close_rejections`), and the rest is
@@ -14,20 +14,23 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyModule};
 
 use super::batch::{Kind, Member, Role, close_rejections, member_report};
+use super::batch_helper::BatchApply;
 use super::dependents::Imports;
 use super::leaks::Leak;
+use super::namespace::{self, Claim};
 use super::reload::Change;
 use super::update::{self, ApplyError, Candidate};
 use super::{Error, Mode, Reloader, Script};
-use crate::python::Helper;
 use crate::report::{Changes, Outcome, RejectReason, ReloadReport};
 
-static HELPER: Helper = Helper::new(include_str!("batch.py"), c"src/engine/batch.py", c"_relive_batch");
-
-/// `batch.py`, loaded after `update.py`, which it imports.
-pub(super) fn helper(py: Python<'_>) -> &Bound<'_, PyModule> {
-    update::update_module(py);
-    HELPER.module(py)
+/// The names the members of a batch applied so far claimed (L5): a member applied later
+/// but earlier in path order takes them over.
+#[derive(Default)]
+struct BatchClaims {
+    /// (namespace, name) -> the member holding it, and its path.
+    holders: BTreeMap<(String, String), (usize, crate::report::ScriptPath)>,
+    /// (member, name): names members applied earlier lost to a later one.
+    lost: Vec<(usize, String)>,
 }
 
 /// What applying one member did.
@@ -56,11 +59,10 @@ impl Reloader {
     ) -> Result<BTreeMap<usize, Applied>, Error> {
         let touched: Vec<String> = members.iter().map(|m| m.change.found.namespace.clone()).collect();
         loop {
-            let batch = helper(py)
-                .getattr("Batch")
-                .and_then(|b| b.call1((self.namespace_names(), touched.clone(), proxies)))
+            let batch = BatchApply::new(py, self.namespace_names(), touched.clone(), proxies)
                 .map_err(|e| Error::python(py, &e))?;
-            let mut applied = BTreeMap::new();
+            let mut applied: BTreeMap<usize, Applied> = BTreeMap::new();
+            let mut claims = BatchClaims::default();
             let mut failed = None;
             // Each planned member, with the length of the journal after its changes.
             let mut ends: Vec<(usize, usize)> = Vec::new();
@@ -68,10 +70,10 @@ impl Reloader {
                 if members[i].failure.is_some() {
                     continue;
                 }
-                match self.apply_member(py, &batch, &members[i])? {
+                match self.apply_member(py, &batch, &members[i], (i, &mut claims))? {
                     Ok(done) => {
                         applied.insert(i, done);
-                        ends.push((i, journal_len(py, &batch)?));
+                        ends.push((i, batch.journal_len().map_err(|e| Error::python(py, &e))?));
                     }
                     Err(reason) => {
                         failed = Some((i, reason));
@@ -80,9 +82,15 @@ impl Reloader {
                 }
             }
             if failed.is_none() {
-                match update::commit_batch(py, &batch, self.fail_apply_after) {
+                match update::commit_batch(py, batch.as_any(), self.fail_apply_after) {
                     Ok(()) => {
-                        batch.call_method0("close").map_err(|e| Error::python(py, &e))?;
+                        batch.close().map_err(|e| Error::python(py, &e))?;
+                        // L5: a name a member applied earlier claimed went to one earlier in path order.
+                        for (holder, name) in claims.lost {
+                            if let Some(done) = applied.get_mut(&holder) {
+                                done.exports.retain(|n| n != &name);
+                            }
+                        }
                         return Ok(applied);
                     }
                     Err((entry, error)) => {
@@ -91,7 +99,7 @@ impl Reloader {
                     }
                 }
             }
-            batch.call_method0("close").map_err(|e| Error::python(py, &e))?;
+            batch.close().map_err(|e| Error::python(py, &e))?;
             let Some((i, reason)) = failed else { return Ok(BTreeMap::new()) };
             members[i].fail(reason, None, true, true);
             close_rejections(members);
@@ -102,8 +110,9 @@ impl Reloader {
     fn apply_member(
         &mut self,
         py: Python<'_>,
-        batch: &Bound<'_, PyAny>,
+        batch: &BatchApply<'_>,
         member: &Member,
+        claims: (usize, &mut BatchClaims),
     ) -> Result<Result<Applied, RejectReason>, Error> {
         let file = &member.change.found.file;
         if member.role == Role::Retest {
@@ -118,13 +127,11 @@ impl Reloader {
         }
         let candidate = member.candidate.as_ref().expect("a member that passed was built").bind(py).clone();
         let compiled = member.compiled.as_ref().expect("built members compiled");
-        let exports = self.claim_names(py, &member.change, member.exports.clone());
+        let exports = self.claim_names(py, &member.change, member.exports.clone(), claims);
         let module =
             self.namespaces.module(py, &member.change.found.namespace).expect("created before it ran");
         if member.kind == Kind::New {
-            batch
-                .call_method1("install", (&module, exports.clone(), &candidate))
-                .map_err(|e| Error::python(py, &e))?;
+            batch.install(&module, &exports, &candidate).map_err(|e| Error::python(py, &e))?;
             return Ok(Ok(Applied {
                 changes: Changes::default(),
                 classes: PyDict::new(py).unbind(),
@@ -150,7 +157,7 @@ impl Reloader {
             exports_old: &exports_old,
             exports_new: &exports,
             prune: self.config.prune,
-            batch,
+            batch: batch.as_any(),
         };
         let applied = match self.config.mode {
             Mode::Update => update::apply_update(py, &input),
@@ -161,10 +168,7 @@ impl Reloader {
             Err(error) => return Ok(Err(reject_reason(error))),
         };
         let changed_imports: Vec<String> = match self.config.mode {
-            Mode::Update => batch
-                .getattr("changed_imports")
-                .and_then(|c| c.extract())
-                .map_err(|e| Error::python(py, &e))?,
+            Mode::Update => batch.changed_imports().map_err(|e| Error::python(py, &e))?,
             Mode::Overwrite => Vec::new(),
         };
         let globals = match self.config.mode {
@@ -325,39 +329,71 @@ impl Reloader {
     }
 
     /// Keeps the names another script of the namespace owns with an earlier path, and
-    /// sub-namespaces; takes over names owned by later paths (L5).
-    pub(super) fn claim_names(
+    /// sub-namespaces; takes over names owned by later paths (L5). The owners are the
+    /// scripts in effect and the members of this batch applied before this one (`me`).
+    fn claim_names(
         &mut self,
         py: Python<'_>,
         change: &Change,
         exports: Vec<String>,
+        (me, claims): (usize, &mut BatchClaims),
     ) -> Vec<String> {
         let namespace = &change.found.namespace;
         let mut claimed = Vec::new();
         for name in exports {
-            if self.namespaces.module(py, &format!("{namespace}.{name}")).is_some() {
-                log::warn!(
-                    "duplicate name {namespace}.{name}: {} ignored, namespace {namespace}.{name} kept",
-                    change.found.path
-                );
-                continue;
+            let key = (namespace.clone(), name.clone());
+            let subnamespace = self.namespaces.module(py, &format!("{namespace}.{name}")).is_some();
+            if let Some((holder, holder_path)) = claims.holders.get(&key).filter(|(h, _)| *h != me).cloned() {
+                match namespace::claim(&change.found.path, subnamespace, Some(&holder_path)) {
+                    Claim::SubNamespace | Claim::Free => {}
+                    Claim::Kept => {
+                        log::warn!(
+                            "duplicate name {namespace}.{name}: {} ignored, {holder_path} kept",
+                            change.found.path
+                        );
+                        continue;
+                    }
+                    Claim::TakenOver => {
+                        log::warn!(
+                            "duplicate name {namespace}.{name}: {holder_path} ignored, {} kept",
+                            change.found.path
+                        );
+                        claims.lost.push((holder, name.clone()));
+                        claims.holders.insert(key, (me, change.found.path.clone()));
+                        claimed.push(name);
+                        continue;
+                    }
+                }
             }
             // Cheap cases first, so a reload does not scan every script (scale, issue 7): a
             // name this script holds already, or one nobody holds, is this script's.
             let holds = self.scripts.get(&change.found.file).is_some_and(|s| s.contributions.contains(&name));
-            let taken = self
-                .namespaces
-                .module(py, namespace)
-                .is_some_and(|m| m.hasattr(name.as_str()).unwrap_or(false));
-            if holds || !taken {
-                claimed.push(name);
-                continue;
-            }
-            let owner = self.scripts.iter_mut().find(|(file, s)| {
-                **file != change.found.file && &s.namespace == namespace && s.contributions.contains(&name)
-            });
-            match owner {
-                Some((_, other)) if other.path < change.found.path => {
+            let taken = !subnamespace
+                && !holds
+                && self
+                    .namespaces
+                    .module(py, namespace)
+                    .is_some_and(|m| m.hasattr(name.as_str()).unwrap_or(false));
+            let mut owner = taken
+                .then(|| {
+                    self.scripts.iter_mut().find(|(file, s)| {
+                        **file != change.found.file
+                            && &s.namespace == namespace
+                            && s.contributions.contains(&name)
+                    })
+                })
+                .flatten()
+                .map(|(_, other)| other);
+            match namespace::claim(&change.found.path, subnamespace, owner.as_ref().map(|o| &o.path)) {
+                Claim::SubNamespace => {
+                    log::warn!(
+                        "duplicate name {namespace}.{name}: {} ignored, namespace {namespace}.{name} kept",
+                        change.found.path
+                    );
+                    continue;
+                }
+                Claim::Kept => {
+                    let other = owner.expect("a kept name has a holder");
                     log::warn!(
                         "duplicate name {namespace}.{name}: {} ignored, {} kept",
                         change.found.path,
@@ -365,7 +401,8 @@ impl Reloader {
                     );
                     continue;
                 }
-                Some((_, other)) => {
+                Claim::TakenOver => {
+                    let other = owner.as_mut().expect("a name taken over has a holder");
                     log::warn!(
                         "duplicate name {namespace}.{name}: {} ignored, {} kept",
                         other.path,
@@ -373,8 +410,9 @@ impl Reloader {
                     );
                     other.contributions.retain(|n| n != &name);
                 }
-                None => {}
+                Claim::Free => {}
             }
+            claims.holders.insert(key, (me, change.found.path.clone()));
             claimed.push(name);
         }
         claimed
@@ -449,15 +487,6 @@ fn reject_reason(error: ApplyError) -> RejectReason {
     }
 }
 
-/// How many changes `batch` has planned so far.
-fn journal_len(py: Python<'_>, batch: &Bound<'_, PyAny>) -> Result<usize, Error> {
-    batch
-        .getattr("journal")
-        .and_then(|j| j.getattr("entries"))
-        .and_then(|e| e.len())
-        .map_err(|e| Error::python(py, &e))
-}
-
 fn dependent_changed(changes: &Changes, changed_imports: &[String], mode: Mode) -> bool {
     mode == Mode::Overwrite
         || !changed_imports.is_empty()
@@ -472,11 +501,6 @@ fn dependent_changed(changes: &Changes, changed_imports: &[String], mode: Mode) 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn helper_compiles() {
-        crate::python::attach(|py| assert!(helper(py).hasattr("Batch").unwrap()));
-    }
 
     #[test]
     fn r15_import_targets_read_every_form() {

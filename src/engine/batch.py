@@ -1,8 +1,8 @@
 """One batch's apply (R2, R14, R15): every member's changes are planned into one journal,
 with one translation memo, and made in one step by src/engine/commit.rs, or none is.
 
-Loaded once by src/engine/batch.rs, after `update.py` (which it drives: `Apply` does the
-patching of one member). The memo is shared across the batch's members, in dependency
+Loaded once by src/engine/batch_helper.rs (its typed wrapper), after `update.py` (which it
+drives: `Apply` does the patching of one member). The memo is shared across the batch's members, in dependency
 order: once a script is applied, its candidate objects map to their retained counterparts,
 so a dependent built against that candidate (`from game import LIMIT`, R15) translates the
 objects it imported into the ones that will be in effect. Nothing changes while members

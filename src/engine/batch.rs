@@ -25,7 +25,8 @@ use super::reload::{Change, report_for, script_error};
 use super::script::{self, Compiled};
 use super::{Error, Reloader, resolve};
 use crate::report::{Outcome, RejectReason, ReloadReport, ScriptPath, ScriptProblem, Wait};
-use crate::testing::{TestReport, view};
+use crate::testing::TestReport;
+use crate::testing::view::View;
 
 /// Why a script is in a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,12 +251,12 @@ impl Reloader {
     ) -> Result<Vec<ReloadReport>, Error> {
         let deps: Vec<Vec<usize>> = members.iter().map(|m| m.upstream.iter().copied().collect()).collect();
         let order = resolve::static_order(&deps);
-        let view = view::new_view(py).map_err(|e| Error::python(py, &e))?;
+        let view = View::new(py).map_err(|e| Error::python(py, &e))?;
         let built = self.build_members(py, &mut members, &order, &view);
         let tested = built.and_then(|()| self.test_members(py, &mut members, &order, &view));
         let candidates: Vec<Bound<'_, PyDict>> =
             members.iter().filter_map(|m| m.candidate.as_ref().map(|c| c.bind(py).clone())).collect();
-        let proxies = view::release(py, &view, &candidates).map_err(|e| Error::python(py, &e))?;
+        let proxies = view.release(py, &candidates).map_err(|e| Error::python(py, &e))?;
         tested?;
         if self.stop.is_requested() {
             // W4: a stop asked for during the batch: nothing of it goes live.
@@ -293,7 +294,7 @@ impl Reloader {
         py: Python<'_>,
         members: &mut [Member],
         order: &[usize],
-        view: &Py<PyAny>,
+        view: &View,
     ) -> Result<(), Error> {
         let mut failed_bindings: BTreeMap<(String, String), ScriptPath> = BTreeMap::new();
         for &i in order {
@@ -398,7 +399,7 @@ impl Reloader {
         py: Python<'_>,
         members: &mut [Member],
         order: &[usize],
-        view: &Py<PyAny>,
+        view: &View,
     ) -> Result<(), Error> {
         if !self.config.tests {
             return Ok(());
@@ -427,7 +428,7 @@ impl Reloader {
                 Ok(tests) => member.tests = tests,
                 Err((problem, tests)) => {
                     // L6: a test file waiting for a relive name blocks its script with it.
-                    let (problem, wait) = match tests.as_ref().and_then(super::load::test_file_wait) {
+                    let (problem, wait) = match tests.as_ref().and_then(super::candidate::test_file_wait) {
                         Some((wait, failure)) => {
                             let blocked = ScriptProblem::Blocked {
                                 waits_for: wait.clone(),

@@ -1,8 +1,10 @@
 //! Checking a candidate before anything goes live (R1, T2): execute its module-level code,
 //! then run its tests, both bounded by the per-script timeout (T6).
 //!
-//! Used alike by loads (`load`) and reloads (`reload`), so a script meets the same gate on
-//! its first load and on every change.
+//! Used alike by loads (`load`: `check_candidate`, one script at a time) and batches
+//! (`batch`: `exec_in_view`, then `test_in_view` once every member ran), so a script meets
+//! the same gate on its first load and on every change; a test file waiting for a relive
+//! name blocks its script the same way in both (`test_file_wait`, L6).
 
 use std::time::{Duration, Instant};
 
@@ -14,10 +16,10 @@ use super::script::{self, Compiled};
 use super::{Error, Reloader};
 use crate::layout;
 use crate::python::PyFailure;
-use crate::report::ScriptProblem;
+use crate::report::{ScriptProblem, Wait};
 use crate::testing::TestReport;
 use crate::testing::run::{self, Finished, Job, Phase, TestFile};
-use crate::testing::view;
+use crate::testing::view::{Join, Joining, View};
 
 /// How a candidate fared.
 pub(crate) enum Checked {
@@ -63,11 +65,11 @@ impl Reloader {
         let validate = self.callbacks.validate_function(py).map_err(|e| Error::python(py, &e))?;
         let validate = super::update::snapshot_before(py, validate.as_any(), &compiled.imported)
             .map_err(|e| Error::python(py, &e))?;
-        let view = view::new_view(py).map_err(|e| Error::python(py, &e))?;
+        let view = View::new(py).map_err(|e| Error::python(py, &e))?;
         let join = self.join(py, found, compiled).map_err(|e| Error::python(py, &e))?;
         let job = Job {
             view: tests.then(|| view.clone_ref(py)),
-            join: tests.then_some(join),
+            join: tests.then_some(&join),
             namespaces: self.namespace_names(),
             validate: Some(validate.unbind()),
             code: Some(compiled.code.clone_ref(py)),
@@ -79,7 +81,7 @@ impl Reloader {
             stop: self.stop.flag(),
         };
         let finished = run::run(py, job);
-        view::release(py, &view, std::slice::from_ref(globals)).map_err(|e| Error::python(py, &e))?;
+        view.release(py, std::slice::from_ref(globals)).map_err(|e| Error::python(py, &e))?;
         let finished = finished.map_err(|e| Error::python(py, &e))?;
         Ok(match (finished, broken) {
             (Finished::Raised(err), _) => Checked::Raised(err),
@@ -110,12 +112,13 @@ impl Reloader {
         compiled: &Compiled,
         globals: &Bound<'_, PyDict>,
     ) -> Result<Checked, Error> {
-        let view = view::new_view(py).map_err(|e| Error::python(py, &e))?;
+        let view = View::new(py).map_err(|e| Error::python(py, &e))?;
         let join = self.join(py, found, compiled).map_err(|e| Error::python(py, &e))?;
-        let tested = view::add(py, &view, &join, globals)
+        let tested = view
+            .add(py, &join, globals)
             .map_err(|e| Error::python(py, &e))
             .and_then(|()| self.test_in_view(py, found, globals, Some(&view), self.config.test_timeout));
-        view::release(py, &view, std::slice::from_ref(globals)).map_err(|e| Error::python(py, &e))?;
+        view.release(py, std::slice::from_ref(globals)).map_err(|e| Error::python(py, &e))?;
         Ok(match tested? {
             Ok(tests) => Checked::Passed(tests),
             Err((problem, tests)) => Checked::Failed(problem, tests),
@@ -128,11 +131,11 @@ impl Reloader {
     }
 
     /// How a candidate of `found` joins a view (T1): its exports replace its version's.
-    fn join(&self, py: Python<'_>, found: &FoundScript, compiled: &Compiled) -> PyResult<Py<PyAny>> {
+    fn join(&self, py: Python<'_>, found: &FoundScript, compiled: &Compiled) -> PyResult<Joining> {
         let registry = self.registry.bind(py);
         let own = self.scripts.get(&found.file).map(|s| s.contributions.clone()).unwrap_or_default();
         let exports = script::exports_function(py, compiled, &found.namespace, registry)?;
-        view::join_argument(py, view::Join { namespace: &found.namespace, exports, own })
+        Ok(Joining::new(Join { namespace: found.namespace.clone(), exports, own }))
     }
 
     /// Executes a batch member's candidate into `globals` inside the batch's `view`, which
@@ -143,7 +146,7 @@ impl Reloader {
         found: &FoundScript,
         compiled: &Compiled,
         globals: &Bound<'_, PyDict>,
-        view: &Py<PyAny>,
+        view: &View,
     ) -> Result<Ran, Error> {
         let validate = self.callbacks.validate_function(py).map_err(|e| Error::python(py, &e))?;
         let validate = super::update::snapshot_before(py, validate.as_any(), &compiled.imported)
@@ -151,7 +154,7 @@ impl Reloader {
         let join = self.join(py, found, compiled).map_err(|e| Error::python(py, &e))?;
         let job = Job {
             view: Some(view.clone_ref(py)),
-            join: Some(join),
+            join: Some(&join),
             namespaces: self.namespace_names(),
             validate: Some(validate.unbind()),
             code: Some(compiled.code.clone_ref(py)),
@@ -183,7 +186,7 @@ impl Reloader {
         py: Python<'_>,
         found: &FoundScript,
         globals: &Bound<'_, PyDict>,
-        view: Option<&Py<PyAny>>,
+        view: Option<&View>,
         timeout: Duration,
     ) -> Result<Tested, Error> {
         let test_file = match compile_test_file(py, found, &self.test_files) {
@@ -231,6 +234,22 @@ impl Reloader {
         }
         ScriptProblem::Timeout { seconds: self.config.test_timeout.as_secs_f64(), during, abandoned }
     }
+}
+
+/// What a test file that failed to load on a relive name waits for, and its error (L6): its
+/// script is blocked with it, on a load as on a reload.
+pub(crate) fn test_file_wait(report: &TestReport) -> Option<(Wait, PyFailure)> {
+    let waiting = report.waiting.as_ref().filter(|_| report.test_file_failed)?;
+    let error = report.results.first()?;
+    let failure = PyFailure {
+        kind: waiting.kind.clone(),
+        message: format!("{} (in its test file)", waiting.message),
+        file: None,
+        line: None,
+        column: None,
+        traceback: error.traceback.clone(),
+    };
+    Some((waiting.wait.clone(), failure))
 }
 
 fn tests_problem(report: &TestReport) -> ScriptProblem {

@@ -22,16 +22,12 @@ pub(crate) struct Imports {
 impl Imports {
     /// The imports of a parsed script (its syntax tree).
     pub(crate) fn of_tree(py: Python<'_>, tree: &Bound<'_, PyAny>) -> PyResult<Imports> {
-        let (names, modules) = super::apply::helper(py).call_method1("import_targets", (tree,))?.extract()?;
-        Ok(Imports { names, modules })
+        super::batch_helper::import_targets(py, tree)
     }
 
     /// The imports of a file on disk (a test file); none when it does not parse.
     pub(crate) fn of_file(py: Python<'_>, file: &Path) -> PyResult<Imports> {
-        let path = file.to_string_lossy();
-        let (names, modules) =
-            super::apply::helper(py).call_method1("file_import_targets", (path.as_ref(),))?.extract()?;
-        Ok(Imports { names, modules })
+        super::batch_helper::file_import_targets(py, file)
     }
 
     /// The imports of `script`'s test file, if it has one (T1, R15).

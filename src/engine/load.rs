@@ -1,9 +1,10 @@
 //! Loading one directory, all or nothing (L1–L8, E1).
 //!
 //! Every script is read and compiled first; then the resolver decides the order, scripts
-//! execute into fresh globals, and what each exports goes into its namespace. If anything
-//! failed and the load is not partial, every namespace and contribution it made is removed
-//! again, so the same directory can be added later.
+//! execute into fresh globals, and what each exports goes into its namespace (a duplicated
+//! name goes to whom `namespace::claim` says, L5). If anything failed and the load is not
+//! partial, every namespace and contribution it made is removed again, so the same
+//! directory can be added later.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,10 +12,10 @@ use std::path::Path;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::candidate::Checked;
+use super::candidate::{Checked, test_file_wait};
 use super::dependents::Imports;
 use super::directory::{self, FoundScript};
-use super::namespace::{self, DirId};
+use super::namespace::{self, Claim, DirId};
 use super::resolve::{self, Resolver};
 use super::script::{self, Compiled};
 use super::{Directory, Error, Reloader, Script};
@@ -199,18 +200,26 @@ impl Reloader {
                 kept,
                 ignored: attempts[ignored].found.path.clone(),
             };
-            if self.namespaces.module(py, &format!("{namespace}.{name}")).is_some() {
-                duplicates.push(duplicate(format!("namespace {namespace}.{name}"), i));
-                continue;
-            }
             let key = (namespace.clone(), name.clone());
-            if let Some(&holder) = owners.get(&key) {
-                if holder < i {
+            let holder = owners.get(&key).copied();
+            let subnamespace = self.namespaces.module(py, &format!("{namespace}.{name}")).is_some();
+            let claimant = &attempts[i].found.path;
+            match namespace::claim(claimant, subnamespace, holder.map(|h| &attempts[h].found.path)) {
+                Claim::SubNamespace => {
+                    duplicates.push(duplicate(format!("namespace {namespace}.{name}"), i));
+                    continue;
+                }
+                Claim::Kept => {
+                    let holder = holder.expect("a kept name has a holder");
                     duplicates.push(duplicate(attempts[holder].found.path.to_string(), i));
                     continue;
                 }
-                duplicates.push(duplicate(attempts[i].found.path.to_string(), holder));
-                attempts[holder].contributions.retain(|n| n != &name);
+                Claim::TakenOver => {
+                    let holder = holder.expect("a name taken over has a holder");
+                    duplicates.push(duplicate(claimant.to_string(), holder));
+                    attempts[holder].contributions.retain(|n| n != &name);
+                }
+                Claim::Free => {}
             }
             let value = globals.get_item(&name).map_err(|e| Error::python(py, &e))?;
             module.setattr(name.as_str(), value).map_err(|e| Error::python(py, &e))?;
@@ -431,22 +440,6 @@ impl Attempt {
             }
         }
     }
-}
-
-/// What a test file that failed to load on a relive name waits for, and its error (L6).
-pub(super) fn test_file_wait(report: &TestReport) -> Option<(Wait, PyFailure)> {
-    let wait = report.waits_for.clone().filter(|_| report.test_file_failed)?;
-    let error = report.results.first()?;
-    let (kind, message) = error.message.split_once(": ").unwrap_or((error.message.as_str(), ""));
-    let failure = PyFailure {
-        kind: kind.to_string(),
-        message: format!("{message} (in its test file)"),
-        file: None,
-        line: None,
-        column: None,
-        traceback: error.traceback.clone(),
-    };
-    Some((wait, failure))
 }
 
 fn build_report(

@@ -1,18 +1,25 @@
 //! The reload engine: the [`Reloader`], its builder, and the tables of directories and
 //! scripts it owns.
 //!
-//! This file orchestrates; each concern has its own file: `directory` (a directory's
-//! listing and namespaces; which files are scripts is `crate::layout`'s), `namespace`
-//! (modules in `sys.modules`), `script` (one script's code and exports), `resolve` (load
-//! order), `load` (one directory's all-or-nothing load), `reload` (what changed files
-//! become), `batch` (one batch's pipeline: members and their dependents, build, test,
-//! decide), `dependents` (R15's import graph), `apply` (putting a batch into effect),
-//! `candidate` (building and testing a candidate), `update` (applying one script in place,
-//! with the Python in `update.py`, `journal.py`, `state_rule.py` and `shape_change.py`),
-//! `leaks` (names left behind), `callbacks` (listeners and validators) and `pump` (watching).
+//! This file orchestrates; each concern has its own file:
+//! - loading a directory: `directory` (a directory's listing and namespaces; which files
+//!   are scripts is `crate::layout`'s), `namespace` (modules in `sys.modules`, and L5's
+//!   `claim`: who keeps a duplicated name), `resolve` (load order, parking and waking, L6),
+//!   `load` (one directory's all-or-nothing load, L7);
+//! - one script: `script` (its code, globals and exports, with `script.py`), `candidate`
+//!   (executing and testing a candidate under the timeout, and L6's test-file wait);
+//! - reloading: `reload` (what changed files become), `batch` (one batch's pipeline:
+//!   members and their dependents, build, test, decide), `dependents` (R15's import graph),
+//!   `apply` (putting a batch into effect), `batch_helper` (`batch.py`'s typed wrapper: the
+//!   batch's journal and translation memo, import targets), `update` (applying one script in
+//!   place, with the Python in `update.py`, `journal.py`, `state_rule.py` and
+//!   `shape_change.py`);
+//! - the rest: `leaks` (names left behind), `callbacks` (listeners and validators), `pump`
+//!   (watching), `error` (the engine's errors).
 
 mod apply;
 mod batch;
+mod batch_helper;
 mod callbacks;
 mod candidate;
 mod commit;

@@ -12,6 +12,31 @@ use pyo3::prelude::*;
 use pyo3::types::{IntoPyDict, PyDict, PyModule};
 
 use crate::engine::error::Error;
+use crate::layout::ScriptPath;
+
+/// Who keeps a name a script exports into its namespace (L5), for loads and reloads alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// Nobody else holds it: the script takes it.
+    Free,
+    /// A sub-namespace of that name exists: it keeps the name, the script is ignored.
+    SubNamespace,
+    /// Another script earlier in sorted path order holds it: it keeps the name.
+    Kept,
+    /// Another script later in sorted path order holds it: the script takes the name over.
+    TakenOver,
+}
+
+/// L5: a sub-namespace wins over any script; among scripts of one namespace, the first in
+/// sorted path order wins. `holder` is the path of the script holding the name, if any.
+pub(crate) fn claim(claimant: &ScriptPath, subnamespace: bool, holder: Option<&ScriptPath>) -> Claim {
+    match holder {
+        _ if subnamespace => Claim::SubNamespace,
+        None => Claim::Free,
+        Some(holder) if holder < claimant => Claim::Kept,
+        Some(_) => Claim::TakenOver,
+    }
+}
 
 /// Which registered directory owns a namespace.
 pub(crate) type DirId = u64;
@@ -252,4 +277,24 @@ pub(crate) fn check_name(py: Python<'_>, name: &str) -> Result<(), Error> {
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(p: &str) -> ScriptPath {
+        let root = Path::new("/scripts");
+        ScriptPath::relative(root, &root.join(p)).expect("under the root")
+    }
+
+    #[test]
+    fn l5_a_sub_namespace_wins_then_the_first_script_in_sorted_path_order() {
+        let (a, b) = (path("a.py"), path("b.py"));
+        assert_eq!(claim(&b, false, None), Claim::Free);
+        assert_eq!(claim(&b, false, Some(&a)), Claim::Kept);
+        assert_eq!(claim(&a, false, Some(&b)), Claim::TakenOver);
+        assert_eq!(claim(&a, true, None), Claim::SubNamespace);
+        assert_eq!(claim(&a, true, Some(&b)), Claim::SubNamespace);
+    }
 }

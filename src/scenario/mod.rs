@@ -2,9 +2,10 @@
 //! the reloader and check what happened (scenarios.md).
 //!
 //! `model` parses and validates a file (`python_range` its `python` key), `runner` runs one
-//! in this process, `transcript`
-//! renders and normalises the result, `snapshot` compares it with insta. [`run_isolated`]
-//! runs a scenario in a fresh process, as both `relive scenario` and `cargo test` do.
+//! in this process (with `session_api` for the Python its steps run, `deadline` bounding it,
+//! `log_capture` for its log lines), `transcript` renders and normalises the result,
+//! `snapshot` compares it with insta, `error` types what goes wrong. [`run_isolated`] runs a
+//! scenario in a fresh process, as both `relive scenario` and `cargo test` do.
 
 mod deadline;
 pub mod error;
@@ -12,6 +13,7 @@ mod log_capture;
 pub mod model;
 pub mod python_range;
 pub mod runner;
+mod session_api;
 pub mod snapshot;
 pub mod transcript;
 

@@ -2,8 +2,8 @@
 //! file operations, the reloader calls, expectations, session code, checks and log matches.
 //!
 //! Isolation comes from the caller: `relive scenario` and the test harness start one process
-//! per scenario (see `isolated`), so `sys.modules`, gc counts and logging never leak
-//! between scenarios.
+//! per scenario (`run_isolated` in `mod.rs`), so `sys.modules`, gc counts and logging never
+//! leak between scenarios. The session code runs through `session_api` (`session.py`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -11,21 +11,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyModule, PyTuple};
+use pyo3::types::{PyDict, PyList, PyTuple};
 
 use super::deadline;
 use super::error::{FileAction, ScenarioError};
 pub use super::log_capture::LogCapture;
 use super::model::{Action, Expect, FileOp, Scenario, Step};
 use super::python_range::PythonVersion;
+use super::session_api::{Checked, Published, ScenarioTimeout, SessionApi};
 use super::transcript::{CheckResult, StepTranscript, Transcript, normalise};
 use crate::engine::{Event, Reloader};
-use crate::python::{self, Helper, PyFailure};
+use crate::python::{self, PyFailure};
 use crate::report::{LoadReport, Outcome, ReloadReport};
 use crate::testing::TestReport;
-
-static SESSION: Helper =
-    Helper::new(include_str!("session.py"), c"src/scenario/session.py", c"_relive_session");
 
 /// How long a `watch` step pumps before it fails.
 const WATCH_LIMIT: Duration = Duration::from_secs(5);
@@ -78,10 +76,9 @@ impl Session {
         let events = Arc::new(Mutex::new(Vec::new()));
         let sink = events.clone();
         reloader.on_event(move |event| sink.lock().unwrap_or_else(|p| p.into_inner()).push(event.clone()));
-        let globals = python::attach(|py| -> PyResult<Py<PyDict>> {
-            Ok(SESSION.module(py).call_method0("new_session")?.cast_into::<PyDict>()?.unbind())
-        })
-        .map_err(python_error)?;
+        let globals =
+            python::attach(|py| -> PyResult<Py<PyDict>> { Ok(SessionApi::get(py).new_session()?.unbind()) })
+                .map_err(python_error)?;
         Ok(Session {
             dir,
             dirs,
@@ -331,21 +328,22 @@ impl Session {
             self.reloader.namespaces().into_iter().filter(|n| !n.contains('.')).collect();
         let events = self.events.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let result = python::attach(|py| -> PyResult<()> {
-            let session = SESSION.module(py);
-            self.publish(py, session, &events)?;
+            let session = SessionApi::get(py);
+            self.publish(py, &session, &events)?;
             let globals = self.globals.bind(py);
-            session.call_method1("bind_namespaces", (globals, owned.clone(), self.owned.clone()))?;
-            let timeout_kind = session.getattr("ScenarioTimeout")?;
+            session.bind_namespaces(globals, &owned, &self.owned)?;
+            let timeout_kind = py.get_type::<ScenarioTimeout>().into_any();
             let timed_out = format!(
                 "timed out after {} s (the scenario's test_timeout)",
                 self.code_timeout.as_secs_f64()
             );
             if let Some(run) = &step.run {
-                let code = compile(py, &run.text, &format!("<scenario run, line {}>", run.line), false)?;
+                let code =
+                    session.compile(&run.text, &format!("<scenario run, line {}>", run.line), false)?;
                 let exec = py.import("builtins")?.getattr("exec")?;
                 match deadline::bounded(py, self.code_timeout, &timeout_kind, || exec.call1((code, globals)))
                 {
-                    Err(err) if err.is_instance(py, &timeout_kind) => {
+                    Err(err) if err.is_instance_of::<ScenarioTimeout>(py) => {
                         out.failures.push(format!("run {timed_out}"));
                     }
                     Err(err) => {
@@ -356,13 +354,16 @@ impl Session {
                 }
             }
             for check in &step.checks {
-                let code = compile(py, &check.text, &format!("<scenario check, line {}>", check.line), true)?;
+                let code =
+                    session.compile(&check.text, &format!("<scenario check, line {}>", check.line), true)?;
                 let checked = deadline::bounded(py, self.code_timeout, &timeout_kind, || {
-                    session.call_method1("check", (check.text.as_str(), &code, globals))
+                    session.check(check.text.as_str(), &code, globals)
                 });
-                let (ok, detail): (bool, String) = match checked {
-                    Err(err) if err.is_instance(py, &timeout_kind) => (false, timed_out.clone()),
-                    other => other?.extract()?,
+                let Checked { ok, detail } = match checked {
+                    Err(err) if err.is_instance_of::<ScenarioTimeout>(py) => {
+                        Checked { ok: false, detail: timed_out.clone() }
+                    }
+                    other => other?,
                 };
                 out.checks.push(CheckResult {
                     expression: check.text.clone(),
@@ -376,7 +377,7 @@ impl Session {
         result.map_err(python_error)
     }
 
-    fn publish(&self, py: Python<'_>, session: &Bound<'_, PyModule>, events: &[Event]) -> PyResult<()> {
+    fn publish(&self, py: Python<'_>, session: &SessionApi<'_>, events: &[Event]) -> PyResult<()> {
         let root = self.dir.path();
         let globals = PyDict::new(py);
         let versions = PyDict::new(py);
@@ -411,15 +412,15 @@ impl Session {
             };
             tuples.append(tuple)?;
         }
-        session
-            .call_method1("publish", (self.reloader.namespaces(), globals, versions, tests, leaks, tuples))?;
-        Ok(())
+        session.publish(Published {
+            namespaces: self.reloader.namespaces(),
+            globals,
+            versions,
+            tests,
+            leaks,
+            events: tuples,
+        })
     }
-}
-
-fn compile<'py>(py: Python<'py>, code: &str, name: &str, expression: bool) -> PyResult<Bound<'py, PyAny>> {
-    let function = if expression { "compile_check" } else { "compile_run" };
-    SESSION.module(py).call_method1(function, (code, name))
 }
 
 /// `root.join(path)`, refused when a link on the way leads outside `root` (the model
@@ -533,7 +534,7 @@ fn check_expect(
 
 /// Checks that scenario code compiles, for `model::parse`: `Err((line, column, message))`.
 pub fn python_compiles(code: &str, expression: bool) -> Result<(), (usize, usize, String)> {
-    python::attach(|py| match compile(py, code, "<scenario>", expression) {
+    python::attach(|py| match SessionApi::get(py).compile(code, "<scenario>", expression) {
         Ok(_) => Ok(()),
         Err(err) => {
             let failure = PyFailure::from_err(py, &err);

@@ -1,7 +1,8 @@
 """The scenario session: the helpers `run` code and `check` expressions see (scenarios.md).
 
-Loaded once by src/scenario/runner.rs. The runner publishes what the reloader knows before
-each step through `publish`; the helpers read it. Paths are relative to the temp folder.
+Loaded once by src/scenario/session_api.rs (its typed wrapper, used by runner.rs). The runner
+publishes what the reloader knows before each step through `publish`; the helpers read it.
+Paths are relative to the temp folder.
 """
 
 import ast

@@ -17,7 +17,7 @@ pub(crate) fn module(py: Python<'_>) -> &Bound<'_, PyModule> {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     let module = HELPER.module(py);
     INSTALLED.call_once(|| {
-        if let Err(err) = module.call_method0("install") {
+        if let Err(err) = module.call_method0(pyo3::intern!(py, "install")) {
             log::error!(
                 "cannot install relive's assertion explainer: {}",
                 crate::python::PyFailure::from_err(py, &err)
@@ -34,7 +34,7 @@ pub(crate) fn rewrite_asserts(
     tree: &Py<PyAny>,
     filename: &str,
 ) -> PyResult<Option<Py<PyAny>>> {
-    let code = module(py).call_method1("rewrite", (tree.bind(py), filename))?;
+    let code = module(py).call_method1(pyo3::intern!(py, "rewrite"), (tree.bind(py), filename))?;
     Ok((!code.is_none()).then(|| code.unbind()))
 }
 

@@ -30,16 +30,15 @@ impl TestOutcome {
         matches!(self, TestOutcome::Fail | TestOutcome::Error | TestOutcome::UnexpectedSuccess)
     }
 
-    pub(crate) fn parse(word: &str) -> TestOutcome {
-        match word {
-            "pass" => TestOutcome::Pass,
-            "fail" => TestOutcome::Fail,
-            "skip" => TestOutcome::Skip,
-            "xfail" => TestOutcome::Xfail,
-            "unexpected-success" => TestOutcome::UnexpectedSuccess,
-            _ => TestOutcome::Error,
-        }
-    }
+    /// Every outcome, in report order.
+    pub const ALL: [TestOutcome; 6] = [
+        TestOutcome::Pass,
+        TestOutcome::Fail,
+        TestOutcome::Error,
+        TestOutcome::Skip,
+        TestOutcome::Xfail,
+        TestOutcome::UnexpectedSuccess,
+    ];
 
     /// The word used in reports.
     pub fn as_str(self) -> &'static str {
@@ -51,6 +50,22 @@ impl TestOutcome {
             TestOutcome::Xfail => "xfail",
             TestOutcome::UnexpectedSuccess => "unexpected-success",
         }
+    }
+}
+
+/// A word that names no [`TestOutcome`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown test outcome {0:?}: expected one of pass, fail, error, skip, xfail, unexpected-success")]
+pub struct UnknownTestOutcome(pub String);
+
+impl std::str::FromStr for TestOutcome {
+    type Err = UnknownTestOutcome;
+
+    fn from_str(word: &str) -> Result<TestOutcome, UnknownTestOutcome> {
+        TestOutcome::ALL
+            .into_iter()
+            .find(|o| o.as_str() == word)
+            .ok_or_else(|| UnknownTestOutcome(word.to_string()))
     }
 }
 
@@ -113,7 +128,18 @@ pub struct TestReport {
     /// A test file that failed to load on a relive name not exported yet: what it waits for
     /// (L6), so its script is blocked with it instead of failing.
     #[serde(skip)]
-    pub waits_for: Option<crate::report::Wait>,
+    pub waiting: Option<TestFileWait>,
+}
+
+/// A test file that failed to load on a relive name not exported yet (L6).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestFileWait {
+    /// The name (or namespace) it waits for.
+    pub wait: crate::report::Wait,
+    /// The exception's type name: `ImportError`.
+    pub kind: String,
+    /// The exception's message.
+    pub message: String,
 }
 
 impl TestReport {
@@ -172,5 +198,18 @@ impl fmt::Display for TestReport {
             write!(f, " (timed out)")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn t4_test_outcomes_read_back_from_their_words_and_an_unknown_word_is_an_error() {
+        for outcome in TestOutcome::ALL {
+            assert_eq!(outcome.as_str().parse::<TestOutcome>(), Ok(outcome));
+        }
+        assert_eq!("passed".parse::<TestOutcome>(), Err(UnknownTestOutcome("passed".into())));
     }
 }

@@ -4,6 +4,7 @@
 //! The caller detaches from the interpreter while it waits. When the timeout expires, a
 //! `ScriptTimeout` is raised in the worker, which stops Python code at its next bytecode;
 //! a worker still busy one second later (blocked inside C) is abandoned and logged at ERROR.
+//! The calls into `runner.py` and its answers, typed, are in `runner_api.rs`.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,17 +16,13 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::result::{TestOutcome, TestReport, TestResult, tests_found};
-use crate::python::{Helper, PyFailure};
-
-static HELPER: Helper = Helper::new(include_str!("runner.py"), c"src/testing/runner.py", c"_relive_runner");
-
-/// The runner helper; `plain.py`, which it imports, is loaded first.
-fn runner(py: Python<'_>) -> &Bound<'_, pyo3::types::PyModule> {
-    super::plain::module(py);
-    // `runner.py` imports it to leave relive's frames out of tracebacks.
-    crate::python::failure_module(py).expect("the failure helper loads");
-    HELPER.module(py)
-}
+pub(crate) use super::runner_api::take_written;
+use super::runner_api::{
+    Deadline, DeadlineState, RawTests, Record, RetestArgs, RunArgs, RunOutcome, RunPhase, RunnerCall,
+    ScriptTimeout,
+};
+use super::view::{Joining, View};
+use crate::python::PyFailure;
 
 /// A compiled test file.
 pub(crate) struct TestFile {
@@ -53,9 +50,9 @@ pub(crate) struct Job<'a> {
     pub(crate) validate: Option<Py<PyAny>>,
     /// The batch's candidates seen through their namespaces while this one runs and is
     /// tested (T1, R15): a `BatchView` of `view.py`.
-    pub(crate) view: Option<Py<PyAny>>,
-    /// `(namespace, exports, own)`: how the candidate joins the view once it ran.
-    pub(crate) join: Option<Py<PyAny>>,
+    pub(crate) view: Option<View>,
+    /// How the candidate joins the view once it ran.
+    pub(crate) join: Option<&'a Joining>,
     /// Every relive namespace, to tell what a test file that failed to load waits for (L6).
     pub(crate) namespaces: Vec<String>,
     /// Set when a stop is requested: the run is interrupted like a timeout (W4).
@@ -166,49 +163,36 @@ fn abandon(ident: u64) {
 
 /// Runs `job` on the worker thread; the caller's thread waits detached.
 pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
-    let helper = runner(py);
-    let deadline = helper.getattr("Deadline")?.call0()?.unbind();
+    let deadline = Deadline::new(py)?;
     let test_code = job.test_file.map(|t| t.code.clone_ref(py));
     let test_path = job.test_file.map(|t| t.path.to_string_lossy().into_owned());
     let (tx, rx) = mpsc::channel();
-    let worker_deadline = deadline.clone_ref(py);
-    let code = job.code.as_ref().map(|c| c.clone_ref(py));
-    let globals = job.globals.clone_ref(py);
-    let tests = job.tests;
-    let validate = job.validate.as_ref().map(|v| v.clone_ref(py));
-    let view = job.view.as_ref().map(|v| v.clone_ref(py));
-    let join = job.join.as_ref().map(|v| v.clone_ref(py));
-    let namespaces = job.namespaces.clone();
+    let view = job.view.as_ref().map(|v| v.clone_ref(py).into_py());
+    let call = match job.code.as_ref() {
+        Some(code) => RunnerCall::Run(RunArgs {
+            code: code.clone_ref(py),
+            candidate: job.globals.clone_ref(py),
+            test_code,
+            test_path,
+            tests_enabled: job.tests,
+            deadline: deadline.0.clone_ref(py),
+            validate: job.validate.as_ref().map(|v| v.clone_ref(py)),
+            view,
+            join: job.join.map(|j| j.to_argument(py)).transpose()?,
+            namespaces: job.namespaces.clone(),
+        }),
+        None => RunnerCall::Retest(RetestArgs {
+            g: job.globals.clone_ref(py),
+            test_code,
+            test_path,
+            deadline: deadline.0.clone_ref(py),
+            view,
+            namespaces: job.namespaces.clone(),
+        }),
+    };
     let work: Work = Box::new(move |py: Python<'_>| {
         let _ = tx.send(Message::Started);
-        let helper = runner(py);
-        let result = match code {
-            Some(code) => {
-                let validate = validate.unwrap_or_else(|| py.None());
-                let view = view.unwrap_or_else(|| py.None());
-                let join = join.unwrap_or_else(|| py.None());
-                let args = (
-                    code,
-                    globals,
-                    test_code,
-                    test_path,
-                    tests,
-                    worker_deadline,
-                    validate,
-                    view,
-                    join,
-                    namespaces,
-                );
-                helper.call_method1("run", args)
-            }
-            None => {
-                let view = view.unwrap_or_else(|| py.None());
-                helper.call_method1(
-                    "retest",
-                    (globals, test_code, test_path, worker_deadline, view, namespaces),
-                )
-            }
-        };
+        let result = call.call(py);
         let _ = tx.send(Message::Done(result.map(Bound::unbind)));
     });
     // Detached: a new worker needs the GIL to start.
@@ -225,9 +209,9 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
         Ok(Message::Started) => unreachable!("started is sent once"),
         Err(_) => {
             if stopped {
-                deadline.bind(py).setattr("stopped", true)?;
+                deadline.set_stopped(py)?;
             }
-            interrupt(ident, deadline.bind(py), helper)?;
+            interrupt(py, ident, &deadline)?;
             match py.detach(move || rx.recv_timeout(Duration::from_secs(1))) {
                 Ok(Message::Done(result)) => (Some(result), true),
                 _ => (None, true),
@@ -237,7 +221,7 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
     // A timeout delivered while the runner was already leaving its `try` escapes it: it is
     // still a timeout of this script, not a failure of relive.
     let outcome = match outcome {
-        Some(Err(err)) if err.is_instance(py, &helper.getattr("ScriptTimeout")?) => {
+        Some(Err(err)) if err.is_instance_of::<ScriptTimeout>(py) => {
             return Ok(Finished::TimedOut { phase: Phase::Exec, abandoned: false, stopped, tests: None });
         }
         Some(result) => Some(result?),
@@ -250,14 +234,16 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
             "{}: abandoned a worker thread still blocked 1 s after the timeout (code blocked inside C)",
             job.display_path
         );
-        return abandoned_at(deadline.bind(py), job.display_path, stopped);
+        return abandoned_at(py, &deadline, job.display_path, stopped);
     };
-    let (phase, error, tests): (String, Bound<'_, PyAny>, Bound<'_, PyAny>) = outcome.bind(py).extract()?;
-    let invalid = phase == "validate";
-    let phase = if phase == "tests" { Phase::Tests } else { Phase::Exec };
-    let mut report = if tests.is_none() { None } else { Some(read_tests(&tests)?) };
+    let RunOutcome { phase: ended_in, error, tests } = outcome.bind(py).extract()?;
+    let phase = match ended_in {
+        RunPhase::Tests => Phase::Tests,
+        RunPhase::Exec | RunPhase::Validate => Phase::Exec,
+    };
+    let mut report = tests.map(RawTests::into_report).transpose()?;
     // A test file waiting for a relive name (L6) did not run yet: its run is logged when it does.
-    if let Some(report) = report.as_ref().filter(|r| !(r.test_file_failed && r.waits_for.is_some())) {
+    if let Some(report) = report.as_ref().filter(|r| !(r.test_file_failed && r.waiting.is_some())) {
         log::info!("{}: {}", job.display_path, tests_found(report.found));
         if let Some(file) = job.test_file.filter(|_| report.test_file_found == Some(0)) {
             log::warn!(
@@ -266,8 +252,7 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
             );
         }
     }
-    let timeout_kind = helper.getattr("ScriptTimeout")?;
-    let raised_timeout = !error.is_none() && error.is_instance(&timeout_kind)?;
+    let raised_timeout = error.as_ref().is_some_and(|e| e.is_instance_of::<ScriptTimeout>());
     if timed_out || raised_timeout || report.as_ref().is_some_and(|r| r.timed_out) {
         if let Some(report) = report.as_mut() {
             report.timed_out = true;
@@ -277,9 +262,13 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
         }
         return Ok(Finished::TimedOut { phase, abandoned: false, stopped, tests: report });
     }
-    if !error.is_none() {
+    if let Some(error) = error {
         let err = PyErr::from_value(error);
-        return Ok(if invalid { Finished::Invalid(err) } else { Finished::Raised(err) });
+        return Ok(if ended_in == RunPhase::Validate {
+            Finished::Invalid(err)
+        } else {
+            Finished::Raised(err)
+        });
     }
     Ok(Finished::Ran(report))
 }
@@ -305,16 +294,19 @@ fn wait_done(
 }
 
 /// What an abandoned worker was doing, from the deadline it kept up to date.
-fn abandoned_at(deadline: &Bound<'_, PyAny>, display_path: &str, stopped: bool) -> PyResult<Finished> {
-    let phase: String = deadline.getattr("phase")?.extract()?;
-    if phase != "tests" {
+fn abandoned_at(
+    py: Python<'_>,
+    deadline: &Deadline,
+    display_path: &str,
+    stopped: bool,
+) -> PyResult<Finished> {
+    let DeadlineState { phase, found, current, records } = deadline.0.bind(py).extract()?;
+    if phase != RunPhase::Tests {
         return Ok(Finished::TimedOut { phase: Phase::Exec, abandoned: true, stopped, tests: None });
     }
-    let found: usize = deadline.getattr("found")?.extract()?;
-    let current: Option<String> = deadline.getattr("current")?.extract()?;
     // The tests that finished before the blocked one keep their results (T6).
-    let records: Vec<Record> = deadline.getattr("records")?.extract()?;
-    let mut results: Vec<TestResult> = records.into_iter().map(test_result).collect();
+    let mut results: Vec<TestResult> =
+        records.into_iter().map(Record::into_result).collect::<PyResult<_>>()?;
     results.push(TestResult {
         id: current.unwrap_or_else(|| format!("{display_path} (tests)")),
         outcome: TestOutcome::Error,
@@ -335,16 +327,12 @@ fn abandoned_at(deadline: &Bound<'_, PyAny>, display_path: &str, stopped: bool) 
 
 /// Stops the worker: marks the deadline expired and raises `ScriptTimeout` in it, unless it
 /// finished in the meantime (both checks hold the GIL, so they cannot interleave).
-fn interrupt(
-    ident: u64,
-    deadline: &Bound<'_, PyAny>,
-    helper: &Bound<'_, pyo3::types::PyModule>,
-) -> PyResult<()> {
-    if deadline.getattr("finished")?.is_truthy()? {
+fn interrupt(py: Python<'_>, ident: u64, deadline: &Deadline) -> PyResult<()> {
+    if deadline.finished(py)? {
         return Ok(());
     }
-    deadline.setattr("expired", true)?;
-    let kind = helper.getattr("ScriptTimeout")?;
+    deadline.expire(py)?;
+    let kind = py.get_type::<ScriptTimeout>();
     // SAFETY: attached; `kind` is a live exception type and the id a thread id of this process.
     unsafe {
         ffi::PyThreadState_SetAsyncExc(ident as _, kind.as_ptr());
@@ -359,54 +347,6 @@ fn shown_test_file(display_path: &str, test_file: &std::path::Path) -> String {
         Some((folder, _)) => format!("{folder}/{name}"),
         None => name,
     }
-}
-
-/// One result as `runner.py` records it; the last item is the test function's (file, line).
-type Record = (String, String, f64, String, String, String, String, Option<String>, Option<(String, u32)>);
-
-fn test_result(record: Record) -> TestResult {
-    let (id, outcome, duration_ms, message, traceback, stdout, stderr, parent, location) = record;
-    let (file, line) = location.map_or((None, None), |(file, line)| (Some(file), Some(line)));
-    TestResult {
-        id,
-        outcome: TestOutcome::parse(&outcome),
-        duration_ms,
-        message,
-        traceback,
-        stdout,
-        stderr,
-        parent,
-        file,
-        line,
-    }
-}
-
-/// `(found, records, test_file_found, wait)` from `runner.py`: `found` is `None` when the
-/// test file failed to load, `test_file_found` counts the tests the test file itself
-/// defines, `wait` is what a test file that failed on a relive name waits for (L6).
-fn read_tests(tests: &Bound<'_, PyAny>) -> PyResult<TestReport> {
-    let (found, records, test_file_found, wait): (
-        Option<usize>,
-        Vec<Record>,
-        Option<usize>,
-        Bound<'_, PyAny>,
-    ) = tests.extract()?;
-    let results: Vec<TestResult> = records.into_iter().map(test_result).collect();
-    let timed_out = results.iter().any(|r| r.message.starts_with("timed out:"));
-    Ok(TestReport {
-        found: found.unwrap_or(0),
-        results,
-        timed_out,
-        test_file_failed: found.is_none(),
-        test_file_found,
-        waits_for: crate::engine::read_wait(&wait)?,
-    })
-}
-
-/// Files candidate code or tests opened for writing since the last call, resolved (W1: a
-/// script that rewrites its own file is not reloaded in a loop).
-pub(crate) fn take_written(py: Python<'_>) -> PyResult<Vec<PathBuf>> {
-    HELPER.module(py).call_method0("take_written")?.extract()
 }
 
 /// Records a failure of the test file itself (it does not compile) as an erroring test.
@@ -429,16 +369,6 @@ pub(crate) fn test_file_error(path: &str, failure: &PyFailure) -> TestReport {
         timed_out: false,
         test_file_failed: true,
         test_file_found: None,
-        waits_for: None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn helper_compiles() {
-        crate::python::attach(|py| assert!(runner(py).hasattr("run").unwrap()));
+        waiting: None,
     }
 }

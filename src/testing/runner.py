@@ -1,9 +1,10 @@
 """Runs a candidate's module-level code and its unit tests, on relive's worker thread.
 
-Loaded once by src/testing/run.rs. `run` executes the candidate and then its tests (T1,
-T2, T6) and returns plain data; `retest` runs the tests of the code in effect (T5). The
-caller bounds both with one deadline: when it expires it raises `ScriptTimeout` in this
-thread and sets `deadline.expired`, so the run stops after the current test.
+Loaded once by src/testing/runner_api.rs (its typed wrapper). `run` executes the candidate
+and then its tests (T1, T2, T6) and returns plain data (`Outcome`, `Tests`, `Record`);
+`retest` runs the tests of the code in effect (T5). The caller bounds both with one
+deadline: when it expires it raises `ScriptTimeout` in this thread and sets
+`deadline.expired`, so the run stops after the current test.
 """
 
 import functools
@@ -47,7 +48,7 @@ def _guarded_exit(status):
 os._exit = posix._exit = _guarded_exit
 
 # Files candidate code opened for writing, resolved: a script that rewrites its own file
-# must not be reloaded in a loop (W1). Taken by src/testing/run.rs after each batch.
+# must not be reloaded in a loop (W1). Taken by `take_written` (src/testing/runner_api.rs).
 _written = set()
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 
@@ -77,6 +78,61 @@ def take_written():
     return written
 
 
+class Record:
+    """One test's result as plain data (read by `Record` in src/testing/runner_api.rs)."""
+
+    __slots__ = (
+        "id", "outcome", "duration_ms", "message", "traceback", "stdout", "stderr", "parent", "file", "line",
+        "timed_out",
+    )
+
+    def __init__(self, id, outcome, message, traceback="", duration_ms=0.0, stdout="", stderr="", parent=None,
+                 location=None, timed_out=False):
+        self.id = id
+        # One of "pass", "fail", "error", "skip", "xfail", "unexpected-success".
+        self.outcome = outcome
+        self.duration_ms = duration_ms
+        self.message = message
+        self.traceback = traceback
+        self.stdout = stdout
+        self.stderr = stderr
+        # For a sub-test, the id of the test it belongs to (T3).
+        self.parent = parent
+        # The test function's (file, first line), for JUnit.
+        self.file, self.line = location if location is not None else (None, None)
+        # The per-script timeout (or a stop request) ended this test (T6).
+        self.timed_out = timed_out
+
+
+class Tests:
+    """What a test run found (read by `RawTests` in src/testing/runner_api.rs): `found` is
+    None when the test file failed to load, `test_file_found` the number of tests the test
+    file defines, `wait` what a test file that failed on a missing relive name waits for
+    (L6), and `error` that failure as (type name, message)."""
+
+    __slots__ = ("found", "records", "test_file_found", "wait", "error")
+
+    def __init__(self, found, records, test_file_found=None, wait=None, error=None):
+        self.found = found
+        self.records = records
+        self.test_file_found = test_file_found
+        self.wait = wait
+        self.error = error
+
+
+class Outcome:
+    """How a run ended (read by `RunOutcome` in src/testing/runner_api.rs): `phase` is "exec",
+    "validate" or "tests", `error` the exception that ended it or None, `tests` a `Tests`
+    or None."""
+
+    __slots__ = ("phase", "error", "tests")
+
+    def __init__(self, phase, error, tests):
+        self.phase = phase
+        self.error = error
+        self.tests = tests
+
+
 class Deadline:
     """Shared between the worker and the watchdog; both only touch it holding the GIL."""
 
@@ -100,11 +156,7 @@ def run(code, candidate, test_code, test_path, tests_enabled, deadline, validate
     (T1, R15: the batch's candidates seen through their namespaces), everything runs inside
     it, and once validated the candidate joins it: `join` is (namespace, exports, own).
 
-    Returns (phase, error, tests): phase is "exec", "validate" or "tests", error the
-    exception that ended the run or None, tests None or (found, records, test_file_found,
-    wait): found is None when the test file failed to load, test_file_found the number of
-    tests the test file defines, wait what a test file that failed on a missing relive name
-    waits for (L6), else None.
+    Returns an `Outcome`.
     """
     phase, error, tests = "exec", None, None
     _guarded.add(threading.get_ident())
@@ -127,7 +179,7 @@ def run(code, candidate, test_code, test_path, tests_enabled, deadline, validate
         _guarded.discard(threading.get_ident())
         if view is not None:
             view.leave()
-    return phase, error, tests
+    return Outcome(phase, error, tests)
 
 
 def retest(g, test_code, test_path, deadline, view, namespaces):
@@ -147,7 +199,7 @@ def retest(g, test_code, test_path, deadline, view, namespaces):
         _guarded.discard(threading.get_ident())
         if view is not None:
             view.leave()
-    return "tests", error, tests
+    return Outcome("tests", error, tests)
 
 
 def _defined_cases(g):
@@ -175,10 +227,9 @@ def _run_tests(g, test_code, test_path, deadline, namespaces):
             raise
         except BaseException as exc:  # noqa: B036
             text = failure.format_exception(type(exc), exc, exc.__traceback__)
-            records.append(
-                (f"{test_path} (loading the test file)", "error", 0.0, _message(exc), text, "", "", None, None)
-            )
-            return None, records, None, _wait_target(exc, namespaces)
+            records.append(Record(f"{test_path} (loading the test file)", "error", _message(exc), text))
+            wait = _wait_target(exc, namespaces)
+            return Tests(None, records, wait=wait, error=(type(exc).__name__, str(exc)) if wait is not None else None)
         groups.append(_Group(test_globals, test_path, exclude=groups[0].tests))
     found = deadline.found = sum(group.suite.countTestCases() for group in groups)
     result = RecordingResult(deadline, records)
@@ -191,7 +242,7 @@ def _run_tests(g, test_code, test_path, deadline, namespaces):
         result.interrupted(exc)
     result.restore_streams()
     test_file_found = groups[1].suite.countTestCases() if len(groups) > 1 else None
-    return found, records, test_file_found, None
+    return Tests(found, records, test_file_found)
 
 
 def _wait_target(exc, namespaces):
@@ -335,20 +386,25 @@ class RecordingResult(unittest.TestResult):
     def _record(self, test, outcome, err=None, message=None, parent=None):
         duration = (time.perf_counter() - self.started) * 1000.0 if test is self.current else 0.0
         text = ""
+        timed_out = False
         if err is not None:
             if issubclass(err[0], ScriptTimeout):
                 # The message says it all: no traceback to repeat it (T6).
                 self.deadline.expired = True
                 self.shouldStop = True
                 message = _interrupted_message(self.deadline)
+                timed_out = True
             else:
                 message = _message(err[1]) if message is None else message
                 failure.hide_relive_frames(err[1])
                 text = self._exc_info_to_string((err[0], err[1], failure.user_frames(err[2])), test)
         out = self.out.getvalue() if self.out is not None else ""
         errs = self.err.getvalue() if self.err is not None else ""
-        row = (test.id(), outcome, duration, message or "", text, out, errs, parent, _location(test))
-        self.records.append(row)
+        self.records.append(
+            Record(
+                test.id(), outcome, message or "", text, duration, out, errs, parent, _location(test), timed_out
+            )
+        )
 
     def addSuccess(self, test):
         super().addSuccess(test)
@@ -399,7 +455,8 @@ class RecordingResult(unittest.TestResult):
         self.restore_streams()
         test = self.current
         name = test.id() if test is not None else "tests (class or module fixture)"
-        if isinstance(exc, ScriptTimeout):
+        timed_out = isinstance(exc, ScriptTimeout)
+        if timed_out:
             self.deadline.expired = True
             message = _interrupted_message(self.deadline)
             text = ""
@@ -408,7 +465,7 @@ class RecordingResult(unittest.TestResult):
             where = "inside the test" if test is not None else "in a class or module fixture"
             message = f"{_message(exc)} raised {where}"
         location = _location(test) if test is not None else None
-        self.records.append((name, "error", 0.0, message, text, "", "", None, location))
+        self.records.append(Record(name, "error", message, text, location=location, timed_out=timed_out))
 
     def call_fixture(self, fixture, name):
         """Run a module fixture (T6); its failure is an error named after it. True when it
@@ -421,6 +478,6 @@ class RecordingResult(unittest.TestResult):
             text = failure.format_exception(type(exc), exc, exc.__traceback__)
             code = getattr(fixture, "__code__", None)
             location = (code.co_filename, code.co_firstlineno) if code is not None else None
-            self.records.append((name, "error", 0.0, _message(exc), text, "", "", None, location))
+            self.records.append(Record(name, "error", _message(exc), text, location=location))
             return False
         return True

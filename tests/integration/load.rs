@@ -471,3 +471,31 @@ fn w5_python_logging_from_scripts_reaches_the_log() {
     assert!(lines.contains(&"WARN game.a: careful: 42".to_string()), "{lines:?}");
     assert!(lines.contains(&"INFO game.a: fyi".to_string()), "{lines:?}");
 }
+
+#[test]
+fn l5_in_one_reload_batch_the_first_new_script_in_path_order_wins_a_duplicate() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    dir.write("base.py", "B = 1\n");
+    let mut r = reloader();
+    r.add_directory("game", dir.path()).expect("load");
+    // Applied in path order: a.py first, b.py loses X.
+    dir.write("a.py", "X = 'a'\n");
+    dir.write("b.py", "X = 'b'\n");
+    let reports = r.reload_batch([dir.path().join("a.py"), dir.path().join("b.py")]).expect("batch");
+    assert!(reports.iter().all(|r| r.outcome == Outcome::Loaded), "{reports:?}");
+    assert_eq!(eval::<String>("sys.modules['game'].X"), "a");
+    assert_eq!(r.contributions(dir.path().join("a.py")).unwrap(), ["X"]);
+    assert!(r.contributions(dir.path().join("b.py")).unwrap().is_empty());
+    let warnings: Vec<String> = logs().into_iter().filter(|l| l.starts_with("WARN")).collect();
+    assert_eq!(warnings, ["WARN duplicate name game.X: b.py ignored, a.py kept"]);
+    // Applied against path order (c.py imports from d.py, so d.py goes first): c.py still
+    // takes Y over from d.py.
+    dir.write("c.py", "from game import Z\nY = 'c'\n");
+    dir.write("d.py", "Z = 1\nY = 'd'\n");
+    let reports = r.reload_batch([dir.path().join("c.py"), dir.path().join("d.py")]).expect("batch");
+    assert!(reports.iter().all(|r| r.outcome == Outcome::Loaded), "{reports:?}");
+    assert_eq!(eval::<String>("sys.modules['game'].Y"), "c");
+    assert_eq!(r.contributions(dir.path().join("c.py")).unwrap(), ["Y"]);
+    assert_eq!(r.contributions(dir.path().join("d.py")).unwrap(), ["Z"]);
+}
