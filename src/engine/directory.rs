@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::engine::error::Error;
-use crate::layout::{ScriptPath, is_ignored_name, is_script_path, is_test_file};
+use crate::layout::{ScriptPath, entry_name, is_script_path, is_test_file};
 
 /// One script found in a directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,14 +48,8 @@ pub(crate) fn list(
             entries.collect::<Result<_, _>>().map_err(|source| Error::Io { path: folder.clone(), source })?;
         entries.sort_by_key(|e| e.file_name());
         for entry in entries {
+            let Some(name) = entry_name(&entry) else { continue };
             let path = entry.path();
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                log::warn!("skipping {}: its name is not valid UTF-8 (E3)", path.display());
-                continue;
-            };
-            if is_ignored_name(&name) {
-                continue;
-            }
             match entry_kind(&path, &canonical_root, &mut seen) {
                 Entry::Folder => folders.push(path),
                 Entry::Script => py_files.push(name),

@@ -53,6 +53,16 @@ pub(crate) fn is_ignored_name(name: &str) -> bool {
     name.starts_with('.') || name == "__pycache__"
 }
 
+/// The name of a directory entry relive looks at: `None` for an ignored name, and for a
+/// name that is not valid UTF-8, which is reported and skipped (E3).
+pub(crate) fn entry_name(entry: &std::fs::DirEntry) -> Option<String> {
+    let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+        log::warn!("skipping {}: its name is not valid UTF-8 (E3)", entry.path().display());
+        return None;
+    };
+    (!is_ignored_name(&name)).then_some(name)
+}
+
 /// A `.py` file name, not hidden, not an editor's temp or backup file, not refused by its
 /// directory's filter.
 pub(crate) fn is_script_path(path: &Path) -> bool {

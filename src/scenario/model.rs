@@ -372,25 +372,13 @@ fn parse_expect(value: &Spanned<toml::Value>, action: Action) -> Result<Expect, 
         let word = v.as_str().ok_or_else(|| format!("an outcome is a string, not {}", v.type_str()))?;
         parse_outcome(word)
     };
-    let allowed: &[Outcome] = match action {
-        Action::Load => &[Outcome::Loaded, Outcome::LoadFailed],
-        Action::Remove => &[Outcome::Removed],
-        _ => &[
-            Outcome::Loaded,
-            Outcome::Pending,
-            Outcome::Reloaded,
-            Outcome::Rejected,
-            Outcome::Retested,
-            Outcome::Removed,
-            Outcome::Unchanged,
-        ],
+    let allowed = |o: Outcome| match action {
+        Action::Load => matches!(o, Outcome::Loaded | Outcome::LoadFailed),
+        Action::Remove => o == Outcome::Removed,
+        _ => o != Outcome::LoadFailed,
     };
     let check = |o: Outcome| {
-        if allowed.contains(&o) {
-            Ok(o)
-        } else {
-            Err(format!("{o} is not an outcome of action {}", action.as_str()))
-        }
+        if allowed(o) { Ok(o) } else { Err(format!("{o} is not an outcome of action {}", action.as_str())) }
     };
     match value.get_ref() {
         toml::Value::Table(table) if matches!(action, Action::Reload | Action::Watch) => table

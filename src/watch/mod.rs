@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use notify::event::{CreateKind, EventKind, ModifyKind};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher as _};
 
-use crate::layout::{in_ignored_folder, is_ignored_name, is_script_path};
+use crate::layout::{entry_name, in_ignored_folder, is_ignored_name, is_script_path};
 
 mod barrier;
 use barrier::Barrier;
@@ -348,14 +348,10 @@ fn scripts_under(folder: &Path, roots: &[PathBuf]) -> Vec<PathBuf> {
     while let Some(folder) = folders.pop() {
         let Ok(entries) = std::fs::read_dir(&folder) else { continue };
         for entry in entries.flatten() {
-            let path = entry.path();
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                log::warn!("skipping {}: its name is not valid UTF-8 (E3)", path.display());
-                continue;
-            };
-            if is_ignored_name(&name) {
+            if entry_name(&entry).is_none() {
                 continue;
             }
+            let path = entry.path();
             if path.is_dir() {
                 let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
                 let is_link = entry.file_type().is_ok_and(|t| t.is_symlink());
