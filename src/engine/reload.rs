@@ -189,6 +189,10 @@ impl Reloader {
                 log::debug!("{}: changed again while being read; left for the next batch", change.found.path);
                 continue;
             }
+            if self.pumping && !self.empty_read_confirmed(&change.found.file, &bytes) {
+                log::debug!("{}: read empty; applied only if it stays empty", change.found.path);
+                continue;
+            }
             if self.scripts.get(&change.found.file).is_some_and(|s| s.bytes == bytes) {
                 reports.push(self.unchanged(&change, start));
                 continue;
@@ -485,6 +489,18 @@ impl Reloader {
             Some(script) => Ok((self.locate(&script)?, false)),
             None => Ok((self.locate(&file)?, false)),
         }
+    }
+
+    /// Whether `bytes`, just read from the watcher's `file`, may be applied: an empty read of
+    /// a script whose code in effect is not empty waits until the file stayed empty (W1).
+    fn empty_read_confirmed(&mut self, file: &Path, bytes: &[u8]) -> bool {
+        let in_effect_empty = self.scripts.get(file).is_none_or(|s| s.bytes.is_empty());
+        let Some(watcher) = self.watcher.as_mut() else { return true };
+        if !bytes.is_empty() {
+            watcher.read_not_empty(file);
+            return true;
+        }
+        in_effect_empty || watcher.confirm_empty(file)
     }
 
     /// Which directory a file belongs to, its path and namespace.

@@ -10,6 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// The name of every barrier folder: `relive-events-PID-N-NANOS`.
+const PREFIX: &str = "relive-events-";
+
 /// A private folder whose files are markers, named by their sequence number.
 #[derive(Debug)]
 pub(super) struct Barrier {
@@ -18,13 +21,23 @@ pub(super) struct Barrier {
 }
 
 impl Barrier {
-    /// Makes the private folder under the system's temporary folder.
+    /// Makes the private folder under the system's temporary folder (and removes the empty
+    /// ones of processes that no longer run, which a killed process leaves behind).
     pub(super) fn new() -> std::io::Result<Barrier> {
         static COUNT: AtomicU64 = AtomicU64::new(0);
-        let name = format!("relive-events-{}-{}", std::process::id(), COUNT.fetch_add(1, Ordering::Relaxed));
-        let dir = std::env::temp_dir().join(name);
-        std::fs::create_dir(&dir)?;
-        Ok(Barrier { dir, raised: 0 })
+        static SWEEP: std::sync::Once = std::sync::Once::new();
+        SWEEP.call_once(sweep_leftovers);
+        let pid = std::process::id();
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        loop {
+            let count = COUNT.fetch_add(1, Ordering::Relaxed);
+            let dir = std::env::temp_dir().join(format!("{PREFIX}{pid}-{count}-{}", nanos.subsec_nanos()));
+            match std::fs::create_dir(&dir) {
+                Ok(()) => return Ok(Barrier { dir, raised: 0 }),
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && count < 100 => continue,
+                Err(err) => return Err(err),
+            }
+        }
     }
 
     pub(super) fn dir(&self) -> &Path {
@@ -45,6 +58,21 @@ impl Drop for Barrier {
     fn drop(&mut self) {
         if let Err(err) = std::fs::remove_dir_all(&self.dir) {
             log::debug!("removing {}: {err}", self.dir.display());
+        }
+    }
+}
+
+/// Removes the empty barrier folders of processes that no longer run.
+fn sweep_leftovers() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)).and_then(|n| n.split('-').next())
+        else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir(entry.path()); // only when empty
         }
     }
 }
@@ -80,5 +108,20 @@ mod tests {
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "markers are removed at once");
         drop(barrier);
         assert!(!dir.exists());
+    }
+
+    #[test]
+    fn w1_empty_folders_of_processes_gone_are_swept_and_others_stay() {
+        let gone = std::env::temp_dir().join(format!("{PREFIX}4294967295-0-0"));
+        let full = std::env::temp_dir().join(format!("{PREFIX}4294967295-1-0"));
+        std::fs::create_dir_all(&gone).unwrap();
+        std::fs::create_dir_all(&full).unwrap();
+        std::fs::write(full.join("keep"), "").unwrap();
+        let mine = Barrier::new().unwrap();
+        sweep_leftovers();
+        assert!(!gone.exists(), "an empty folder of a process that is gone is removed");
+        assert!(full.exists(), "a folder with something in it is never removed");
+        assert!(mine.dir().exists(), "this process's own folder stays");
+        std::fs::remove_dir_all(&full).unwrap();
     }
 }

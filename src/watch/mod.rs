@@ -8,7 +8,7 @@
 //! so a burst of writes and an editor's save-by-rename become one change per file. This is
 //! the only file that names notify; it never calls the engine.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
@@ -25,11 +25,23 @@ use barrier::Barrier;
 /// Default delay between the last event of a burst and the reload (W1).
 pub const DEFAULT_WINDOW: Duration = Duration::from_millis(20);
 
-/// Longest a changed file is held back while its writer still has it open (W1).
-const MAX_HOLD: Duration = Duration::from_secs(1);
+/// Longest a changed file is held back while its writer still has it open (W1). A writer
+/// on a loaded machine can stall for a long moment between truncating a file and writing
+/// it; past this, the file is read anyway (and the hold is logged).
+const MAX_HOLD: Duration = Duration::from_secs(3);
 
-/// Longest a reader waits for its barrier marker before it trusts what arrived (W1).
+/// Longest a reader waits for its barrier marker; a read whose marker is late is not
+/// trusted, and its file is read again in a later batch (W1).
 const BARRIER_WAIT: Duration = Duration::from_millis(500);
+
+/// Late markers in a row after which the barrier is given up for timing alone (W1).
+const BARRIER_MISSES: u32 = 3;
+
+/// How long a script file must stay empty before an empty read of it is applied (W1). The
+/// kernel queues a truncation's event only after the file is empty, so a writer held up
+/// right after truncating leaves an empty file that no event, barrier or file time tells
+/// apart from an emptied script; this long a hold-up is not seen in practice.
+const EMPTY_CONFIRM: Duration = Duration::from_millis(250);
 
 /// What the notify callback hands over.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +113,10 @@ pub struct FileWatcher {
     barrier: Option<Barrier>,
     /// The number of the last barrier marker that arrived.
     barrier_seen: u64,
+    /// Markers in a row that did not arrive in time.
+    barrier_misses: u32,
+    /// Script files read empty, and since when (see [`EMPTY_CONFIRM`]).
+    empty_since: BTreeMap<PathBuf, Instant>,
 }
 
 impl std::fmt::Debug for FileWatcher {
@@ -169,6 +185,8 @@ impl FileWatcher {
             coalescer: Coalescer::new(window),
             barrier,
             barrier_seen: 0,
+            barrier_misses: 0,
+            empty_since: BTreeMap::new(),
         })
     }
 
@@ -208,27 +226,72 @@ impl FileWatcher {
     /// read, may be a writer's half-done work (a truncation), so they are not applied; the
     /// newer change comes in a later batch (W1).
     pub fn has_newer_change(&mut self, file: &Path) -> bool {
-        self.catch_up();
+        let caught_up = self.catch_up();
         self.absorb(Instant::now());
+        if !caught_up {
+            // Events that happened before the read may still be on their way: read it later.
+            self.coalescer.add(file.to_path_buf(), Instant::now());
+        }
         self.coalescer.pending.contains(file)
     }
 
+    /// Whether an empty read of `file`, whose code in effect is not empty, may be applied:
+    /// only once the file stayed empty for [`EMPTY_CONFIRM`]; until then it is read again
+    /// after the window. A read that is not empty forgets the wait ([`Self::read_not_empty`]).
+    pub fn confirm_empty(&mut self, file: &Path) -> bool {
+        let now = Instant::now();
+        let since = *self.empty_since.entry(file.to_path_buf()).or_insert(now);
+        if now.duration_since(since) >= EMPTY_CONFIRM {
+            self.empty_since.remove(file);
+            return true;
+        }
+        self.coalescer.add(file.to_path_buf(), now);
+        false
+    }
+
+    /// `file` was read with content: an earlier empty read of it was a writer's truncation.
+    pub fn read_not_empty(&mut self, file: &Path) {
+        self.empty_since.remove(file);
+    }
+
     /// Takes every event that happened before now, however late notify delivers it: raises
-    /// a barrier marker and takes signals until it arrives (W1).
-    fn catch_up(&mut self) {
-        let Some(barrier) = self.barrier.as_mut() else { return };
+    /// a barrier marker and takes signals until it arrives (W1). Returns false when the
+    /// marker was late; after [`BARRIER_MISSES`] late ones in a row the barrier is given up.
+    fn catch_up(&mut self) -> bool {
+        let Some(barrier) = self.barrier.as_mut() else { return true };
         let raised = match barrier.raise() {
             Ok(raised) => raised,
-            Err(err) => return log::debug!("event barrier: {err}"),
+            Err(err) => {
+                log::warn!("the file event barrier failed ({err}); relying on timing alone");
+                self.barrier = None;
+                return true;
+            }
         };
         let deadline = Instant::now() + BARRIER_WAIT;
         while self.barrier_seen < raised {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.signals.recv_timeout(left) {
                 Ok(signal) => self.take_signal(signal, Instant::now()),
-                Err(_) => return log::debug!("the event barrier did not arrive within {BARRIER_WAIT:?}"),
+                Err(_) => return self.barrier_missed(),
             }
         }
+        self.barrier_misses = 0;
+        true
+    }
+
+    /// A marker did not arrive in time: the read is not trusted (false), and the barrier is
+    /// given up after [`BARRIER_MISSES`] in a row, so a lost watch cannot stop reloads.
+    fn barrier_missed(&mut self) -> bool {
+        self.barrier_misses += 1;
+        log::debug!("the file event barrier did not arrive within {BARRIER_WAIT:?}");
+        if self.barrier_misses >= BARRIER_MISSES {
+            log::warn!(
+                "file events arrive late ({BARRIER_MISSES} barrier markers missed); relying on timing alone"
+            );
+            self.barrier = None;
+            return true;
+        }
+        false
     }
 
     /// Takes the signals that arrived into the coalescer.
@@ -478,7 +541,9 @@ impl Coalescer {
             return None;
         }
         self.last = None;
-        self.writing.clear();
+        for file in std::mem::take(&mut self.writing) {
+            log::info!("{} is still open for writing after {MAX_HOLD:?}; reading it anyway", file.display());
+        }
         Some(std::mem::take(&mut self.pending).into_iter().collect())
     }
 }

@@ -135,6 +135,25 @@ fn w1_a_file_still_open_for_writing_is_not_read() {
     assert_eq!(eval::<i64>("sys.modules['game'].f()"), 2);
 }
 
+/// An emptied script is a real change: it is applied once the file stayed empty (a
+/// truncation a writer is about to fill is not), and a later save with content goes live.
+#[test]
+fn w1_an_emptied_script_is_applied_once_it_stays_empty() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    dir.write("a.py", "def f():\n    return 1\n");
+    let mut r = watched(&dir);
+    dir.write("a.py", "");
+    let reports = pump_until(&mut r, |rs| !rs.is_empty());
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].outcome, Outcome::Reloaded, "{}", reports[0]);
+    assert!(logs().iter().any(|l| l.contains("a.py: reloaded")), "{:?}", logs());
+    dir.write("a.py", "def f():\n    return 3\n");
+    let reports = pump_until(&mut r, |rs| !rs.is_empty());
+    assert_eq!(reports[0].outcome, Outcome::Reloaded, "{}", reports[0]);
+    assert_eq!(eval::<i64>("sys.modules['game'].f()"), 3);
+}
+
 #[test]
 fn w1_w3_a_removed_root_removes_its_scripts_and_loads_them_when_it_comes_back() {
     let _py = python_lock();
