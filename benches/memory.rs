@@ -19,6 +19,9 @@ fn script(version: usize) -> String {
     text
 }
 
+#[path = "common/goals.rs"]
+mod goals;
+
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("linux /proc");
     status
@@ -66,6 +69,15 @@ fn main() {
             );
         }
     }
+    // What stays per script across reloads: RSS growth after all reloads, in multiples of the
+    // script's source size (a kept syntax tree or source per version would grow without end).
+    let growth = rss_kib().saturating_sub(baseline) as f64 * 1024.0;
+    let source = script(RELOADS + 100).len() as f64;
+    goals::print(&[goals::Goal::ratio(
+        format!("RSS growth over {RELOADS} reloads / source size ({source} bytes)"),
+        growth / source,
+        10.0,
+    )]);
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("bench-memory.json");
     let json = serde_json::json!({"baseline_rss_kib": baseline, "samples": samples});
     if std::fs::write(&out, json.to_string()).is_ok() {
