@@ -175,7 +175,10 @@ impl Reloader {
                 }
                 continue;
             }
-            let bytes = match script::read(&change.found.file, self.config.size_limit) {
+            let closed = self.pumping
+                && self.watcher.as_ref().is_some_and(|w| w.was_closed_after_write(&change.found.file));
+            let read = if closed { script::read_closed } else { script::read };
+            let bytes = match read(&change.found.file, self.config.size_limit) {
                 Ok(bytes) => bytes,
                 Err(problem) => {
                     let report = self.refuse(&change, RejectReason::Script { problem }, None, false, start);
