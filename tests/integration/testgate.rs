@@ -337,7 +337,7 @@ fn bad_test_files_are_reported_against_the_test_file() {
 }
 
 #[test]
-fn o1_duration_covers_the_whole_reload_and_its_breakdown_adds_up() {
+fn issue17_duration_covers_the_whole_reload_and_its_breakdown_adds_up() {
     let _py = python_lock();
     let dir = ScriptDir::new();
     dir.write("ai/brain.py", BRAIN);
