@@ -345,7 +345,7 @@ fn issue17_duration_covers_the_whole_reload_and_its_breakdown_adds_up() {
     let mut r = Reloader::builder().build().unwrap();
     r.add_directory("game", dir.path()).unwrap();
     dir.write("ai/brain.py", &BRAIN.replace("return 1", "return 1  # edited"));
-    let report = r.reload(&dir.path().join("ai/brain.py")).unwrap();
+    let report = r.reload(dir.path().join("ai/brain.py")).unwrap();
     assert_eq!(report.outcome, Outcome::Reloaded, "{report}");
     let t = report.timings;
     // Every phase ran, so each took some time; together they are the whole duration.
