@@ -57,6 +57,9 @@ fn median(mut samples: Vec<Duration>) -> Duration {
     samples[samples.len() / 2]
 }
 
+#[path = "common/goals.rs"]
+mod goals;
+
 fn spread(samples: &[Duration]) -> (Duration, Duration) {
     (*samples.iter().min().expect("samples"), *samples.iter().max().expect("samples"))
 }
@@ -105,7 +108,13 @@ fn main() {
         "  relive add_directory: median {relive_median:.1?} (min {relive_min:.1?}, max {relive_max:.1?})"
     );
     println!("  plain compile + exec: median {base_median:.1?} (min {base_min:.1?}, max {base_max:.1?})");
-    println!("  ratio relive / plain: {:.2}", relive_median.as_secs_f64() / base_median.as_secs_f64());
+    let ratio = relive_median.as_secs_f64() / base_median.as_secs_f64();
+    println!("  ratio relive / plain: {ratio:.2}");
+    goals::print(&[goals::Goal::ratio(
+        "add_directory of 1,000 scripts / plain read + compile + exec",
+        ratio,
+        1.5,
+    )]);
     let json = serde_json::json!({
         "scripts": SCRIPTS,
         "executions": executions,

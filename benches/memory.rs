@@ -19,6 +19,9 @@ fn script(version: usize) -> String {
     text
 }
 
+#[path = "common/goals.rs"]
+mod goals;
+
 fn rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("linux /proc");
     status
@@ -66,6 +69,17 @@ fn main() {
             );
         }
     }
+    // What a reload leaves behind: RSS growth per reload after warm-up, in multiples of the
+    // script's source size (keeping a syntax tree or the source of every version would be
+    // many times the source per reload). A proxy for "memory kept per script between
+    // reloads": it does not measure what one version in effect costs.
+    let growth = rss_kib().saturating_sub(baseline) as f64 * 1024.0 / RELOADS as f64;
+    let source = script(RELOADS + 100).len() as f64;
+    goals::print(&[goals::Goal::ratio(
+        format!("RSS growth per reload / source size ({source} bytes)"),
+        growth / source,
+        1.0,
+    )]);
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("bench-memory.json");
     let json = serde_json::json!({"baseline_rss_kib": baseline, "samples": samples});
     if std::fs::write(&out, json.to_string()).is_ok() {

@@ -73,7 +73,7 @@ pub mod watch;
 pub use engine::{Config, Error, Event, Leak, Mode, Reloader, ReloaderBuilder, StopHandle, Validator};
 pub use report::{
     Changes, Duplicate, LoadReport, Outcome, RejectReason, ReloadReport, RemoveReport, ScriptLoad,
-    ScriptPath, ScriptProblem, Totals, UnknownOutcome, Wait,
+    ScriptPath, ScriptProblem, Timings, Totals, UnknownOutcome, Wait,
 };
 pub use testing::{TestOutcome, TestReport, TestResult};
 

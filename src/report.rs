@@ -14,7 +14,7 @@ use crate::testing::TestReport;
 
 mod reload;
 mod totals;
-pub use reload::{Changes, RejectReason, ReloadReport};
+pub use reload::{Changes, RejectReason, ReloadReport, Timings};
 pub use totals::Totals;
 
 /// The outcome words of the contract, shared by reports and scenario expectations.

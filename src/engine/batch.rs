@@ -24,7 +24,7 @@ use super::dependents::{Imports, Target};
 use super::reload::{Change, report_for, script_error};
 use super::script::{self, Compiled};
 use super::{Error, Reloader, resolve};
-use crate::report::{Outcome, RejectReason, ReloadReport, ScriptPath, ScriptProblem, Wait};
+use crate::report::{Outcome, RejectReason, ReloadReport, ScriptPath, ScriptProblem, Timings, Wait};
 use crate::testing::TestReport;
 use crate::testing::view::View;
 
@@ -69,6 +69,8 @@ pub(super) struct Member {
     pub(super) role: Role,
     pub(super) kind: Kind,
     pub(super) start: Instant,
+    /// Where its time went so far (the report's breakdown).
+    pub(super) timings: Timings,
     /// Members it imports from (its test file's imports included).
     pub(super) upstream: BTreeSet<usize>,
     pub(super) candidate: Option<Py<PyDict>>,
@@ -98,6 +100,7 @@ impl Member {
             kind,
             before: Vec::new(),
             start: Instant::now(),
+            timings: Timings::default(),
             upstream: BTreeSet::new(),
             candidate: None,
             exports: Vec::new(),
@@ -314,7 +317,9 @@ impl Reloader {
             let compiled = &owned;
             let globals = script::new_globals(py, &found.namespace, &found.file, found.path.as_str())
                 .map_err(|e| Error::python(py, &e))?;
-            match self.exec_in_view(py, &found, compiled, &globals, view)? {
+            let started = Instant::now();
+            let ran = self.exec_in_view(py, &found, compiled, &globals, view)?;
+            match ran {
                 Ran::Done { elapsed } => {
                     member.elapsed = elapsed;
                     let registry = self.registry.bind(py);
@@ -351,6 +356,7 @@ impl Reloader {
                     failed_bindings.insert((namespace.clone(), name.clone()), path.clone());
                 }
             }
+            member.timings.execute_ms = started.elapsed().as_secs_f64() * 1000.0;
             member.compiled = Some(owned);
         }
         Ok(())
@@ -422,8 +428,10 @@ impl Reloader {
             };
             let timeout = self.config.test_timeout.saturating_sub(member.elapsed);
             let found = member.change.found.clone();
+            let started = Instant::now();
             let tested = self.test_in_view(py, &found, &globals, Some(view), timeout)?;
             let member = &mut members[i];
+            member.timings.test_ms = started.elapsed().as_secs_f64() * 1000.0;
             match tested {
                 Ok(tests) => member.tests = tests,
                 Err((problem, tests)) => {
@@ -506,9 +514,11 @@ fn needed_name(member: &Member, failed: &Member) -> Option<Wait> {
 
 /// The report of a member, with its outcome and nothing else.
 pub(super) fn member_report(member: &Member, outcome: Outcome) -> ReloadReport {
+    let report = report_for(&member.change, outcome, member.start);
     ReloadReport {
         dependent: member.role != Role::Changed,
-        ..report_for(&member.change, outcome, member.start)
+        timings: member.timings.rest_of(report.duration_ms),
+        ..report
     }
 }
 

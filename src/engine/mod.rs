@@ -156,6 +156,8 @@ impl ReloaderBuilder {
     }
 
     /// Delay between the last file event of a burst and the reload (default 20 ms, W1).
+    /// With a window no longer than the default, a single save its writer closed (inotify's
+    /// close-after-write) is applied 3 ms after the close; a longer window is always waited.
     pub fn watch_window(mut self, window: Duration) -> Self {
         self.config.watch_window = window;
         self

@@ -38,10 +38,22 @@ class Patcher:
             if translated is not _cell(old_cell):
                 self.journal.set_cell(old_cell, translated)
         changed = old.__code__ != new.__code__
+        if not changed and self._is_unchanged(old, new):
+            return  # R5: the function in effect already is what the new version defines
         self.journal.set_attr(old, "__code__", new.__code__)
         self.copy_function_attributes(old, new)
         if changed:
             self.summary["functions_rebound"].append(old.__qualname__)
+
+    def _is_unchanged(self, old, new):
+        """Whether `old` (whose code equals `new`'s) has the attributes patching would give
+        it, value for value: then patching it changes nothing but object identities a
+        fresh load would not keep either, and the journal stays short (issue 17)."""
+        if old.__code__.co_qualname != new.__code__.co_qualname:
+            return False
+        values, new_dict = self.function_attributes(new)
+        values["__dict__"] = new_dict
+        return all(_same(getattr(old, name), value) for name, value in values.items())
 
     def forward(self, old, new):
         """R5 fallback: old references run the new function through a trampoline."""
@@ -118,3 +130,22 @@ def _trampoline_code(freevars):
     if code.co_freevars != freevars:
         code = code.replace(co_freevars=freevars)
     return code
+
+
+_PLAIN = (str, int, bool, bytes, type(None))
+
+
+def _same(a, b):
+    """Identical, or equal immutable plain values (strings, integers, None; tuples and dicts
+    of them, dicts in the same order): installing `b` in place of `a` would change nothing."""
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if type(a) in _PLAIN:
+        return a == b
+    if type(a) is tuple:
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if type(a) is dict:
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    return False

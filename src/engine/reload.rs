@@ -24,7 +24,7 @@ use super::update;
 use super::{Error, Mode, Reloader};
 use crate::layout;
 use crate::python::{self, PyFailure};
-use crate::report::{Changes, Outcome, RejectReason, ReloadReport, ScriptPath, ScriptProblem, Wait};
+use crate::report::{Changes, Outcome, RejectReason, ReloadReport, ScriptPath, ScriptProblem, Timings, Wait};
 use crate::testing::TestReport;
 
 /// A file of a batch, resolved against the registered directories.
@@ -112,6 +112,7 @@ impl Reloader {
             outside_effects: false,
             dependent: false,
             duration_ms: 0.0,
+            timings: Timings::default(),
         };
         log::info!("{report}");
         Some(report)
@@ -174,7 +175,10 @@ impl Reloader {
                 }
                 continue;
             }
-            let bytes = match script::read(&change.found.file, self.config.size_limit) {
+            let closed = self.pumping
+                && self.watcher.as_ref().is_some_and(|w| w.was_closed_after_write(&change.found.file));
+            let read = if closed { script::read_closed } else { script::read };
+            let bytes = match read(&change.found.file, self.config.size_limit) {
                 Ok(bytes) => bytes,
                 Err(problem) => {
                     let report = self.refuse(&change, RejectReason::Script { problem }, None, false, start);
@@ -197,10 +201,15 @@ impl Reloader {
                 reports.push(self.unchanged(&change, start));
                 continue;
             }
+            let read_ms = elapsed_ms(start);
             match script::compile(py, &change.found.file, &bytes) {
                 Ok(compiled) => {
                     let kind = self.kind_of(&change);
-                    members.push(Member::new(change, bytes, Some(compiled), Role::Changed, kind));
+                    let mut member = Member::new(change, bytes, Some(compiled), Role::Changed, kind);
+                    member.start = start;
+                    member.timings.read_ms = read_ms;
+                    member.timings.compile_ms = elapsed_ms(start) - read_ms;
+                    members.push(member);
                 }
                 Err(problem) => {
                     let report = self.refuse(&change, RejectReason::Script { problem }, None, false, start);
@@ -554,6 +563,7 @@ pub(super) fn report_for(change: &Change, outcome: Outcome, start: Instant) -> R
         outside_effects: false,
         dependent: false,
         duration_ms: elapsed_ms(start),
+        timings: Timings::default(),
     }
 }
 

@@ -52,6 +52,17 @@ const SETTLE: std::time::Duration = std::time::Duration::from_millis(25);
 /// modification time changed while reading, or fewer bytes came than the size said) is
 /// tried again, and refused if the file never settles: it is never applied half-written.
 pub(crate) fn read(file: &Path, size_limit: u64) -> Result<Vec<u8>, ScriptProblem> {
+    read_file(file, size_limit, false)
+}
+
+/// Like [`read`], for a file the watcher saw its writer close after its only write, with no
+/// event since (inotify's close-after-write): the writer is done, so there is no wait for
+/// the file to settle. A read that overlaps a new write is still tried again (W1).
+pub(crate) fn read_closed(file: &Path, size_limit: u64) -> Result<Vec<u8>, ScriptProblem> {
+    read_file(file, size_limit, true)
+}
+
+fn read_file(file: &Path, size_limit: u64, closed: bool) -> Result<Vec<u8>, ScriptProblem> {
     let unreadable = |e: std::io::Error| ScriptProblem::Unreadable { message: e.to_string() };
     for attempt in 0..READ_ATTEMPTS {
         if attempt > 0 {
@@ -67,7 +78,7 @@ pub(crate) fn read(file: &Path, size_limit: u64) -> Result<Vec<u8>, ScriptProble
             .map_err(unreadable)?;
         check_size(bytes.len() as u64, size_limit)?;
         let mut after = std::fs::metadata(file).map_err(unreadable)?;
-        if let Some(wait) = settle_wait(&after) {
+        if let Some(wait) = settle_wait(&after).filter(|_| !closed || attempt > 0) {
             std::thread::sleep(wait);
             after = std::fs::metadata(file).map_err(unreadable)?;
         }

@@ -166,12 +166,12 @@ def kept_names(old_source, new_source, new_tree=None):
     new_seq = _binding_sequences(new)
     # Names whose binding statements differ, in order. A changed class statement does not
     # count for readers: its class is updated in place (R8's exception).
+    # Only names whose sequences differ can differ for readers (most names of a big
+    # module do not: compare the sequences first, cheaply).
+    rebound = {name for name in old_seq.keys() | new_seq.keys() if old_seq.get(name) != new_seq.get(name)}
     changed_binds = {
-        name
-        for name in set(old_seq) | set(new_seq)
-        if _for_readers(old_seq.get(name, ())) != _for_readers(new_seq.get(name, ()))
+        name for name in rebound if _for_readers(old_seq.get(name, ())) != _for_readers(new_seq.get(name, ()))
     }
-    rebound = {name for name in set(old_seq) | set(new_seq) if old_seq.get(name) != new_seq.get(name)}
     # Mutations by changed, added or removed statements (multiset difference).
     pool = collections.Counter(s[0] for s in old)
     for s in new:

@@ -256,6 +256,19 @@ class Translator:
         return fn
 
     def copy_function_attributes(self, target, source, record=True):
+        values, new_dict = self.function_attributes(source)
+        for name, value in values.items():
+            if record:
+                self.journal.set_attr(target, name, value)
+            else:
+                setattr(target, name, value)
+        if record:
+            self.journal.set_attr(target, "__dict__", new_dict)
+        else:
+            target.__dict__.update(new_dict)
+
+    def function_attributes(self, source):
+        """What copy_function_attributes gives a function: (attributes, its new __dict__)."""
         values = {
             "__defaults__": tuple(self.xlate(d) for d in source.__defaults__) if source.__defaults__ else None,
             "__kwdefaults__": {k: self.xlate(v) for k, v in source.__kwdefaults__.items()}
@@ -267,16 +280,7 @@ class Translator:
             "__qualname__": source.__qualname__,
             "__module__": source.__module__,
         }
-        new_dict = {k: self.xlate(v) for k, v in source.__dict__.items()}
-        for name, value in values.items():
-            if record:
-                self.journal.set_attr(target, name, value)
-            else:
-                setattr(target, name, value)
-        if record:
-            self.journal.set_attr(target, "__dict__", new_dict)
-        else:
-            target.__dict__.update(new_dict)
+        return values, {k: self.xlate(v) for k, v in source.__dict__.items()}
 
     def adopt_class(self, cls):
         """A class new in this version: kept, with its functions rebound and bases translated."""

@@ -116,8 +116,9 @@ class Apply(Pairing, Translator, Patcher, Merger):
         for name in exports_new:
             value = self.installed.get(name, MISSING)
             self.set_namespace(name, self.retained[name] if value is MISSING else value)
+        exported = set(exports_new)  # a list: `in` on it made this quadratic in the exports
         for name in exports_old:
-            if name in exports_new:
+            if name in exported:
                 continue
             if name in self.candidate or prune:
                 if self.module.__dict__.get(name, MISSING) is not MISSING:

@@ -120,8 +120,44 @@ pub struct ReloadReport {
     /// the code in effect, rejected or not.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub dependent: bool,
-    /// Wall time of the reload in milliseconds (not part of transcripts).
+    /// Wall time of the whole reload in milliseconds, from reading the file to the report
+    /// (not part of transcripts).
     pub duration_ms: f64,
+    /// Where `duration_ms` went (not part of transcripts).
+    pub timings: Timings,
+}
+
+/// Where a reload's time went, in milliseconds: the parts add up to `duration_ms`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Timings {
+    /// Reading the file, W1's wait for a writer to finish included.
+    pub read_ms: f64,
+    /// Decoding, parsing and compiling it.
+    pub compile_ms: f64,
+    /// Running the candidate's module-level code and taking its exports.
+    pub execute_ms: f64,
+    /// Its tests.
+    pub test_ms: f64,
+    /// The rest: dependents, planning and committing the apply (R8, R8a), bookkeeping.
+    pub apply_ms: f64,
+}
+
+impl Timings {
+    /// These timings with `apply_ms` set to what `total_ms` leaves after the other parts.
+    pub(crate) fn rest_of(self, total_ms: f64) -> Timings {
+        let parts = self.read_ms + self.compile_ms + self.execute_ms + self.test_ms;
+        Timings { apply_ms: (total_ms - parts).max(0.0), ..self }
+    }
+}
+
+impl fmt::Display for Timings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "read {:.1} + compile {:.1} + execute {:.1} + test {:.1} + apply {:.1} ms",
+            self.read_ms, self.compile_ms, self.execute_ms, self.test_ms, self.apply_ms
+        )
+    }
 }
 
 impl ReloadReport {

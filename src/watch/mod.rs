@@ -5,8 +5,9 @@
 //! files created in it before its watch exists. Watcher errors are logged and survived, with
 //! a rescan where events may have been lost. Changes are coalesced: a batch is ready once no
 //! event arrived for the coalescing window (default 20 ms), counted from the *last* event,
-//! so a burst of writes and an editor's save-by-rename become one change per file. This is
-//! the only file that names notify; it never calls the engine.
+//! so a burst of writes and an editor's save-by-rename become one change per file; a single
+//! save closed by its writer is ready a few milliseconds after the close (coalescer.rs). This
+//! is the only file that names notify; it never calls the engine.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -20,15 +21,12 @@ use notify::{RecommendedWatcher, RecursiveMode, Watcher as _};
 use crate::layout::{entry_name, in_ignored_folder, is_ignored_name, is_script_path};
 
 mod barrier;
+mod coalescer;
 use barrier::Barrier;
+use coalescer::Coalescer;
 
 /// Default delay between the last event of a burst and the reload (W1).
 pub const DEFAULT_WINDOW: Duration = Duration::from_millis(20);
-
-/// Longest a changed file is held back while its writer still has it open (W1). A writer
-/// on a loaded machine can stall for a long moment between truncating a file and writing
-/// it; past this, the file is read anyway (and the hold is logged).
-const MAX_HOLD: Duration = Duration::from_secs(3);
 
 /// Longest a reader waits for its barrier marker; a read whose marker is late is not
 /// trusted, and its file is read again in a later batch (W1).
@@ -207,7 +205,7 @@ impl FileWatcher {
         }
         self.roots.retain(|r| r != root);
         self.missing.retain(|r| r != root);
-        self.coalescer.pending.retain(|p| !p.starts_with(root));
+        self.coalescer.forget_under(root);
     }
 
     /// Takes what arrived; returns the batch of changed paths when the window has passed
@@ -252,6 +250,13 @@ impl FileWatcher {
     /// `file` was read with content: an earlier empty read of it was a writer's truncation.
     pub fn read_not_empty(&mut self, file: &Path) {
         self.empty_since.remove(file);
+    }
+
+    /// Whether `file`, of the batch just taken, was closed by its writer after its only
+    /// write and has had no event since: its bytes are finished and need no wait to settle
+    /// (W1). Call it after [`FileWatcher::poll`] took the batch.
+    pub fn was_closed_after_write(&self, file: &Path) -> bool {
+        self.coalescer.was_closed(file)
     }
 
     /// Takes every event that happened before now, however late notify delivers it: raises
@@ -310,14 +315,8 @@ impl FileWatcher {
                 drop(path)
             }
             Signal::Changed(path) => self.coalescer.add(path, now),
-            Signal::Writing(path) => {
-                self.coalescer.writing.insert(path.clone());
-                self.coalescer.add(path, now);
-            }
-            Signal::Closed(path) => {
-                self.coalescer.writing.remove(&path);
-                self.coalescer.add(path, now);
-            }
+            Signal::Writing(path) => self.coalescer.written(path, now),
+            Signal::Closed(path) => self.coalescer.closed(path, now),
             Signal::Gone(path) => {
                 if self.roots.iter().any(|root| path.starts_with(root) && path != *root) {
                     self.coalescer.add(path, now);
@@ -506,48 +505,6 @@ fn is_hidden_folder(path: &Path) -> bool {
     path.file_name().is_some_and(|n| is_ignored_name(&n.to_string_lossy()))
 }
 
-/// Collects changed paths until none arrived for the window (W1). Takes its clock as a
-/// parameter so it can be tested without time passing.
-#[derive(Debug)]
-struct Coalescer {
-    window: Duration,
-    pending: BTreeSet<PathBuf>,
-    /// Pending files whose writer may still hold them open: created or written, not closed.
-    writing: BTreeSet<PathBuf>,
-    last: Option<Instant>,
-    rescan: bool,
-}
-
-impl Coalescer {
-    fn new(window: Duration) -> Coalescer {
-        Coalescer { window, pending: BTreeSet::new(), writing: BTreeSet::new(), last: None, rescan: false }
-    }
-
-    fn add(&mut self, path: PathBuf, now: Instant) {
-        self.pending.insert(path);
-        self.last = Some(now);
-    }
-
-    /// How long until the pending batch is ready, if one is pending: the window after the
-    /// last event, or up to [`MAX_HOLD`] while a writer still holds a file open (W1).
-    fn remaining(&self, now: Instant) -> Option<Duration> {
-        let last = self.last.filter(|_| !self.pending.is_empty())?;
-        let wait = if self.writing.is_empty() { self.window } else { MAX_HOLD.max(self.window) };
-        Some((last + wait).saturating_duration_since(now))
-    }
-
-    fn take(&mut self, now: Instant) -> Option<Vec<PathBuf>> {
-        if self.remaining(now)? > Duration::ZERO {
-            return None;
-        }
-        self.last = None;
-        for file in std::mem::take(&mut self.writing) {
-            log::info!("{} is still open for writing after {MAX_HOLD:?}; reading it anyway", file.display());
-        }
-        Some(std::mem::take(&mut self.pending).into_iter().collect())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -592,22 +549,6 @@ mod tests {
     }
 
     #[test]
-    fn w1_a_file_open_for_writing_is_held_until_closed_or_the_hold_ends() {
-        let start = Instant::now();
-        let ms = Duration::from_millis;
-        let mut c = Coalescer::new(ms(20));
-        c.writing.insert("/s/a.py".into());
-        c.add("/s/a.py".into(), start);
-        assert_eq!(c.take(start + ms(500)), None, "still open for writing");
-        c.writing.remove(Path::new("/s/a.py"));
-        c.add("/s/a.py".into(), start + ms(600));
-        assert_eq!(c.take(start + ms(620)), Some(vec![PathBuf::from("/s/a.py")]));
-        c.writing.insert("/s/b.py".into());
-        c.add("/s/b.py".into(), start);
-        assert_eq!(c.take(start + MAX_HOLD), Some(vec![PathBuf::from("/s/b.py")]), "held at most MAX_HOLD");
-    }
-
-    #[test]
     fn errors_and_overflows_ask_for_a_rescan() {
         assert_eq!(convert(Err(notify::Error::generic("queue overflow"))), [Signal::Rescan]);
         let overflow = notify::Event::new(EventKind::Other).set_flag(notify::event::Flag::Rescan);
@@ -619,19 +560,6 @@ mod tests {
         let kind = EventKind::Create(CreateKind::Folder);
         assert_eq!(convert(event(kind, &["/s/ai"])), [Signal::FolderAppeared("/s/ai".into())]);
         assert!(convert(event(kind, &["/s/.git"])).is_empty());
-    }
-
-    #[test]
-    fn a_burst_becomes_one_batch_after_the_window_from_the_last_event() {
-        let start = Instant::now();
-        let ms = Duration::from_millis;
-        let mut c = Coalescer::new(ms(20));
-        for i in 0..20 {
-            c.add("/s/a.py".into(), start + ms(i * 5));
-        }
-        assert_eq!(c.take(start + ms(95 + 19)), None, "the window counts from the last write");
-        assert_eq!(c.take(start + ms(95 + 20)), Some(vec![PathBuf::from("/s/a.py")]));
-        assert_eq!(c.take(start + ms(500)), None);
     }
 
     #[test]

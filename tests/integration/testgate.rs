@@ -335,3 +335,28 @@ fn bad_test_files_are_reported_against_the_test_file() {
         "the test's copy of the globals protects the script"
     );
 }
+
+#[test]
+fn issue17_duration_covers_the_whole_reload_and_its_breakdown_adds_up() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    dir.write("ai/brain.py", BRAIN);
+    dir.write("ai/brain_unittest.py", BRAIN_TESTS);
+    let mut r = Reloader::builder().build().unwrap();
+    r.add_directory("game", dir.path()).unwrap();
+    dir.write("ai/brain.py", &BRAIN.replace("return 1", "return 1  # edited"));
+    let report = r.reload(dir.path().join("ai/brain.py")).unwrap();
+    assert_eq!(report.outcome, Outcome::Reloaded, "{report}");
+    let t = report.timings;
+    // Every phase ran, so each took some time; together they are the whole duration.
+    for (phase, ms) in
+        [("read", t.read_ms), ("compile", t.compile_ms), ("execute", t.execute_ms), ("test", t.test_ms)]
+    {
+        assert!(ms > 0.0, "{phase}: {t}");
+    }
+    let sum = t.read_ms + t.compile_ms + t.execute_ms + t.test_ms + t.apply_ms;
+    assert!((sum - report.duration_ms).abs() < 1e-6, "{t} vs {}", report.duration_ms);
+    let json = serde_json::to_value(&report).unwrap();
+    assert!(json["timings"]["compile_ms"].is_number(), "{json}");
+    assert!(t.to_string().starts_with("read "), "{t}");
+}
