@@ -4,7 +4,10 @@ R3: after classes are updated, the `abc` caches are reset and `__abstractmethods
 recomputed for every updated class and every retained subclass of one, in any script, so
 `isinstance` against ABCs and `runtime_checkable` protocols, and instantiation of abstract
 classes, behave as after a fresh load. Subclasses are found through `__subclasses__()` and
-ABCs through the scripts' globals: never a heap walk (R12).
+ABCs through the scripts' globals: never a heap walk (R12). The ABCs of a script are
+listed once and again only when that script is applied, so a reload does not walk every
+script's globals (an ABC the program puts into a script's globals at run time is seen at
+that script's next apply).
 
 R12: `typing` caches (`Box[int]` made while a candidate ran) hold candidate classes and
 through them the candidate's globals; they are cleared after an apply.
@@ -15,6 +18,13 @@ has committed.
 
 import abc
 import typing
+import weakref
+
+from _relive_objects import MARKER
+
+# A script's globals marker -> weak references to the ABCs its script holds (`_abcs_in`);
+# weak, because a class reaches its script's globals and so the key.
+_ABCS = weakref.WeakKeyDictionary()
 
 
 class _Bump(abc.ABC):
@@ -43,29 +53,47 @@ def _subclasses(classes):
     return sorted(seen.values(), key=lambda c: len(c.__mro__))
 
 
-def _script_abcs(script_globals):
+def _script_abcs(script_globals, applied):
     """ABCs (protocols included) that scripts define or hold at module level, and the ones
-    nested in their classes."""
+    nested in their classes: listed once per script, and again for the `applied` one."""
     found = {}
     for g in list(script_globals):
-        for value in list(g.values()):
-            if isinstance(value, abc.ABCMeta):
-                found[id(value)] = value
-            if isinstance(value, type):
-                for member in list(value.__dict__.values()):
-                    if isinstance(member, abc.ABCMeta):
-                        found[id(member)] = member
+        marker = g.get(MARKER)
+        abcs = None if marker is None or g is applied else _ABCS.get(marker)
+        if abcs is None:
+            abcs = _abcs_in(g)
+            if marker is not None:
+                _ABCS[marker] = abcs
+        for ref in abcs:
+            cls = ref()
+            if cls is not None:
+                found[id(cls)] = cls
     return list(found.values())
 
 
-def refresh(updated, script_globals):
-    """Recompute abstract methods and reset abc caches after `updated` classes changed."""
+def _abcs_in(g):
+    """Weak references to the ABCs of one script's globals and the ones nested in its
+    classes."""
+    found = {}
+    for value in list(g.values()):
+        if isinstance(value, abc.ABCMeta):
+            found[id(value)] = value
+        if isinstance(value, type):
+            for member in list(value.__dict__.values()):
+                if isinstance(member, abc.ABCMeta):
+                    found[id(member)] = member
+    return tuple(weakref.ref(cls) for cls in found.values())
+
+
+def refresh(updated, script_globals, applied):
+    """Recompute abstract methods and reset abc caches after `updated` classes changed;
+    `applied` are the globals of the script just applied (its ABCs are listed again)."""
     for cls in _subclasses(updated):
         if isinstance(cls, abc.ABCMeta) or "__abstractmethods__" in cls.__dict__:
             abc.update_abstractmethods(cls)
         if isinstance(cls, abc.ABCMeta):
             cls._abc_caches_clear()
-    for cls in _script_abcs(script_globals):
+    for cls in _script_abcs(script_globals, applied):
         cls._abc_caches_clear()
     _invalidate_negative_caches()
 

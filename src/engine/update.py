@@ -173,7 +173,7 @@ def apply(
 
 def _finish(updated, registry, retained, next_base):
     """After the commit: class caches (R3), typing caches (R12), the next R8a base."""
-    refresh(updated, registry.script_globals.values())
+    refresh(updated, registry.script_globals.values(), retained)
     clear_typing_caches()
     marker = retained.get(MARKER)
     if marker is not None and next_base is not None:
