@@ -19,7 +19,7 @@ When the candidate imported a candidate object (a dependency rebuilt in the same
 its registrations went there: the old contribution is then kept as it is.
 """
 
-from _relive_contrib import _MISSING, Entry, Run, after, foreign_roots
+from _relive_contrib import _MISSING, DEPTH, Entry, Run, _expand, after, foreign_roots
 from _relive_journal import MISSING
 
 
@@ -33,7 +33,9 @@ class Contributions:
         if new is None:
             # Not tracked this time (relive's own failure was logged): keep the old one.
             return old
-        keep_old = bool(foreign_roots(new, self.candidate))
+        foreign = foreign_roots(new, self.candidate)
+        keep_old = bool(foreign)
+        self._retranslate(foreign)
         old_entries = old.entries if old is not None and old.entries else {}
         next_run = Run()
         next_run.entries = {}
@@ -49,6 +51,40 @@ class Contributions:
             if not entry.empty():
                 next_run.entries[key] = entry
         return next_run
+
+    def _retranslate(self, names):
+        """A dependency rebuilt in the same batch (R15) handed this candidate its own objects
+        (a candidate class whose registry the apply installs): what this candidate put into
+        them is translated now that its objects are paired (one translator per batch)."""
+        namespaces = {self.ns}
+        level = [self.candidate[name] for name in sorted(names) if name in self.candidate]
+        seen = set()
+        for _depth in range(DEPTH + 1):
+            following = []
+            for obj in level:
+                container, walk = _expand(obj, namespaces | {getattr(type(obj), "__module__", None)})
+                if walk is not None:
+                    following.extend(walk)
+                    continue
+                if container is None or id(container) in seen:
+                    continue
+                seen.add(id(container))
+                following.extend(self._retranslate_one(container))
+            level = following
+
+    def _retranslate_one(self, container):
+        if isinstance(container, dict):
+            for k, v in list(container.items()):
+                t = self.xlate(v)
+                if t is not v:
+                    self.journal.set_item(container, k, t)
+            return list(container.values())
+        if isinstance(container, list):
+            items = [self.xlate(x) for x in container]
+            if any(a is not b for a, b in zip(items, container)):
+                self.journal.replace_sequence(container, items)
+            return list(container)
+        return []
 
     def _planned(self, container, make):
         planned = self.contrib_planned
