@@ -147,7 +147,11 @@ def _expand(obj, namespaces):
     if isinstance(obj, type):
         return None, list(obj.__dict__.values()) if _script_type(obj, namespaces) else None
     if _script_type(type(obj), namespaces):
-        d = getattr(obj, "__dict__", None)
+        # Through object's own lookup: recording runs no code of the script's classes.
+        try:
+            d = object.__getattribute__(obj, "__dict__")
+        except AttributeError:
+            return None, None
         if isinstance(d, dict):
             return d, None
     return None, None
