@@ -40,8 +40,6 @@ class Contributions:
         next_run = Run()
         next_run.entries = {}
         next_run.untracked = list(new.untracked)
-        for line in new.untracked:
-            self.warn(f"possible untracked effect on another script's object: {line}")
         for key in list(old_entries) + [k for k in new.entries if k not in old_entries]:
             o, n = old_entries.get(key), new.entries.get(key)
             if n is None and keep_old:
