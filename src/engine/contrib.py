@@ -3,7 +3,9 @@
 Design (the "shallow snapshot, replace at apply" variant of state-merge-notes.md, section 2):
 right before a candidate's module-level code runs (first load, load retry, reload, R15
 rebuild), `before` copies shallowly every container reachable from the objects the script
-imports from relive namespaces (`from game.bus import bus`, `import game.bus as b`), to
+imports from relive namespaces (`from game.bus import bus`, `import game.bus as b`) and from
+the module-level values of the scripts that define them (`from game import on` reaches the
+table `on` fills), to
 `DEPTH` containers; right after it ran, `after` compares them by identity. The difference is
 the candidate's contribution: per live container, the dict keys it set (with their priors)
 or deleted, the list items it added or removed, the set elements it added or removed; a
@@ -123,7 +125,30 @@ def _live_roots(tree, namespaces):
         value = getattr(module, attr, _MISSING)
         if value is not _MISSING and not isinstance(value, types.ModuleType):
             found.append((local, value))
+    # The module-level values of the scripts that define what it imports: `from game import
+    # on` reaches the `EVENTS` table `on` registers into (R15's graph, one step).
+    owners = {}
+    for _, value in list(found):
+        g = _owner_globals(value)
+        if g is not None:
+            owners[id(g)] = g
+    for g in owners.values():
+        found.extend((None, v) for k, v in list(g.items()) if not k.startswith("__") and not isinstance(v, types.ModuleType))
     return found
+
+
+def _owner_globals(value):
+    """The globals of the script that defined `value` (a function, a class, an instance of a
+    script class), or None."""
+    if not isinstance(value, (types.FunctionType, type)):
+        value = type(value)
+    if isinstance(value, type):
+        functions = [getattr(m, "__func__", m) for m in vars(value).values()]
+        value = next((f for f in functions if isinstance(f, types.FunctionType)), None)
+        if value is None:
+            return None
+    g = value.__globals__
+    return g if MARKER in g else None
 
 
 def _script_type(cls, namespaces):

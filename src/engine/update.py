@@ -88,9 +88,10 @@ class Apply(Pairing, Translator, Patcher, Merger, Contributions):
         for old, new in self.class_pairs:
             self.update_class(old, new)
         self.next_base = self.merge_state(kept, imported, _base(self.retained), _base(self.candidate))
-        self.next_contrib = self.replace_contributions()
         self.update_globals(kept, prune)
         self.update_namespace(exports_old, exports_new, prune)
+        # R8b last: the candidate's functions and classes translate to what was installed.
+        self.next_contrib = self.replace_contributions()
         return self.summary
 
     def update_globals(self, kept, prune):
