@@ -20,7 +20,6 @@ its registrations went there: the old contribution is then kept as it is.
 """
 
 from _relive_contrib import _MISSING, DEPTH, Entry, Run, _expand, after, foreign_roots
-from _relive_journal import MISSING
 
 
 class Contributions:
@@ -204,5 +203,3 @@ def _run(g):
     marker = g.get("__relive__")
     return getattr(marker, "contrib", None) if marker is not None else None
 
-
-__all__ = ["Contributions", "MISSING"]
