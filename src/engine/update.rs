@@ -75,6 +75,16 @@ pub(crate) fn snapshot_before<'py>(
     CONTRIB.module(py).call_method1("record", (validate, globals, tree, namespaces))
 }
 
+/// R8b: whether the candidate in `globals` changed something beyond the tracked depth (the
+/// reload report then says that outside effects may exist). False when that cannot be told.
+pub(crate) fn possible_untracked(py: Python<'_>, globals: &Bound<'_, PyDict>) -> bool {
+    CONTRIB
+        .module(py)
+        .call_method1("untracked", (globals,))
+        .and_then(|lines| lines.len())
+        .is_ok_and(|n| n > 0)
+}
+
 /// R1, R8b: a candidate that does not go live takes its contribution back out of other
 /// scripts' objects (`prune`d scripts too, W3). A failure here is logged, never raised.
 pub(crate) fn undo_contribution(py: Python<'_>, globals: &Bound<'_, PyDict>) {
