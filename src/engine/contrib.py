@@ -231,6 +231,9 @@ def after(run):
     run.entries = entries
     run.copies = {}
     run.frontier = {}
+    # Only the imported names stay (for `foreign_roots`): objects its own globals hold
+    # anyway, never other scripts' whole module state (R12).
+    run.roots = [(name, value) for name, value in run.roots if name is not None]
     return run
 
 
