@@ -246,8 +246,15 @@ impl Reloader {
         };
         // A dependent that only passed its tests again reports no changes (R15).
         let changes = (outcome != Outcome::Retested).then_some(changes);
-        let report =
-            ReloadReport { version: Some(version), changes, tests, ..member_report(member, outcome) };
+        // R8b: what it changed beyond the tracked depth is reported as possible.
+        let outside_effects = update::possible_untracked(py, &candidate);
+        let report = ReloadReport {
+            version: Some(version),
+            changes,
+            tests,
+            outside_effects,
+            ..member_report(member, outcome)
+        };
         log::info!("{report}");
         Ok(report)
     }

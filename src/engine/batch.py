@@ -110,6 +110,8 @@ class Batch:
         self.finishes = []
         self.memo = {}
         self.keep_alive = []
+        # R8b: each registry's planned contents, shared by the members (contrib_apply.py).
+        self.contrib_planned = {}
         # A namespace proxy of the batch's view (T1) a candidate kept somewhere (a class
         # attribute, a default) is the real namespace module once the batch applies.
         for dotted, proxy in proxies:
@@ -127,6 +129,7 @@ class Batch:
         translates what it imported from that candidate into what is now in effect."""
         applying.memo = self.memo
         applying.keep_alive = self.keep_alive
+        applying.contrib_planned = self.contrib_planned
 
     def adjust(self, applying, kept, new_source, new_tree):
         """R8's kept names for a member, where its imports from relive namespaces that take
@@ -177,3 +180,4 @@ class Batch:
         self.finishes.clear()
         self.memo.clear()
         self.keep_alive.clear()
+        self.contrib_planned.clear()

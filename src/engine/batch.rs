@@ -23,7 +23,7 @@ use super::candidate::Ran;
 use super::dependents::{Imports, Target};
 use super::reload::{Change, report_for, script_error};
 use super::script::{self, Compiled};
-use super::{Error, Reloader, resolve};
+use super::{Error, Reloader, resolve, update};
 use crate::report::{Outcome, RejectReason, ReloadReport, ScriptPath, ScriptProblem, Timings, Wait};
 use crate::testing::TestReport;
 use crate::testing::view::View;
@@ -276,7 +276,12 @@ impl Reloader {
             let member = &mut members[i];
             let report = match applied {
                 Some(applied) => self.commit_member(py, member, applied)?,
-                None => self.reject_member(member),
+                None => {
+                    if let Some(candidate) = &member.candidate {
+                        update::undo_contribution(py, candidate.bind(py));
+                    }
+                    self.reject_member(member)
+                }
             };
             let loaded = report.outcome == Outcome::Loaded;
             if announce_failures || applied.is_some() {
@@ -326,7 +331,7 @@ impl Reloader {
                     match script::exports(py, compiled, &globals, &found.namespace, registry) {
                         Ok(exports) => {
                             member.exports = exports;
-                            member.candidate = Some(globals.unbind());
+                            member.candidate = Some(globals.clone().unbind());
                         }
                         Err(err) => member.fail(script_error(py, &err, &member.change), None, true, true),
                     }
@@ -350,6 +355,9 @@ impl Reloader {
                 }
             }
             if member.failure.is_some() {
+                if member.candidate.is_none() {
+                    update::undo_contribution(py, &globals);
+                }
                 let namespace = &member.change.found.namespace;
                 let path = member.change.found.path.clone();
                 for name in &compiled.bindings {

@@ -63,8 +63,16 @@ impl Reloader {
             None => (None, None),
         };
         let validate = self.callbacks.validate_function(py).map_err(|e| Error::python(py, &e))?;
-        let validate = super::update::snapshot_before(py, validate.as_any(), &compiled.imported)
-            .map_err(|e| Error::python(py, &e))?;
+        let tree = compiled.tree.bind(py);
+        let validate = super::update::snapshot_before(
+            py,
+            validate.as_any(),
+            &compiled.imported,
+            globals,
+            tree,
+            self.namespace_names(),
+        )
+        .map_err(|e| Error::python(py, &e))?;
         let view = View::new(py).map_err(|e| Error::python(py, &e))?;
         let join = self.join(py, found, compiled).map_err(|e| Error::python(py, &e))?;
         let job = Job {
@@ -83,6 +91,12 @@ impl Reloader {
         let finished = run::run(py, job);
         view.release(py, std::slice::from_ref(globals)).map_err(|e| Error::python(py, &e))?;
         let finished = finished.map_err(|e| Error::python(py, &e))?;
+        if !matches!((&finished, &broken), (Finished::Ran(Some(r)), None) if r.is_green())
+            && !matches!((&finished, &broken), (Finished::Ran(None), None))
+        {
+            // R1, R8b: a failed load attempt takes back what it registered elsewhere.
+            super::update::undo_contribution(py, globals);
+        }
         Ok(match (finished, broken) {
             (Finished::Raised(err), _) => Checked::Raised(err),
             (Finished::Invalid(err), _) => {
@@ -149,8 +163,16 @@ impl Reloader {
         view: &View,
     ) -> Result<Ran, Error> {
         let validate = self.callbacks.validate_function(py).map_err(|e| Error::python(py, &e))?;
-        let validate = super::update::snapshot_before(py, validate.as_any(), &compiled.imported)
-            .map_err(|e| Error::python(py, &e))?;
+        let tree = compiled.tree.bind(py);
+        let validate = super::update::snapshot_before(
+            py,
+            validate.as_any(),
+            &compiled.imported,
+            globals,
+            tree,
+            self.namespace_names(),
+        )
+        .map_err(|e| Error::python(py, &e))?;
         let join = self.join(py, found, compiled).map_err(|e| Error::python(py, &e))?;
         let job = Job {
             view: Some(view.clone_ref(py)),

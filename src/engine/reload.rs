@@ -404,6 +404,10 @@ impl Reloader {
         let mut changes = Changes::default();
         if let Some(script) = self.scripts.remove(&change.found.file) {
             self.forget_contributions(py, &script)?;
+            if self.config.prune {
+                // R8b, W3: what it registered in other scripts' objects goes with it.
+                super::update::undo_contribution(py, script.globals.bind(py));
+            }
             let module = self.namespaces.module(py, &script.namespace);
             for name in &script.contributions {
                 let Some(module) = &module else { break };

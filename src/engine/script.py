@@ -18,11 +18,12 @@ MARKER = "__relive__"
 class GlobalsMarker:
     """Placed in every globals dict relive creates, so its lifetime can be observed (R12)."""
 
-    __slots__ = ("path", "base", "__weakref__")
+    __slots__ = ("path", "base", "contrib", "__weakref__")
 
     def __init__(self, path):
         self.path = path
         self.base = None  # R8a: what module-level code left in its objects (fingerprint.py)
+        self.contrib = None  # R8b: what it changed in other scripts' objects (contrib.py)
 
     def __repr__(self):
         return f"<relive globals of {self.path}>"

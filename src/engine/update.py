@@ -17,6 +17,7 @@ import functools
 import types
 
 from _relive_class_caches import clear_typing_caches, refresh
+from _relive_contrib_apply import Contributions
 from _relive_merge import Merger
 from _relive_objects import MARKER, MISSING, Rejected, _bases_names, _cell, _kind  # noqa: F401 - Rejected is read by update.rs
 from _relive_pairing import Pairing
@@ -25,7 +26,7 @@ from _relive_state_rule import kept_names
 from _relive_translate import Translator
 
 
-class Apply(Pairing, Translator, Patcher, Merger):
+class Apply(Pairing, Translator, Patcher, Merger, Contributions):
     """One apply of a candidate onto a retained script."""
 
     def __init__(self, namespace, module, retained, candidate, registry, journal):
@@ -46,6 +47,8 @@ class Apply(Pairing, Translator, Patcher, Merger):
         self.replaced_kept = []  # kept names whose object R8a replaced
         self.installed = {}  # name -> what the commit puts into the retained globals
         self.next_base = None
+        self.next_contrib = None  # R8b: the script's contribution once committed
+        self.contrib_planned = {}
         self.summary = {
             "warnings": [],
             "classes_updated": [],
@@ -87,6 +90,8 @@ class Apply(Pairing, Translator, Patcher, Merger):
         self.next_base = self.merge_state(kept, imported, _base(self.retained), _base(self.candidate))
         self.update_globals(kept, prune)
         self.update_namespace(exports_old, exports_new, prune)
+        # R8b last: the candidate's functions and classes translate to what was installed.
+        self.next_contrib = self.replace_contributions()
         return self.summary
 
     def update_globals(self, kept, prune):
@@ -166,18 +171,23 @@ def apply(
     summary["changes"] = len(journal.entries) - first
     summary["class_objects"] = applying.class_objects
     batch.finishes.append(
-        functools.partial(_finish, [old for old, _ in applying.class_pairs], registry, retained, applying.next_base)
+        functools.partial(
+            _finish, [old for old, _ in applying.class_pairs], registry, retained, applying.next_base, applying.next_contrib
+        )
     )
     return summary
 
 
-def _finish(updated, registry, retained, next_base):
-    """After the commit: class caches (R3), typing caches (R12), the next R8a base."""
+def _finish(updated, registry, retained, next_base, next_contrib=None):
+    """After the commit: class caches (R3), typing caches (R12), the next R8a base and R8b
+    contribution."""
     refresh(updated, registry.script_globals.values(), retained)
     clear_typing_caches()
     marker = retained.get(MARKER)
     if marker is not None and next_base is not None:
         marker.base = next_base
+    if marker is not None:
+        marker.contrib = next_contrib
 
 
 def overwrite(module, candidate, exports_old, exports_new, prune, batch):

@@ -33,6 +33,10 @@ static PATCHING: Helper =
 static CLASS_CACHES: Helper =
     Helper::new(include_str!("class_caches.py"), c"src/engine/class_caches.py", c"_relive_class_caches");
 static MERGE: Helper = Helper::new(include_str!("merge.py"), c"src/engine/merge.py", c"_relive_merge");
+static CONTRIB: Helper =
+    Helper::new(include_str!("contrib.py"), c"src/engine/contrib.py", c"_relive_contrib");
+static CONTRIB_APPLY: Helper =
+    Helper::new(include_str!("contrib_apply.py"), c"src/engine/contrib_apply.py", c"_relive_contrib_apply");
 static SHAPE_CHANGE: Helper =
     Helper::new(include_str!("shape_change.py"), c"src/engine/shape_change.py", c"_relive_shape_change");
 
@@ -44,6 +48,8 @@ pub(crate) fn update_module(py: Python<'_>) -> &Bound<'_, PyModule> {
     SHAPE_CHANGE.module(py);
     FINGERPRINT.module(py);
     MERGE.module(py);
+    CONTRIB.module(py);
+    CONTRIB_APPLY.module(py);
     CLASS_CACHES.module(py);
     PAIRING.module(py);
     TRANSLATE.module(py);
@@ -54,12 +60,37 @@ pub(crate) fn update_module(py: Python<'_>) -> &Bound<'_, PyModule> {
 /// Wraps a validate callback so that the candidate's R8a snapshot is taken right after its
 /// module-level code ran, before validate and tests (`fingerprint.py`).
 /// Names bound by import statements are other modules' objects: never walked (R12).
+/// R8b (`contrib.py`): what the script can reach through its imports from relive
+/// namespaces is copied now, right before its module-level code runs in `globals`, and
+/// compared right after it (its contribution into other scripts' objects).
 pub(crate) fn snapshot_before<'py>(
     py: Python<'py>,
     validate: &Bound<'py, PyAny>,
     imported: &[String],
+    globals: &Bound<'py, PyDict>,
+    tree: &Bound<'py, PyAny>,
+    namespaces: Vec<String>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    FINGERPRINT.module(py).call_method1("snapshot_before", (validate, imported.to_vec()))
+    let validate = FINGERPRINT.module(py).call_method1("snapshot_before", (validate, imported.to_vec()))?;
+    CONTRIB.module(py).call_method1("record", (validate, globals, tree, namespaces))
+}
+
+/// R8b: whether the candidate in `globals` changed something beyond the tracked depth (the
+/// reload report then says that outside effects may exist). False when that cannot be told.
+pub(crate) fn possible_untracked(py: Python<'_>, globals: &Bound<'_, PyDict>) -> bool {
+    CONTRIB
+        .module(py)
+        .call_method1("untracked", (globals,))
+        .and_then(|lines| lines.len())
+        .is_ok_and(|n| n > 0)
+}
+
+/// R1, R8b: a candidate that does not go live takes its contribution back out of other
+/// scripts' objects (`prune`d scripts too, W3). A failure here is logged, never raised.
+pub(crate) fn undo_contribution(py: Python<'_>, globals: &Bound<'_, PyDict>) {
+    if let Err(err) = CONTRIB.module(py).call_method1("undo_candidate", (globals,)) {
+        log::error!("R8b: cannot undo a contribution: {err}");
+    }
 }
 
 /// What to apply.

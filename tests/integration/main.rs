@@ -15,6 +15,7 @@ mod property;
 mod python_host;
 mod python_package;
 mod r8a;
+mod r8b_property;
 mod testgate;
 mod threads;
 mod update;
