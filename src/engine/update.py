@@ -190,13 +190,41 @@ def _finish(updated, registry, retained, next_base, next_contrib=None):
         marker.contrib = next_contrib
 
 
-def overwrite(module, candidate, exports_old, exports_new, prune, batch):
+class _AsIs(Contributions):
+    """R8b in overwrite mode (O1): the candidate's objects go live as they are, so what it
+    registered in other scripts' objects stays as it is, and the old version's
+    registrations are taken out (`contrib_apply.py` with nothing to translate)."""
+
+    def __init__(self, retained, candidate, batch):
+        self.ns = candidate.get("__name__")
+        self.retained, self.candidate = retained, candidate
+        self.journal, self.contrib_planned = batch.journal, batch.contrib_planned
+        self.warnings = []
+
+    def xlate(self, value):
+        return value
+
+    def warn(self, message):
+        path = getattr(self.retained.get(MARKER), "path", self.ns)
+        self.warnings.append(f"{path}: R8b: {message}")
+
+
+def _set_contrib(marker, contrib):
+    if marker is not None:
+        marker.contrib = contrib
+
+
+def overwrite(module, retained, candidate, exports_old, exports_new, prune, batch):
     """Overwrite mode (O1): the candidate's exports replace the namespace entries; nothing
     is patched. Planned into the `batch`'s journal like update mode (committed with the
-    rest of the batch, R2, R15). Returns the candidate's classes by qualified name: every
-    one of them is new (for class-created callbacks)."""
+    rest of the batch, R2, R15); the old version's registrations in other scripts' objects
+    are taken out (R8b). Returns the candidate's classes by qualified name (every one of them
+    is new, for class-created callbacks) and the warnings to log."""
     journal = batch.journal
     batch.settle(candidate)
+    contributions = _AsIs(retained, candidate, batch)
+    next_contrib = contributions.replace_contributions()
+    batch.finishes.append(functools.partial(_set_contrib, candidate.get(MARKER), next_contrib))
     for name in exports_new:
         journal.set_item(module.__dict__, name, candidate[name])
     for name in exports_old:
@@ -208,7 +236,7 @@ def overwrite(module, candidate, exports_old, exports_new, prune, batch):
         for value in candidate.values()
         if isinstance(value, type) and value.__module__ == namespace
     }
-    return classes
+    return classes, contributions.warnings
 
 
 def surviving_class_versions(namespaces):

@@ -197,10 +197,14 @@ pub(crate) fn apply_overwrite<'py>(
     c: &Candidate<'_, 'py>,
 ) -> Result<Applied<'py>, ApplyError> {
     let helper = update_module(py);
-    let args = (c.module, c.candidate, c.exports_old.to_vec(), c.exports_new.to_vec(), c.prune, c.batch);
-    let classes = helper.call_method1("overwrite", args).map_err(|err| classify(py, helper, &err))?;
-    let classes =
-        classes.cast_into::<PyDict>().map_err(|e| ApplyError::Failed(PyFailure::from_err(py, &e.into())))?;
+    let args =
+        (c.module, c.retained, c.candidate, c.exports_old.to_vec(), c.exports_new.to_vec(), c.prune, c.batch);
+    let planned = helper.call_method1("overwrite", args).map_err(|err| classify(py, helper, &err))?;
+    let (classes, warnings): (Bound<'py, PyDict>, Vec<String>) =
+        planned.extract().map_err(|e| ApplyError::Failed(PyFailure::from_err(py, &e)))?;
+    for warning in warnings {
+        log::warn!("{warning}");
+    }
     let mut created: Vec<String> = classes.keys().iter().map(|k| k.to_string()).collect();
     created.sort();
     let changes =
