@@ -31,31 +31,12 @@ use notify::Watcher as _;
 use pyo3::prelude::*;
 use pyo3::types::PyModule;
 use relive::{Outcome, Reloader};
-use serde::Serialize;
 
 const RUNS: usize = 30;
 
-#[derive(Debug, Clone, Serialize)]
-struct Figure {
-    name: String,
-    median_ms: f64,
-    min_ms: f64,
-    p90_ms: f64,
-    max_ms: f64,
-}
-
-fn figure(name: &str, mut samples: Vec<Duration>) -> Figure {
-    samples.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let p90 = samples[(samples.len() * 9 / 10).min(samples.len() - 1)];
-    Figure {
-        name: name.into(),
-        median_ms: ms(samples[samples.len() / 2]),
-        min_ms: ms(samples[0]),
-        p90_ms: ms(p90),
-        max_ms: ms(*samples.last().expect("samples")),
-    }
-}
+#[path = "common/figure.rs"]
+mod figure;
+use figure::{Figure, figure};
 
 /// How long after a write `Reloader::reload` reads the file without waiting for it to settle
 /// (W1's 25 ms, with a margin).

@@ -46,6 +46,21 @@ pub(crate) enum Ran {
 pub(crate) type Tested = Result<Option<TestReport>, (ScriptProblem, Option<TestReport>)>;
 
 impl Reloader {
+    /// The validate callbacks, wrapped so that the candidate's R8a and R8b snapshots are
+    /// taken right after its module-level code ran, before validate and tests.
+    fn validate_with_snapshots<'py>(
+        &self,
+        py: Python<'py>,
+        compiled: &Compiled,
+        globals: &Bound<'py, PyDict>,
+    ) -> Result<Bound<'py, PyAny>, Error> {
+        let validate = self.callbacks.validate_function(py).map_err(|e| Error::python(py, &e))?;
+        let tree = compiled.tree.bind(py);
+        let names = self.namespace_names();
+        super::update::snapshot_before(py, validate.as_any(), &compiled.imported, globals, tree, names)
+            .map_err(|e| Error::python(py, &e))
+    }
+
     /// Executes `compiled` into `globals` and runs the script's tests against it (a load
     /// attempt: one script, its own view).
     pub(crate) fn check_candidate(
@@ -62,17 +77,7 @@ impl Reloader {
             Some(Err(report)) => (None, Some(report)),
             None => (None, None),
         };
-        let validate = self.callbacks.validate_function(py).map_err(|e| Error::python(py, &e))?;
-        let tree = compiled.tree.bind(py);
-        let validate = super::update::snapshot_before(
-            py,
-            validate.as_any(),
-            &compiled.imported,
-            globals,
-            tree,
-            self.namespace_names(),
-        )
-        .map_err(|e| Error::python(py, &e))?;
+        let validate = self.validate_with_snapshots(py, compiled, globals)?;
         let view = View::new(py).map_err(|e| Error::python(py, &e))?;
         let join = self.join(py, found, compiled).map_err(|e| Error::python(py, &e))?;
         let job = Job {
@@ -162,17 +167,7 @@ impl Reloader {
         globals: &Bound<'_, PyDict>,
         view: &View,
     ) -> Result<Ran, Error> {
-        let validate = self.callbacks.validate_function(py).map_err(|e| Error::python(py, &e))?;
-        let tree = compiled.tree.bind(py);
-        let validate = super::update::snapshot_before(
-            py,
-            validate.as_any(),
-            &compiled.imported,
-            globals,
-            tree,
-            self.namespace_names(),
-        )
-        .map_err(|e| Error::python(py, &e))?;
+        let validate = self.validate_with_snapshots(py, compiled, globals)?;
         let join = self.join(py, found, compiled).map_err(|e| Error::python(py, &e))?;
         let job = Job {
             view: Some(view.clone_ref(py)),
