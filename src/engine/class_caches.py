@@ -87,7 +87,10 @@ def _abcs_in(g):
 
 def refresh(updated, script_globals, applied):
     """Recompute abstract methods and reset abc caches after `updated` classes changed;
-    `applied` are the globals of the script just applied (its ABCs are listed again)."""
+    `applied` are the globals of the script just applied (its ABCs are listed again).
+    Nothing is stale when no class changed."""
+    if not updated:
+        return
     for cls in _subclasses(updated):
         if isinstance(cls, abc.ABCMeta) or "__abstractmethods__" in cls.__dict__:
             abc.update_abstractmethods(cls)

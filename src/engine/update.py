@@ -170,12 +170,28 @@ def apply(
         applying.merged = applying.live_digests = None
     summary["changes"] = len(journal.entries) - first
     summary["class_objects"] = applying.class_objects
+    # Classes this member's plan changes: only their caches can be stale after the commit.
+    touched = {id(entry[1]) for entry in journal.entries[first:]}
+    changed = [old for old, _ in applying.class_pairs if _class_touched(old, touched)]
     batch.finishes.append(
-        functools.partial(
-            _finish, [old for old, _ in applying.class_pairs], registry, retained, applying.next_base, applying.next_contrib
-        )
+        functools.partial(_finish, changed, registry, retained, applying.next_base, applying.next_contrib)
     )
     return summary
+
+
+def _class_touched(cls, touched):
+    """Whether a planned change targets `cls` or a function it holds (a method patched in
+    place, its `__isabstractmethod__` included; through staticmethod, classmethod and
+    property wrappers)."""
+    if id(cls) in touched:
+        return True
+    for value in list(vars(cls).values()):
+        inner = [value, getattr(value, "__func__", None)]
+        if isinstance(value, property):
+            inner += [value.fget, value.fset, value.fdel]
+        if any(x is not None and id(x) in touched for x in inner):
+            return True
+    return False
 
 
 def _finish(updated, registry, retained, next_base, next_contrib=None):
