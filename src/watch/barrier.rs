@@ -91,12 +91,12 @@ mod tests {
 
     #[test]
     fn w1_a_marker_is_told_from_its_removal_and_from_other_files() {
-        let dir = Path::new("/tmp/relive-events-1-0");
+        let dir = Path::new("/events/relive-events-1-0");
         let event = |kind, path: &str| notify::Event::new(kind).add_path(PathBuf::from(path));
         let create = notify::EventKind::Create(notify::event::CreateKind::File);
         let remove = notify::EventKind::Remove(notify::event::RemoveKind::File);
-        assert_eq!(marker(dir, &event(create, "/tmp/relive-events-1-0/7")), Some(Some(7)));
-        assert_eq!(marker(dir, &event(remove, "/tmp/relive-events-1-0/7")), Some(None));
+        assert_eq!(marker(dir, &event(create, "/events/relive-events-1-0/7")), Some(Some(7)));
+        assert_eq!(marker(dir, &event(remove, "/events/relive-events-1-0/7")), Some(None));
         assert_eq!(marker(dir, &event(create, "/s/7")), None);
     }
 

@@ -37,7 +37,7 @@ fn venv_packages_are_importable_when_virtual_env_is_set() {
 #[test]
 fn venv_of_another_python_is_an_error_naming_both_versions() {
     let dir = ScriptDir::new();
-    dir.write("venv/pyvenv.cfg", "home = /opt/python2.7/bin\nversion = 2.7.18\n");
+    dir.write("venv/pyvenv.cfg", "home = /usr/local/python2.7/bin\nversion = 2.7.18\n");
     dir.write("s/a.py", "A = 1\n");
     let output = relive_in(&["check", "s", "-n", "game"], Some(dir.path()), &[("VIRTUAL_ENV", "venv")]);
     assert_eq!(output.status.code(), Some(2));
