@@ -84,17 +84,7 @@ fn main() {
             time_handlers(&dir.path().join("on"), "on"),
         ),
     ];
-    println!(
-        "{:<66} {:>9} {:>9} {:>9} {:>9}",
-        format!("figure (ms, {RUNS} runs)"),
-        "median",
-        "min",
-        "p90",
-        "max"
-    );
-    for f in &figures {
-        println!("{:<66} {:>9.2} {:>9.2} {:>9.2} {:>9.2}", f.name, f.median_ms, f.min_ms, f.p90_ms, f.max_ms);
-    }
+    figure::print_table(&figures, RUNS);
     let ratio = figures[1].median_ms / figures[0].median_ms;
     println!();
     println!("50 registrations recorded and replaced / none: {ratio:.2}");

@@ -78,17 +78,7 @@ fn main() {
         figure("reload of the core alone (100 unrelated scripts with tests)", time_core(&alone, 0)),
         figure("reload of the core, its 100 dependents rebuilt and tested", time_core(&with, DEPENDENTS)),
     ];
-    println!(
-        "{:<66} {:>9} {:>9} {:>9} {:>9}",
-        format!("figure (ms, {RUNS} runs)"),
-        "median",
-        "min",
-        "p90",
-        "max"
-    );
-    for f in &figures {
-        println!("{:<66} {:>9.2} {:>9.2} {:>9.2} {:>9.2}", f.name, f.median_ms, f.min_ms, f.p90_ms, f.max_ms);
-    }
+    figure::print_table(&figures, RUNS);
     let ratio = figures[1].median_ms / figures[0].median_ms;
     println!();
     println!("core with 100 dependents retested / core alone: {ratio:.1}");

@@ -236,7 +236,7 @@ fn main() {
     figures.push(figure("relive reload, tests off, 10x module (2,000 functions)", huge_times));
 
     let peers = measure_peers();
-    print_table(&figures);
+    figure::print_table(&figures, RUNS);
     let ratio = |a: usize, b: usize| figures[a].median_ms / figures[b].median_ms;
     let tail = |a: usize| figures[a].p90_ms / figures[a].median_ms;
     println!();
@@ -257,7 +257,7 @@ fn main() {
     match peers {
         Ok(peers) => {
             println!();
-            print_table(&peers);
+            figure::print_table(&peers, RUNS);
             for peer in &peers {
                 println!("{} / relive (tests off): {:.2}", peer.name, peer.median_ms / figures[1].median_ms);
             }
@@ -297,11 +297,4 @@ fn measure_peers() -> Result<Vec<Figure>, String> {
         .into_iter()
         .map(|(name, seconds)| figure(&name, seconds.into_iter().map(Duration::from_secs_f64).collect()))
         .collect())
-}
-
-fn print_table(figures: &[Figure]) {
-    println!("{:<58} {:>9} {:>9} {:>9} {:>9}", "figure (ms, 30 runs)", "median", "min", "p90", "max");
-    for f in figures {
-        println!("{:<58} {:>9.2} {:>9.2} {:>9.2} {:>9.2}", f.name, f.median_ms, f.min_ms, f.p90_ms, f.max_ms);
-    }
 }

@@ -27,3 +27,12 @@ pub fn figure(name: &str, mut samples: Vec<Duration>) -> Figure {
         max_ms: ms(*samples.last().expect("samples")),
     }
 }
+
+/// Prints `figures` as a table: name, median, min, p90 and max, over `runs` runs.
+pub fn print_table(figures: &[Figure], runs: usize) {
+    let header = format!("figure (ms, {runs} runs)");
+    println!("{header:<66} {:>9} {:>9} {:>9} {:>9}", "median", "min", "p90", "max");
+    for f in figures {
+        println!("{:<66} {:>9.2} {:>9.2} {:>9.2} {:>9.2}", f.name, f.median_ms, f.min_ms, f.p90_ms, f.max_ms);
+    }
+}
