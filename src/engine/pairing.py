@@ -12,18 +12,13 @@ import types
 
 from _relive_journal import MISSING
 from _relive_objects import (
-    ATOM_TYPES,
     ATOMS,
-    LAYOUT,
     Rejected,
-    _all_slots,
     _cell,
     _globals_chain,
     _own_functions,
-    _slot_names,
     _slots,
     _fmt_tuple,
-    _bases_names,
 )
 from _relive_shape_change import dataclass_problem, enum_member_pairs, enum_problem
 

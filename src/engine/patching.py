@@ -11,20 +11,7 @@ import functools
 import types
 
 from _relive_journal import MISSING
-from _relive_objects import (
-    ATOM_TYPES,
-    ATOMS,
-    LAYOUT,
-    Rejected,
-    _all_slots,
-    _cell,
-    _globals_chain,
-    _own_functions,
-    _slot_names,
-    _slots,
-    _fmt_tuple,
-    _bases_names,
-)
+from _relive_objects import LAYOUT, _cell, _slot_names
 
 
 class Patcher:

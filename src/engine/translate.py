@@ -16,20 +16,7 @@ import types
 import typing
 
 from _relive_journal import MISSING
-from _relive_objects import (
-    ATOM_TYPES,
-    ATOMS,
-    LAYOUT,
-    Rejected,
-    _all_slots,
-    _cell,
-    _globals_chain,
-    _own_functions,
-    _slot_names,
-    _slots,
-    _fmt_tuple,
-    _bases_names,
-)
+from _relive_objects import ATOM_TYPES, ATOMS, LAYOUT, _all_slots, _cell
 
 _ALIASES = (types.GenericAlias, types.UnionType, typing._GenericAlias)
 
