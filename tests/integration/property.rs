@@ -22,22 +22,7 @@ use std::fmt::Write as _;
 use relive::{Outcome, Reloader};
 
 use crate::oracle;
-use crate::util::{ScriptDir, eval, python_lock, run};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
+use crate::util::{Rng, ScriptDir, eval, python_lock, run};
 
 #[derive(Clone, Debug, Default)]
 struct Class {

@@ -15,19 +15,7 @@ use std::collections::BTreeMap;
 
 use relive::{Outcome, Reloader};
 
-use crate::util::{ScriptDir, eval, python_lock};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use crate::util::{Rng, ScriptDir, eval, python_lock};
 
 /// A registration of `h.py`: its kind (0 route, 1 event handler, 2 plugin), its key index
 /// and the value its body returns.

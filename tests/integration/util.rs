@@ -103,3 +103,24 @@ pub fn run(code: &str) {
             .unwrap_or_else(|e| panic!("{code}: {}", relive::python::PyFailure::from_err(py, &e)));
     })
 }
+
+/// A small seeded generator (an LCG) for the random edit-sequence tests: the same seed
+/// gives the same sequence on every machine.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+
+    /// A number below `n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// True `percent` times in a hundred.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
