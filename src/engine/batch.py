@@ -6,8 +6,8 @@ drives: `Apply` does the patching of one member). The memo is shared across the 
 order: once a script is applied, its candidate objects map to their retained counterparts,
 so a dependent built against that candidate (`from game import LIMIT`, R15) translates the
 objects it imported into the ones that will be in effect. Nothing changes while members
-are planned; the commit undoes what it made if a change fails. Also here: the import targets of a script or test
-file, from its syntax tree, for R15's dependency graph.
+are planned; the commit undoes what it made if a change fails. Also here: the import targets of a test file,
+from its syntax tree, for R15's dependency graph.
 """
 
 import ast
@@ -18,10 +18,10 @@ from _relive_journal import MISSING, Journal
 from _relive_objects import ATOM_TYPES
 
 
-def import_targets(source_or_tree):
-    """Module-level imports: ([(module, name)] of `from module import name`, [module] of
-    `import module`), looking inside if/try/with/for/while bodies but not into defs."""
-    tree = ast.parse(source_or_tree) if isinstance(source_or_tree, str) else source_or_tree
+def import_targets(tree):
+    """Module-level imports of a test file: ([(module, name)] of `from module import name`,
+    [module] of `import module`), looking inside if/try/with/for/while bodies but not into
+    defs. A script's come from its pieces (`Source.import_targets`, source.py)."""
     names, modules = [], []
     todo = list(tree.body)
     while todo:
@@ -45,49 +45,17 @@ def file_import_targets(path):
         return [], []
 
 
-def _relive_bindings(tree, namespaces):
-    """Names a script's module-level imports bind from relive namespaces (R15)."""
-    bound = set()
-    todo = list(tree.body)
-    while todo:
-        stmt = todo.pop(0)
-        if isinstance(stmt, ast.ImportFrom) and not stmt.level and stmt.module in namespaces:
-            bound.update(alias.asname or alias.name for alias in stmt.names if alias.name != "*")
-        elif isinstance(stmt, ast.Import):
-            for alias in stmt.names:
-                if alias.name in namespaces or alias.name.split(".")[0] in namespaces:
-                    bound.add(alias.asname or alias.name.split(".")[0])
-        elif not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            for field in ("body", "orelse", "finalbody", "handlers"):
-                todo.extend(getattr(stmt, field, None) or ())
-    return bound
-
-
 def _same(a, b):
     if a is b:
         return True
     return type(a) in ATOM_TYPES and type(a) is type(b) and a == b
 
 
-def _value_statements(tree):
-    """(binds, reads) of each top-level statement that is not a `def` or `class`."""
-    for stmt in tree.body:
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            continue
-        binds, reads = set(), set()
-        for node in ast.walk(stmt):
-            if isinstance(node, ast.Name):
-                (binds if isinstance(node.ctx, ast.Store) else reads).add(node.id)
-        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            binds.update(alias.asname or alias.name.split(".")[0] for alias in stmt.names)
-        yield binds, reads
-
-
-def _kept_given(kept, new_tree, changed):
+def _kept_given(kept, new_source, changed):
     """`kept` less what reads `changed` names, transitively, and those names themselves."""
     if not changed:
         return kept
-    statements = list(_value_statements(new_tree))
+    statements = new_source.value_statements()
     dirty = set(changed)
     progress = True
     while progress:
@@ -131,13 +99,13 @@ class Batch:
         applying.keep_alive = self.keep_alive
         applying.contrib_planned = self.contrib_planned
 
-    def adjust(self, applying, kept, new_source, new_tree):
+    def adjust(self, applying, kept, new_source):
         """R8's kept names for a member, where its imports from relive namespaces that take
         new objects count as changed statements (R15): values computed from them are
         recomputed, the rest is kept."""
         candidate, retained = applying.candidate, applying.retained
         changed, modules = set(), set()
-        for name in _relive_bindings(new_tree, self.namespaces):
+        for name in new_source.relive_bindings(self.namespaces):
             value = candidate.get(name, MISSING)
             if isinstance(value, types.ModuleType):
                 if value.__name__ in self.touched:
@@ -147,7 +115,7 @@ class Batch:
                 changed.add(name)
         # A namespace module is the same object; what is read from it may have changed.
         self.changed_imports = sorted(changed)
-        return _kept_given(kept, new_tree, changed | modules)
+        return _kept_given(kept, new_source, changed | modules)
 
     def settle(self, candidate):
         """A member that goes live as it is (a new script, overwrite mode): its objects are

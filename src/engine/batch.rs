@@ -131,8 +131,8 @@ impl Reloader {
     ) -> Result<Vec<Member>, Error> {
         let mut imports: Vec<(Imports, Imports)> = Vec::with_capacity(members.len());
         for member in &members {
-            let tree = member.compiled.as_ref().expect("changed members compiled").tree.bind(py);
-            let own = Imports::of_tree(py, tree).map_err(|e| Error::python(py, &e))?;
+            let source = member.compiled.as_ref().expect("changed members compiled").source.bind(py);
+            let own = Imports::of_source(py, source).map_err(|e| Error::python(py, &e))?;
             imports.push((own, Imports::of_test_file(py, &member.change.found.file)));
         }
         let mut joined: Vec<(std::path::PathBuf, Role)> = Vec::new();
@@ -172,7 +172,7 @@ impl Reloader {
         for (file, role) in joined {
             let script = &self.scripts[&file];
             let compiled = match role {
-                Role::Dependent => match script::compile(py, &file, &script.bytes) {
+                Role::Dependent => match script::compile(py, &file, &script.bytes, Some(&script.source)) {
                     Ok(compiled) => Some(compiled),
                     Err(problem) => {
                         log::error!("{}: the version in effect no longer compiles: {problem}", script.path);

@@ -30,10 +30,9 @@ impl From<ImportTargets> for Imports {
     }
 }
 
-/// The module-level imports of a parsed script (its syntax tree).
-pub(super) fn import_targets(py: Python<'_>, tree: &Bound<'_, PyAny>) -> PyResult<Imports> {
-    let targets: ImportTargets =
-        module(py).call_method1(pyo3::intern!(py, "import_targets"), (tree,))?.extract()?;
+/// The module-level imports of a compiled script (its pieces, `source.py`).
+pub(super) fn import_targets(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<Imports> {
+    let targets: ImportTargets = source.call_method0(pyo3::intern!(py, "import_targets"))?.extract()?;
     Ok(targets.into())
 }
 

@@ -55,9 +55,9 @@ impl Reloader {
         globals: &Bound<'py, PyDict>,
     ) -> Result<Bound<'py, PyAny>, Error> {
         let validate = self.callbacks.validate_function(py).map_err(|e| Error::python(py, &e))?;
-        let tree = compiled.tree.bind(py);
+        let source = compiled.source.bind(py);
         let names = self.namespace_names();
-        super::update::snapshot_before(py, validate.as_any(), &compiled.imported, globals, tree, names)
+        super::update::snapshot_before(py, validate.as_any(), &compiled.imported, globals, source, names)
             .map_err(|e| Error::python(py, &e))
     }
 
@@ -85,7 +85,7 @@ impl Reloader {
             join: tests.then_some(&join),
             namespaces: self.namespace_names(),
             validate: Some(validate.unbind()),
-            code: Some(compiled.code.clone_ref(py)),
+            code: Some(compiled.code.clone_ref(py).into_any()),
             globals: globals.clone().unbind(),
             test_file: test_file.as_ref(),
             tests: tests && broken.is_none(),
@@ -174,7 +174,7 @@ impl Reloader {
             join: Some(&join),
             namespaces: self.namespace_names(),
             validate: Some(validate.unbind()),
-            code: Some(compiled.code.clone_ref(py)),
+            code: Some(compiled.code.clone_ref(py).into_any()),
             globals: globals.clone().unbind(),
             test_file: None,
             tests: false,
@@ -345,7 +345,7 @@ impl TestFileCache {
         {
             return Ok(code.clone_ref(py));
         }
-        let code = script::compile(py, path, &bytes)?.code;
+        let code = script::compile(py, path, &bytes, None)?.code.into_any();
         cache.insert(path.to_path_buf(), (bytes, code.clone_ref(py)));
         Ok(code)
     }

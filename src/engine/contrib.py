@@ -31,7 +31,6 @@ apply translates them, contrib_apply.py); what a script keeps between reloads (i
 marker's `contrib`) holds only live, retained objects (R12).
 """
 
-import ast
 import collections
 import sys
 import types
@@ -91,31 +90,10 @@ def _copy(obj):
     return set(obj)
 
 
-def import_roots(tree, namespaces):
-    """(local name, module, attribute or None) of a script's module-level imports from relive
-    namespaces, from its syntax tree (not into defs)."""
-    roots = []
-    todo = list(tree.body)
-    while todo:
-        stmt = todo.pop(0)
-        if isinstance(stmt, ast.ImportFrom) and not stmt.level and stmt.module in namespaces:
-            roots.extend((a.asname or a.name, stmt.module, a.name) for a in stmt.names if a.name != "*")
-        elif isinstance(stmt, ast.Import):
-            for a in stmt.names:
-                if a.name in namespaces and a.asname:
-                    roots.append((a.asname, a.name, None))
-                elif a.name.split(".")[0] in namespaces:
-                    roots.append((a.name.split(".")[0], a.name, None))
-        elif not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            for field in ("body", "orelse", "finalbody", "handlers"):
-                todo.extend(getattr(stmt, field, None) or ())
-    return roots
-
-
-def _live_roots(tree, namespaces):
+def _live_roots(source, namespaces):
     """(local name, object) of each module-level value the script imports."""
     found = []
-    for local, module_name, attr in import_roots(tree, namespaces):
+    for local, module_name, attr in source.import_roots(namespaces):
         module = sys.modules.get(module_name)
         if module is None:
             continue
@@ -182,11 +160,11 @@ def _expand(obj, namespaces):
     return None, None
 
 
-def before(tree, namespaces):
+def before(source, namespaces):
     """Copies of the containers the script can reach through its imports (see the module doc)."""
     run = Run()
     namespaces = set(namespaces)
-    run.roots = _live_roots(tree, namespaces)
+    run.roots = _live_roots(source, namespaces)
     level = [v for _, v in run.roots]
     seen = set()
     for depth in range(DEPTH + 2):
@@ -322,14 +300,14 @@ def undo(run):
     run.entries = {}
 
 
-def record(validate, globals, tree, namespaces):
+def record(validate, globals, source, namespaces):
     """Takes the copies now (right before the candidate's module-level code runs) and wraps
     the validate callback, which runs right after it: the contribution is computed first."""
     marker = globals.get(MARKER)
     if marker is None:
         return validate
     try:
-        marker.contrib = before(tree, namespaces)
+        marker.contrib = before(source, namespaces)
     except Exception as err:  # noqa: BLE001 - relive's own failure never rejects a candidate
         marker.contrib = None
         _log().warning("%s: R8b: cannot copy what the script can reach (%s: %s)", marker.path, type(err).__name__, err)

@@ -3,7 +3,8 @@
 //! A script *depends on* the scripts whose names it imports at module level from a relive
 //! namespace, in any import form (`from game import LIMIT`, `from game.lib import n as foo`,
 //! `import game.lib`, `from game import lib`); a test file's imports count for its script.
-//! Read from syntax trees (`import_targets` in `batch.py`), never by running anything.
+//! Read from syntax trees (`Source.import_targets` in `source.py` for scripts,
+//! `import_targets` in `batch.py` for test files), never by running anything.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -20,9 +21,9 @@ pub(crate) struct Imports {
 }
 
 impl Imports {
-    /// The imports of a parsed script (its syntax tree).
-    pub(crate) fn of_tree(py: Python<'_>, tree: &Bound<'_, PyAny>) -> PyResult<Imports> {
-        super::batch_helper::import_targets(py, tree)
+    /// The imports of a compiled script (its pieces, `source.py`).
+    pub(crate) fn of_source(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<Imports> {
+        super::batch_helper::import_targets(py, source)
     }
 
     /// The imports of a file on disk (a test file); none when it does not parse.

@@ -255,11 +255,11 @@ impl Reloader {
                         version: 1,
                         contributions: attempt.contributions.clone(),
                         bytes: std::mem::take(&mut attempt.bytes),
-                        text: attempt.compiled.as_ref().map(|c| c.text.clone()).unwrap_or_default(),
+                        source: attempt.compiled.as_ref().expect("ran, so compiled").source.clone_ref(py),
                         imports: attempt
                             .compiled
                             .as_ref()
-                            .and_then(|c| Imports::of_tree(py, c.tree.bind(py)).ok())
+                            .and_then(|c| Imports::of_source(py, c.source.bind(py)).ok())
                             .unwrap_or_default(),
                         test_imports: Imports::of_test_file(py, &attempt.found.file),
                     };
@@ -370,7 +370,7 @@ impl Attempt {
                 return;
             }
         };
-        match script::compile(py, &self.found.file, &bytes) {
+        match script::compile(py, &self.found.file, &bytes, None) {
             Ok(compiled) => self.compiled = Some(compiled),
             Err(problem) => self.problem = Some(problem),
         }

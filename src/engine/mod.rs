@@ -33,6 +33,7 @@ mod pump;
 mod reload;
 mod resolve;
 mod script;
+mod split;
 mod update;
 mod verify;
 
@@ -237,8 +238,9 @@ struct Script {
     contributions: Vec<String>,
     /// The bytes in effect, to tell an identical write (R11).
     bytes: Vec<u8>,
-    /// The decoded source in effect, for R8's statement comparison.
-    text: String,
+    /// The source in effect as pieces (`source.py`), for R8's statement comparison and for
+    /// compiling only what the next version changes.
+    source: Py<PyAny>,
     /// What it imports at module level (R15's graph).
     imports: dependents::Imports,
     /// What its test file imports at module level (R15's graph).

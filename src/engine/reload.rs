@@ -202,7 +202,8 @@ impl Reloader {
                 continue;
             }
             let read_ms = elapsed_ms(start);
-            match script::compile(py, &change.found.file, &bytes) {
+            let previous = self.scripts.get(&change.found.file).map(|s| &s.source);
+            match script::compile(py, &change.found.file, &bytes, previous) {
                 Ok(compiled) => {
                     let kind = self.kind_of(&change);
                     let mut member = Member::new(change, bytes, Some(compiled), Role::Changed, kind);
@@ -376,7 +377,7 @@ impl Reloader {
                     continue;
                 }
                 let Ok(bytes) = script::read(&file, self.config.size_limit) else { continue };
-                let Ok(compiled) = script::compile(py, &file, &bytes) else { continue };
+                let Ok(compiled) = script::compile(py, &file, &bytes, None) else { continue };
                 let kind = self.kind_of(&change);
                 let member = Member::new(change, bytes, Some(compiled), Role::Changed, kind);
                 let done = self.run_members(py, vec![member], false)?;

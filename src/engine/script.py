@@ -1,13 +1,11 @@
-"""Python-side helpers for one script: decode, parse, compile, export rules, waits.
+"""Python-side helpers for one script: decode, fresh globals, export rules, waits.
 
 Loaded once by src/engine/script.rs. Rust passes values in as arguments; nothing here keeps
 state except the `Registry` objects Rust creates and owns, one per reloader.
 """
 
-import ast
 import builtins
 import io
-import re
 import tokenize
 import types
 import unittest
@@ -58,10 +56,6 @@ class Registry:
             self.contributed.pop(key, None)
 
 
-class RelativeImportError(SyntaxError):
-    """A relative import in a script (L3): scripts import namespaces by absolute name."""
-
-
 class UndecodableSource(ValueError):
     """Source bytes that are not text in their declared (or default) encoding (E1)."""
 
@@ -93,80 +87,6 @@ def new_globals(namespace, path, display_path):
         "__doc__": None,
         MARKER: GlobalsMarker(display_path),
     }
-
-
-def parse(text, filename):
-    """Parse and compile a script.
-
-    Returns (code, text, tree, bindings, imported, imports): the names its top-level statements bind
-    other than by importing, the names only import statements bind, and the
-    (module, name) pairs of its top-level `from MODULE import NAME` statements (L4, L6).
-    """
-    tree = ast.parse(text, filename, "exec")
-    _reject_relative_imports(tree, filename, text)
-    bindings, imported, imports = set(), set(), []
-    _scan(tree.body, bindings, imported, imports)
-    code = compile(tree, filename, "exec", dont_inherit=True)
-    return code, text, tree, sorted(bindings), sorted(imported - bindings), imports
-
-
-_RELATIVE_IMPORT = re.compile(r"\bfrom\s+\.")
-
-
-def _reject_relative_imports(tree, filename, text):
-    if not _RELATIVE_IMPORT.search(text):
-        return
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.level:
-            dots = "." * node.level
-            line = text.splitlines()[node.lineno - 1] if node.lineno else None
-            raise RelativeImportError(
-                f"relative import 'from {dots}{node.module or ''} import ...' is not supported "
-                "in relive scripts; import the namespace by its full name",
-                (filename, node.lineno, node.col_offset + 1, line),
-            )
-
-
-def _scan(body, bindings, imported, imports):
-    """Top-level bindings and imports, looking inside if/try/with/for/while but not defs."""
-    for stmt in body:
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bindings.add(stmt.name)
-        elif isinstance(stmt, ast.Import):
-            for alias in stmt.names:
-                imported.add(alias.asname or alias.name.split(".")[0])
-        elif isinstance(stmt, ast.ImportFrom):
-            for alias in stmt.names:
-                if alias.name != "*":
-                    imported.add(alias.asname or alias.name)
-                imports.append((stmt.module or "", alias.name))
-        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            for target in targets:
-                _names(target, bindings)
-        elif isinstance(stmt, (ast.For, ast.AsyncFor)):
-            _names(stmt.target, bindings)
-        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
-            for item in stmt.items:
-                if item.optional_vars is not None:
-                    _names(item.optional_vars, bindings)
-        elif isinstance(stmt, ast.Try):
-            for handler in stmt.handlers:
-                if handler.name:
-                    bindings.add(handler.name)
-        for field in ("body", "orelse", "finalbody"):
-            inner = getattr(stmt, field, None)
-            if inner and not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                _scan(inner, bindings, imported, imports)
-        if isinstance(stmt, ast.Try):
-            for handler in stmt.handlers:
-                _scan(handler.body, bindings, imported, imports)
-
-
-def _names(target, bindings):
-    for node in ast.walk(target):
-        if isinstance(node, ast.Name):
-            bindings.add(node.id)
 
 
 def exports(g, namespace, registry, imported):

@@ -7,22 +7,22 @@
 use std::path::Path;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PySet};
+use pyo3::types::{PyDict, PySet, PyString, PyTuple};
 
 use crate::python::{Helper, PyFailure};
 use crate::report::{ScriptProblem, Wait};
 
 static HELPER: Helper = Helper::new(include_str!("script.py"), c"src/engine/script.py", c"_relive_script");
+static SOURCE: Helper = Helper::new(include_str!("source.py"), c"src/engine/source.py", c"_relive_source");
 
 /// A compiled script, ready to execute any number of times.
 #[derive(Debug)]
 pub(crate) struct Compiled {
-    /// The code object.
-    pub(crate) code: Py<PyAny>,
-    /// The decoded source, for R8's statement comparison on the next reload.
-    pub(crate) text: String,
-    /// Its syntax tree, so R8's comparison does not parse it again.
-    pub(crate) tree: Py<PyAny>,
+    /// Its code objects, one per piece (`source.py`), to run in order into one globals dict.
+    pub(crate) code: Py<PyTuple>,
+    /// Its pieces (`source.py`): compared on the next reload (R8), which compiles only the
+    /// pieces that changed.
+    pub(crate) source: Py<PyAny>,
     /// Names its top-level statements bind other than by importing (L6 cycles, order).
     pub(crate) bindings: Vec<String>,
     /// Names only its import statements bind: never exported (L4).
@@ -146,24 +146,39 @@ fn is_settled(before: &std::fs::Metadata, after: &std::fs::Metadata, read: u64) 
 }
 
 /// Decodes (PEP 263 cookie, BOM, else UTF-8), parses and compiles with the real file name,
-/// so tracebacks show the script's own lines (L3, E1).
-pub(crate) fn compile(py: Python<'_>, file: &Path, bytes: &[u8]) -> Result<Compiled, ScriptProblem> {
+/// so tracebacks show the script's own lines (L3, E1). Only the pieces whose text is not in
+/// `previous` (the source of the version before) are parsed and compiled (issue 17).
+pub(crate) fn compile(
+    py: Python<'_>,
+    file: &Path,
+    bytes: &[u8],
+    previous: Option<&Py<PyAny>>,
+) -> Result<Compiled, ScriptProblem> {
     let helper = HELPER.module(py);
     let filename = file.to_string_lossy();
     let text = helper
         .call_method1("decode", (pyo3::types::PyBytes::new(py, bytes), &filename))
         .map_err(|err| ScriptProblem::Undecodable { message: PyFailure::from_err(py, &err).message })?;
-    let parsed = helper.call_method1("parse", (text, &filename)).map_err(|err| ScriptProblem::Error {
-        failure: Box::new(PyFailure::locate(py, &err, Some(&filename))),
-    })?;
-    let (code, text, tree, bindings, imported, imports) = parsed
-        .extract::<(Py<PyAny>, String, Py<PyAny>, Vec<String>, Vec<String>, Vec<(String, String)>)>()
+    let starts: Vec<(u32, usize)> = match text.cast::<PyString>().ok().and_then(|t| t.to_str().ok()) {
+        Some(text) => super::split::statement_starts(text).into_iter().map(|s| (s.line, s.offset)).collect(),
+        None => vec![(1, 0)],
+    };
+    let built = source_module(py)
+        .call_method1("compiled", (text, starts, &filename, previous.map(|p| p.bind(py))))
+        .map_err(|err| ScriptProblem::Error {
+            failure: Box::new(PyFailure::locate(py, &err, Some(&filename))),
+        })?;
+    let (source, code, bindings, imported, imports) = built
+        .extract::<(Py<PyAny>, Py<PyTuple>, Vec<String>, Vec<String>, Vec<(String, String)>)>()
         .map_err(|err| ScriptProblem::Error { failure: Box::new(PyFailure::from_err(py, &err)) })?;
-    // T8: the file's tests are compiled with introspecting asserts; the rest as written.
-    let code = crate::testing::plain::rewrite_asserts(py, &tree, &filename)
-        .map_err(|err| ScriptProblem::Error { failure: Box::new(PyFailure::from_err(py, &err)) })?
-        .unwrap_or(code);
-    Ok(Compiled { code, text, tree, bindings, imported, imports })
+    Ok(Compiled { code, source, bindings, imported, imports })
+}
+
+/// `source.py`, loaded after the helpers it imports.
+fn source_module(py: Python<'_>) -> &Bound<'_, PyModule> {
+    crate::testing::plain::module(py);
+    super::update::state_rule_module(py);
+    SOURCE.module(py)
 }
 
 /// Decodes (PEP 263 cookie, BOM, else UTF-8) and compiles `bytes` as relive would load
@@ -173,7 +188,7 @@ pub(crate) fn compile(py: Python<'_>, file: &Path, bytes: &[u8]) -> Result<Compi
 /// # Errors
 /// The script problem a load would report: undecodable bytes, a syntax error.
 pub fn check_source(file: &Path, bytes: &[u8]) -> Result<(), ScriptProblem> {
-    crate::python::attach(|py| compile(py, file, bytes).map(drop))
+    crate::python::attach(|py| compile(py, file, bytes, None).map(drop))
 }
 
 /// Fresh globals for one execution of a script, with relive's marker in it (L3, R12).
@@ -296,7 +311,7 @@ mod tests {
     fn parse_reports_bindings_and_imports() {
         crate::python::attach(|py| {
             let src = b"from game.ai import Brain, Eye as E\nimport os.path\nX = 1\nif X:\n    Y, Z = 2, 3\ndef f():\n    W = 1\nclass C: pass\n";
-            let compiled = compile(py, Path::new("t.py"), src).unwrap();
+            let compiled = compile(py, Path::new("t.py"), src, None).unwrap();
             assert_eq!(compiled.bindings, ["C", "X", "Y", "Z", "f"]);
             assert_eq!(compiled.imported, ["Brain", "E", "os"]);
             assert_eq!(

@@ -89,12 +89,6 @@ def _mutates(stmt):
     return names
 
 
-# Statement summaries by source digest, most recent last (R8, R12). Only fingerprints and
-# name sets are kept, never syntax trees or source text: a summary is a small fraction of
-# the script it describes, and the version a reload replaces is dropped (see kept_names),
-# so memory stays flat across any number of reloads.
-_STATEMENTS = collections.OrderedDict()
-_CACHED_SOURCES = 8
 _NO_NAMES = frozenset()
 
 
@@ -106,62 +100,37 @@ def _names(names):
     return frozenset(names) if names else _NO_NAMES
 
 
-def _statements(source, tree=None):
-    """(fingerprint, kind, binds, reads, mutates) per top-level statement. Cached by the
-    source's digest, so the version in effect is parsed once, when it was the new version.
+def summarize(node, lines, first_line):
+    """(fingerprint, kind, binds, reads, mutates) of one top-level statement; `lines` are
+    the lines of the piece of source it is in, which starts at line `first_line`.
 
-    A value statement's fingerprint is the digest of its syntax tree without positions
-    (R8). A `def` or `class` is fingerprinted by its source text, which is much cheaper; an
-    edit that only touches its whitespace or comments then counts as a change, which can
-    only make R8 keep fewer values, never more.
+    Only fingerprints and name sets are kept, never syntax trees or source text, so a
+    summary is a small fraction of the statement it describes (R12). A value statement's
+    fingerprint is the digest of its syntax tree without positions (R8). A `def` or `class`
+    is fingerprinted by its source text, which is much cheaper; an edit that only touches
+    its whitespace or comments then counts as a change, which can only make R8 keep fewer
+    values, never more.
     """
-    key = _digest(source)
-    cached = _STATEMENTS.get(key)
-    if cached is not None:
-        _STATEMENTS.move_to_end(key)
-        return cached
-    if tree is None:
-        tree = ast.parse(source)
-    lines = source.splitlines(keepends=True)
-    statements = []
-    for node in tree.body:
-        kind = _stmt_kind(node)
-        if kind == "value":
-            fingerprint = _digest(ast.dump(node, include_attributes=False))
-        else:
-            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
-            fingerprint = _digest(kind + ":" + "".join(lines[first - 1 : node.end_lineno]))
-        # Only value statements can be kept, so only their reads matter.
-        reads = _names(_reads(node)) if kind == "value" else _NO_NAMES
-        summary = (fingerprint, kind, _names(_binds(node)), reads, _names(_mutates(node)))
-        statements.append(summary)
-    statements = tuple(statements)
-    _STATEMENTS[key] = statements
-    while len(_STATEMENTS) > _CACHED_SOURCES:
-        _STATEMENTS.popitem(last=False)
-    return statements
+    kind = _stmt_kind(node)
+    if kind == "value":
+        fingerprint = _digest(ast.dump(node, include_attributes=False))
+    else:
+        first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+        text = "".join(lines[first - first_line : node.end_lineno - first_line + 1])
+        fingerprint = _digest(kind + ":" + text)
+    # Only value statements can be kept, so only their reads matter.
+    reads = _names(_reads(node)) if kind == "value" else _NO_NAMES
+    return (fingerprint, kind, _names(_binds(node)), reads, _names(_mutates(node)))
 
 
-def cached_sources():
-    """How many sources the statement cache holds (for tests of R12)."""
-    return len(_STATEMENTS)
-
-
-def kept_names(old_source, new_source, new_tree=None):
-    """Names whose current objects survive the reload (R8's state rule).
+def kept_names(old, new):
+    """Names whose current objects survive the reload (R8's state rule), from the statement
+    summaries (`summarize`) of the version in effect and of the new one, in order.
 
     A name's binding statements are compared in order (swapping `x = 1` and `x = 2` is a
     change). A statement that only mutates a name (`CONFIG["a"] = 2`, `LOG.append(x)`) does
     not un-keep it: R8a merges what the script left in the object into the kept one. Such a
-    changed mutation does count as a change for statements that read the name.
-
-    Afterwards only the new version's summary stays cached: the old one is either replaced
-    (the new version is applied) or still in effect and parsed again if the candidate is
-    rejected and another comes, which keeps memory flat per reload (R12)."""
-    old = _statements(old_source)
-    new = _statements(new_source, new_tree)
-    if old is not new:
-        _STATEMENTS.pop(_digest(old_source), None)
+    changed mutation does count as a change for statements that read the name."""
     old_seq = _binding_sequences(old)
     new_seq = _binding_sequences(new)
     # Names whose binding statements differ, in order. A changed class statement does not

@@ -146,7 +146,6 @@ def apply(
     registry,
     old_source,
     new_source,
-    new_tree,
     imported,
     exports_old,
     exports_new,
@@ -163,8 +162,8 @@ def apply(
     applying = Apply(namespace, module, retained, candidate, registry, journal)
     batch.share(applying)
     try:
-        kept = kept_names(old_source, new_source, new_tree)
-        kept = batch.adjust(applying, kept, new_source, new_tree)
+        kept = kept_names(old_source.summaries(), new_source.summaries())
+        kept = batch.adjust(applying, kept, new_source)
         summary = applying.run(kept, imported, exports_old, exports_new, prune)
     finally:
         applying.merged = applying.live_digests = None

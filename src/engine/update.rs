@@ -40,6 +40,11 @@ static CONTRIB_APPLY: Helper =
 static SHAPE_CHANGE: Helper =
     Helper::new(include_str!("shape_change.py"), c"src/engine/shape_change.py", c"_relive_shape_change");
 
+/// `state_rule.py` (R8's summaries of statements, used by `source.py`).
+pub(crate) fn state_rule_module(py: Python<'_>) -> &Bound<'_, PyModule> {
+    STATE_RULE.module(py)
+}
+
 /// `update.py`, loaded after the modules it imports.
 pub(crate) fn update_module(py: Python<'_>) -> &Bound<'_, PyModule> {
     JOURNAL.module(py);
@@ -68,11 +73,11 @@ pub(crate) fn snapshot_before<'py>(
     validate: &Bound<'py, PyAny>,
     imported: &[String],
     globals: &Bound<'py, PyDict>,
-    tree: &Bound<'py, PyAny>,
+    source: &Bound<'py, PyAny>,
     namespaces: Vec<String>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let validate = FINGERPRINT.module(py).call_method1("snapshot_before", (validate, imported.to_vec()))?;
-    CONTRIB.module(py).call_method1("record", (validate, globals, tree, namespaces))
+    CONTRIB.module(py).call_method1("record", (validate, globals, source, namespaces))
 }
 
 /// R8b: whether the candidate in `globals` changed something beyond the tracked depth (the
@@ -100,9 +105,9 @@ pub(crate) struct Candidate<'a, 'py> {
     pub(crate) retained: &'a Bound<'py, PyDict>,
     pub(crate) candidate: &'a Bound<'py, PyDict>,
     pub(crate) registry: &'a Bound<'py, PyAny>,
-    pub(crate) old_source: &'a str,
-    pub(crate) new_source: &'a str,
-    pub(crate) new_tree: &'a Bound<'py, PyAny>,
+    /// The pieces of the version in effect and of the candidate (`source.py`, R8).
+    pub(crate) old_source: &'a Bound<'py, PyAny>,
+    pub(crate) new_source: &'a Bound<'py, PyAny>,
     /// Names only the candidate's import statements bind: live already, never walked.
     pub(crate) imported: &'a [String],
     pub(crate) exports_old: &'a [String],
@@ -140,7 +145,6 @@ pub(crate) fn apply_update<'py>(py: Python<'py>, c: &Candidate<'_, 'py>) -> Resu
         kwargs.set_item("registry", c.registry)?;
         kwargs.set_item("old_source", c.old_source)?;
         kwargs.set_item("new_source", c.new_source)?;
-        kwargs.set_item("new_tree", c.new_tree)?;
         kwargs.set_item("imported", c.imported.to_vec())?;
         kwargs.set_item("exports_old", c.exports_old.to_vec())?;
         kwargs.set_item("exports_new", c.exports_new.to_vec())?;
@@ -279,8 +283,17 @@ mod tests {
 
     fn kept(old: &str, new: &str) -> Vec<String> {
         crate::python::attach(|py| {
-            let names: std::collections::BTreeSet<String> =
-                STATE_RULE.module(py).call_method1("kept_names", (old, new)).unwrap().extract().unwrap();
+            let summaries = |text: &str| {
+                let compiled =
+                    super::super::script::compile(py, std::path::Path::new("t.py"), text.as_bytes(), None);
+                compiled.unwrap().source.bind(py).call_method0("summaries").unwrap()
+            };
+            let names: std::collections::BTreeSet<String> = STATE_RULE
+                .module(py)
+                .call_method1("kept_names", (summaries(old), summaries(new)))
+                .unwrap()
+                .extract()
+                .unwrap();
             names.into_iter().collect()
         })
     }

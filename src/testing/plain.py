@@ -3,9 +3,9 @@ unittest cases, and assertion introspection.
 
 Loaded once by src/testing/plain.rs. `collect` finds the plain tests a globals dict
 defines and wraps each as a `unittest.TestCase`, so they run, skip, time out and report
-like any other test (runner.py runs them). `rewrite` takes a script's or test file's syntax
-tree and, when it defines tests (module-level `test*` functions, `Test*` classes), returns
-the code of a copy in which each bare `assert` inside those tests keeps the values it
+like any other test (runner.py runs them). `rewrite_statement` takes a top-level statement
+of a script or test file and, when it defines a test (a module-level `test*` function, a
+`Test*` class), returns a copy in which each bare `assert` inside keeps the values it
 compared, so `assert add(1, 2) == 4` fails with `assert 3 == 4 (where 3 = add(1, 2))`. Everything else compiles
 exactly as written: asserts in the program's own code are never touched, and the tree the
 caller holds (R8 compares it) is not changed.
@@ -47,20 +47,17 @@ def is_test_class_name(name):
     return name.startswith("Test")
 
 
-def rewrite(tree, filename):
-    """The code of `tree` with the asserts of its tests introspecting, or None when it has
-    no test that asserts (then the caller's own code object is already right)."""
-    body, changed = [], False
-    for node in tree.body:
-        if _is_test_definition(node) and _has_assert(node):
-            node = _Rewriter().visit(copy.deepcopy(node))
-            changed = True
-        body.append(node)
-    if not changed:
-        return None
-    module = ast.Module(body=body, type_ignores=[])
-    ast.fix_missing_locations(module)
-    return compile(module, filename, "exec", dont_inherit=True)
+def is_rewritten(node):
+    """Whether `rewrite_statement` changes a top-level statement: a test that asserts."""
+    return _is_test_definition(node) and _has_assert(node)
+
+
+def rewrite_statement(node):
+    """A top-level statement with the asserts of its tests introspecting (a changed copy),
+    or the statement itself when it is not a test that asserts."""
+    if not is_rewritten(node):
+        return node
+    return ast.fix_missing_locations(_Rewriter().visit(copy.deepcopy(node)))
 
 
 def _is_test_definition(node):

@@ -2,8 +2,8 @@
 //!
 //! `plain.py` collects `test*` functions and `Test*` classes as unittest cases (called by
 //! `runner.py`, which imports it) and rewrites the bare asserts of those tests so a failure
-//! shows the values compared. This file loads it and compiles a file's tests with that
-//! rewrite; everything that is not a test keeps the code Python compiles for it.
+//! shows the values compared. This file loads it; `engine/source.py` compiles each test definition of a file
+//! with that rewrite, and everything that is not a test as written.
 
 use pyo3::prelude::*;
 
@@ -27,28 +27,21 @@ pub(crate) fn module(py: Python<'_>) -> &Bound<'_, PyModule> {
     module
 }
 
-/// The code of `tree` with the asserts of its tests rewritten, or `None` when it has no
-/// test that asserts.
-pub(crate) fn rewrite_asserts(
-    py: Python<'_>,
-    tree: &Py<PyAny>,
-    filename: &str,
-) -> PyResult<Option<Py<PyAny>>> {
-    let code = module(py).call_method1(pyo3::intern!(py, "rewrite"), (tree.bind(py), filename))?;
-    Ok((!code.is_none()).then(|| code.unbind()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Runs `test_it` of `src`, compiled statement by statement as `source.py` does.
     fn run_plain(py: Python<'_>, src: &str) -> String {
-        let tree = py.import("ast").unwrap().call_method1("parse", (src,)).unwrap().unbind();
-        let code = rewrite_asserts(py, &tree, "t.py").unwrap().expect("the file has a test that asserts");
         let globals = pyo3::types::PyDict::new(py);
-        let builtins = py.import("builtins").unwrap();
-        globals.set_item("__builtins__", builtins).unwrap();
-        py.import("builtins").unwrap().getattr("exec").unwrap().call1((code.bind(py), &globals)).unwrap();
+        globals.set_item("rewrite_statement", module(py).getattr("rewrite_statement").unwrap()).unwrap();
+        globals.set_item("src", src).unwrap();
+        py.run(
+            c"import ast\ntree = ast.parse(src)\ntree.body = [rewrite_statement(n) for n in tree.body]\nexec(compile(tree, 't.py', 'exec'), globals())",
+            Some(&globals),
+            None,
+        )
+        .unwrap();
         let err = globals.get_item("test_it").unwrap().unwrap().call0().unwrap_err();
         err.value(py).str().unwrap().to_string()
     }
@@ -80,12 +73,17 @@ mod tests {
     #[test]
     fn t8_only_tests_are_rewritten() {
         crate::python::attach(|py| {
-            let tree = py
-                .import("ast")
-                .unwrap()
-                .call_method1("parse", ("def helper():\n    assert 1 == 2\n",))
-                .unwrap();
-            assert!(rewrite_asserts(py, &tree.unbind(), "t.py").unwrap().is_none());
+            let parsed = |src: &str| {
+                let tree = py.import("ast").unwrap().call_method1("parse", (src,)).unwrap();
+                tree.getattr("body").unwrap().get_item(0).unwrap()
+            };
+            let rewrite = |node: &Bound<'_, PyAny>| {
+                module(py).call_method1("rewrite_statement", (node,)).unwrap().unbind().into_bound(py)
+            };
+            let helper = parsed("def helper():\n    assert 1 == 2\n");
+            assert!(rewrite(&helper).is(&helper), "a helper's asserts are its own");
+            let test = parsed("def test_it():\n    assert 1 == 2\n");
+            assert!(!rewrite(&test).is(&test), "a test's asserts are rewritten (on a copy)");
         });
     }
 }

@@ -152,7 +152,7 @@ class Deadline:
 
 
 def run(code, candidate, test_code, test_path, tests_enabled, deadline, validate, view, join, namespaces):
-    """Execute `code` into `candidate`, validate it (R13), then run its tests. With a `view`
+    """Execute `code` (code objects, in order) into `candidate`, validate it (R13), then run its tests. With a `view`
     (T1, R15: the batch's candidates seen through their namespaces), everything runs inside
     it, and once validated the candidate joins it: `join` is (namespace, exports, own).
 
@@ -163,7 +163,8 @@ def run(code, candidate, test_code, test_path, tests_enabled, deadline, validate
     if view is not None:
         view.enter()
     try:
-        exec(code, candidate)
+        for part in code:
+            exec(part, candidate)
         if validate is not None:
             phase = deadline.phase = "validate"
             validate(candidate)
@@ -222,7 +223,8 @@ def _run_tests(g, test_code, test_path, deadline, namespaces):
         test_globals.pop(MARKER, None)
         test_globals["__file__"] = test_path
         try:
-            exec(test_code, test_globals)
+            for part in test_code:
+                exec(part, test_globals)
         except ScriptTimeout:
             raise
         except BaseException as exc:  # noqa: B036

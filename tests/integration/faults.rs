@@ -398,26 +398,34 @@ fn stop_relive_watch_during_a_long_test(signal: &str) {
     assert_eq!(rest.last().map(String::as_str), Some("stopped"), "{rest:?}");
 }
 
+/// What relive keeps of a script's source between reloads (its pieces, `source.py`):
+/// code objects, fingerprints and name sets, never syntax trees; one set per script, not
+/// one per reload (R12, issue 17).
 #[test]
-fn r12_the_statement_cache_keeps_fingerprints_not_syntax_trees_and_does_not_grow() {
+fn r12_a_scripts_pieces_keep_no_syntax_trees_and_do_not_grow() {
     let _py = python_lock();
     let dir = ScriptDir::new();
     let script = |v: usize| format!("VERSION = {v}\nTABLE = {{'a': [1, 2]}}\ndef f():\n    return {v}\n");
     dir.write("a.py", &script(0));
     let mut r = Reloader::builder().tests(false).build().unwrap();
     assert_eq!(r.add_directory("game", dir.path()).unwrap().outcome, Outcome::Loaded);
-    let mut sizes = Vec::new();
+    let live_pieces = "(__import__('gc').collect(), sum(1 for o in __import__('gc').get_objects() \
+         if type(o).__name__ == 'Piece' and type(o).__module__ == '_relive_source'))[1]";
+    let mut counts = Vec::new();
     for v in 1..=40 {
         dir.write("a.py", &script(v));
         assert_eq!(r.reload(dir.path().join("a.py")).unwrap().outcome, Outcome::Reloaded);
-        sizes.push(eval::<usize>("sys.modules['_relive_state_rule'].cached_sources()"));
+        counts.push(eval::<usize>(live_pieces));
     }
-    // The cache is process-wide (other tests' scripts may sit in it): what matters is that
-    // reloading one script replaces its entry instead of adding one per reload.
-    assert!(sizes.iter().all(|&n| n == sizes[0]), "the cache grew with reloads: {sizes:?}");
+    assert!(counts[0] >= 3, "the script's statements are pieces: {counts:?}");
+    assert!(counts.iter().all(|&n| n == counts[0]), "pieces grew with reloads: {counts:?}");
+    // Everything a piece reaches, a few levels down: no syntax tree node among it.
     assert!(eval::<bool>(
-        "all(not isinstance(x, __import__('ast').AST) and not isinstance(x, str) or x in ('value', 'def', 'class') \
-         for entry in sys.modules['_relive_state_rule']._STATEMENTS.values() for s in entry for x in s)"
+        "(lambda gc, ast: (lambda pieces: not any(isinstance(x, ast.AST) \
+           for p in pieces for a in gc.get_referents(p) for b in [a, *gc.get_referents(a)] \
+           for x in [b, *gc.get_referents(b)]))([o for o in gc.get_objects() \
+           if type(o).__name__ == 'Piece' and type(o).__module__ == '_relive_source']))\
+         (__import__('gc'), __import__('ast'))"
     ));
 }
 

@@ -1,0 +1,402 @@
+"""A script's source as pieces, one per top-level statement, each parsed and compiled once
+(issue 17: a reload costs what the change costs).
+
+Loaded by src/engine/script.rs after state_rule.py and plain.py, which it uses. `build`
+takes a script's text, where its statements start (src/engine/split.rs) and the `Source`
+of the version before. A piece whose text did not change keeps its code object (moved when
+its lines moved) and what the engine read from its syntax tree; only changed and new pieces
+are parsed and compiled. When that cannot be done exactly (a piece does not parse on its
+own, a `__future__` import out of place), the whole text is parsed as one, as a fresh load
+parses it: the result is the same, only slower.
+
+Executing a `Source` runs its pieces' code objects in order into one globals dict, which is
+what running the module's code does: a piece that is not the first one never sets
+`__doc__`, and `__annotations__` is set up first when any piece annotates.
+"""
+
+import __future__
+import ast
+import re
+import types
+
+from _relive_plain import is_rewritten, rewrite_statement
+from _relive_state_rule import summarize
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+_RELATIVE_IMPORT = re.compile(r"\bfrom\s+\.")
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_ANNOTATIONS_SETUP = None
+
+
+class RelativeImportError(SyntaxError):
+    """A relative import in a script (L3): scripts import namespaces by absolute name."""
+
+
+class Facts:
+    """What the engine reads from one piece's syntax tree (positions play no part)."""
+
+    __slots__ = (
+        "summaries",
+        "bindings",
+        "imported",
+        "from_imports",
+        "module_imports",
+        "values",
+        "annotates",
+        "future",
+    )
+
+    def __init__(self, nodes, lines, first_line):
+        self.summaries = tuple(summarize(node, lines, first_line) for node in nodes)
+        bindings, imported, from_imports, module_imports = set(), set(), [], []
+        for stmt in _module_level(nodes):
+            _scan(stmt, bindings, imported, from_imports, module_imports)
+        self.bindings = frozenset(bindings)
+        self.imported = frozenset(imported)
+        self.from_imports = tuple(from_imports)  # (module, name, asname, level)
+        self.module_imports = tuple(module_imports)  # (name, asname)
+        self.values = tuple(_value_statement(node) for node in nodes if not isinstance(node, _DEFS))
+        self.annotates = any(isinstance(stmt, ast.AnnAssign) for stmt in _module_level(nodes))
+        self.future = tuple(
+            alias.name
+            for node in nodes
+            if isinstance(node, ast.ImportFrom) and node.module == "__future__"
+            for alias in node.names
+        )
+
+
+class Piece:
+    """One top-level statement, with the decorators before it and the comments after it
+    (or a few statements the splitter did not tell apart)."""
+
+    __slots__ = ("text", "line", "first", "flags", "code", "facts")
+
+    def __init__(self, text, line, first, flags, code, facts):
+        self.text = text
+        self.line = line
+        self.first = first  # compiled as the module's first piece (its docstring counts)
+        self.flags = flags
+        self.code = code
+        self.facts = facts
+
+
+class Source:
+    """A script's text as pieces, ready to run and to compare with the next version."""
+
+    __slots__ = ("pieces", "flags", "__weakref__")
+
+    def __init__(self, pieces, flags):
+        self.pieces = pieces
+        self.flags = flags
+
+    def code(self):
+        """The code objects to run in order into one globals dict."""
+        parts = tuple(p.code for p in self.pieces)
+        if any(p.facts.annotates for p in self.pieces[1:]):
+            return (_annotations_setup(),) + parts
+        return parts
+
+    def summaries(self):
+        """R8's statement summaries, in order (state_rule.py)."""
+        return [s for p in self.pieces for s in p.facts.summaries]
+
+    def bindings(self):
+        """Names its module-level statements bind other than by importing, sorted."""
+        return sorted(set().union(*(p.facts.bindings for p in self.pieces)))
+
+    def imported(self):
+        """Names only its import statements bind, sorted (never exported, L4)."""
+        imported = set().union(*(p.facts.imported for p in self.pieces))
+        return sorted(imported - set().union(*(p.facts.bindings for p in self.pieces)))
+
+    def from_imports(self):
+        return [i for p in self.pieces for i in p.facts.from_imports]
+
+    def imports(self):
+        """(module, name) of its module-level `from MODULE import NAME` statements (L6)."""
+        return [(module or "", name) for module, name, _, _ in self.from_imports()]
+
+    def import_targets(self):
+        """([(module, name)] of `from module import name`, [module] of `import module`)."""
+        names = [(module, name) for module, name, _, level in self.from_imports() if not level and module]
+        modules = [name for p in self.pieces for name, _ in p.facts.module_imports]
+        return names, modules
+
+    def import_roots(self, namespaces):
+        """(local name, module, attribute or None) of its module-level imports from relive
+        namespaces (R8b)."""
+        roots = []
+        for p in self.pieces:
+            for module, name, asname, level in p.facts.from_imports:
+                if not level and module in namespaces and name != "*":
+                    roots.append((asname or name, module, name))
+            for name, asname in p.facts.module_imports:
+                if name in namespaces and asname:
+                    roots.append((asname, name, None))
+                elif name.split(".")[0] in namespaces:
+                    roots.append((name.split(".")[0], name, None))
+        return roots
+
+    def relive_bindings(self, namespaces):
+        """Names its module-level imports bind from relive namespaces (R15)."""
+        bound = set()
+        for p in self.pieces:
+            for module, name, asname, level in p.facts.from_imports:
+                if not level and module in namespaces and name != "*":
+                    bound.add(asname or name)
+            for name, asname in p.facts.module_imports:
+                if name in namespaces or name.split(".")[0] in namespaces:
+                    bound.add(asname or name.split(".")[0])
+        return bound
+
+    def value_statements(self):
+        """(binds, reads) of each top-level statement that is not a `def` or `class`."""
+        return [v for p in self.pieces for v in p.facts.values]
+
+
+def build(text, starts, filename, previous):
+    """The `Source` of `text`, whose pieces start at `starts` ([(line, offset)], from
+    split.rs), reusing what `previous` (a `Source` or None) compiled. Raises SyntaxError
+    (and RelativeImportError) as compiling the whole text would."""
+    texts = _piece_texts(text, starts)
+    if previous is not None:
+        source = _build_from(previous, texts, starts, filename)
+        if source is not None:
+            return source
+    return _parse_whole(text, texts, starts, filename)
+
+
+def _piece_texts(text, starts):
+    ends = [offset for _, offset in starts[1:]] + [len(text)]
+    return [text[offset:end] for (_, offset), end in zip(starts, ends)]
+
+
+def _build_from(previous, texts, starts, filename):
+    """Pieces that did not change reused, the others compiled; None when a piece does not
+    compile on its own (the caller then parses the whole text)."""
+    known = {p.text: p for p in previous.pieces}
+    flags = previous.flags
+    pieces = []
+    for index, (piece_text, (line, _)) in enumerate(zip(texts, starts)):
+        old = known.get(piece_text)
+        piece = None
+        if old is not None and old.flags == flags and old.first == (index == 0):
+            piece = _moved_piece(old, line)
+        if piece is None:
+            piece = _compile_piece(piece_text, line, index == 0, flags, filename)
+        if piece is None:
+            return None
+        pieces.append(piece)
+    source = Source(pieces, flags)
+    return source if _future_flags(pieces) == flags else None
+
+
+def _moved_piece(old, line):
+    if old.line == line:
+        return old
+    code = _moved(old.code, line - old.line)
+    return None if code is None else Piece(old.text, line, old.first, old.flags, code, old.facts)
+
+
+def _moved(code, delta):
+    """`code` and the code objects in it with their lines moved by `delta`; None when that
+    cannot be done: a class body that records its first line as a constant (3.13's
+    `__firstlineno__`), or a piece compiled with the module's first line."""
+    if delta == 0:
+        return code
+    if "__firstlineno__" in code.co_names or code.co_firstlineno + delta < 1:
+        return None
+    consts = []
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            const = _moved(const, delta)
+            if const is None:
+                return None
+        consts.append(const)
+    return code.replace(co_firstlineno=code.co_firstlineno + delta, co_consts=tuple(consts))
+
+
+def _compile_piece(piece_text, line, first, flags, filename):
+    """A changed or new piece, parsed and compiled on its own at `line`; None when it does
+    not compile alone (the whole text then tells what is wrong, with the right lines)."""
+    try:
+        tree = compile(piece_text, filename, "exec", ast.PyCF_ONLY_AST | flags, dont_inherit=True)
+        if _RELATIVE_IMPORT.search(piece_text) and _relative_import(tree):
+            return None
+        facts = Facts(tree.body, _LINE.findall(piece_text), 1)
+        code = _moved(_code(tree.body, first, flags, filename), line - 1)
+        if code is None:
+            ast.increment_lineno(tree, line - 1)
+            code = _code(tree.body, first, flags, filename)
+    except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
+        return None
+    return Piece(piece_text, line, first, flags, code, facts)
+
+
+def _parse_whole(text, texts, starts, filename):
+    """The whole text parsed as one (a fresh load's errors, with its lines), then cut into
+    pieces where split.rs saw statements start; into one piece if it saw a wrong start."""
+    tree = compile(text, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    _reject_relative_imports(tree, filename, text)
+    groups = _group(tree.body, [line for line, _ in starts])
+    if groups is None or any(_future_flags_of(g) for g in groups[1:]):
+        groups, texts, starts = [tree.body], [text], [(1, 0)]
+    flags = _future_flags_of(groups[0])
+    pieces = []
+    for index, (nodes, piece_text, (line, _)) in enumerate(zip(groups, texts, starts)):
+        facts = Facts(nodes, _LINE.findall(piece_text), line)
+        code = _code_of_text(piece_text, nodes, line, index == 0, flags, filename)
+        pieces.append(Piece(piece_text, line, index == 0, flags, code, facts))
+    return Source(pieces, flags)
+
+
+def _code_of_text(piece_text, nodes, line, first, flags, filename):
+    """A piece's code compiled from its text at line 1 and moved to `line` (so it can move
+    again), or from `nodes`, its statements at their own lines, when it needs rewriting or
+    cannot be moved."""
+    if not _needs_rewrite(nodes, first):
+        code = _moved(compile(piece_text, filename, "exec", flags, dont_inherit=True), line - 1)
+        if code is not None:
+            return code
+    return _code(nodes, first, flags, filename)
+
+
+def _needs_rewrite(nodes, first):
+    return any(map(is_rewritten, nodes)) or (not first and nodes and _is_docstring(nodes[0]))
+
+
+def _group(body, lines):
+    """`body`'s statements by the piece they start in, or None if a piece would start
+    inside a statement or hold none."""
+    first_lines = [min([s.lineno] + [d.lineno for d in getattr(s, "decorator_list", ())]) for s in body]
+    if not set(lines[1:]) <= set(first_lines):
+        return None
+    groups = [[] for _ in lines]
+    piece = 0
+    for stmt, first in zip(body, first_lines):
+        while piece + 1 < len(lines) and first >= lines[piece + 1]:
+            piece += 1
+        groups[piece].append(stmt)
+    return groups
+
+
+def _code(nodes, first, flags, filename):
+    """The code of a piece's statements: a piece that is not the module's first never
+    takes a docstring, and its asserting tests are rewritten (T8)."""
+    nodes = [rewrite_statement(node) for node in nodes]
+    if not first and nodes and _is_docstring(nodes[0]):
+        nodes.insert(0, ast.copy_location(ast.Pass(), nodes[0]))
+    module = ast.Module(body=nodes, type_ignores=[])
+    return compile(module, filename, "exec", flags, dont_inherit=True)
+
+
+def _is_docstring(node):
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
+def _future_flags_of(nodes):
+    flags = 0
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            for alias in node.names:
+                feature = getattr(__future__, alias.name, None)
+                flags |= getattr(feature, "compiler_flag", 0)
+    return flags
+
+
+def _future_flags(pieces):
+    """The `__future__` flags the first piece sets; -1 when another piece imports from
+    `__future__` (only the whole text's compile tells whether that is allowed)."""
+    if any(p.facts.future for p in pieces[1:]):
+        return -1
+    flags = 0
+    for name in pieces[0].facts.future if pieces else ():
+        flags |= getattr(getattr(__future__, name, None), "compiler_flag", 0)
+    return flags
+
+
+def _annotations_setup():
+    """What a module with annotations runs first: an empty `__annotations__`."""
+    global _ANNOTATIONS_SETUP
+    if _ANNOTATIONS_SETUP is None:
+        _ANNOTATIONS_SETUP = compile("__annotations__ = {}", "<relive annotations>", "exec", dont_inherit=True)
+    return _ANNOTATIONS_SETUP
+
+
+def _module_level(nodes):
+    """Statements that run when `nodes` run: into if/try/with/for/while, not into defs."""
+    todo = list(nodes)
+    while todo:
+        stmt = todo.pop(0)
+        yield stmt
+        if isinstance(stmt, _DEFS):
+            continue
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            todo.extend(getattr(stmt, field, None) or ())
+
+
+def _scan(stmt, bindings, imported, from_imports, module_imports):
+    if isinstance(stmt, _DEFS):
+        bindings.add(stmt.name)
+    elif isinstance(stmt, ast.Import):
+        for alias in stmt.names:
+            imported.add(alias.asname or alias.name.split(".")[0])
+            module_imports.append((alias.name, alias.asname))
+    elif isinstance(stmt, ast.ImportFrom):
+        for alias in stmt.names:
+            if alias.name != "*":
+                imported.add(alias.asname or alias.name)
+            from_imports.append((stmt.module, alias.name, alias.asname, stmt.level))
+    elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        for target in targets:
+            _names(target, bindings)
+    elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+        _names(stmt.target, bindings)
+    elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+        for item in stmt.items:
+            if item.optional_vars is not None:
+                _names(item.optional_vars, bindings)
+    elif isinstance(stmt, ast.ExceptHandler) and stmt.name:
+        bindings.add(stmt.name)
+
+
+def _names(target, bindings):
+    for node in ast.walk(target):
+        if isinstance(node, ast.Name):
+            bindings.add(node.id)
+
+
+def _value_statement(stmt):
+    binds, reads = set(), set()
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Name):
+            (binds if isinstance(node.ctx, ast.Store) else reads).add(node.id)
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        binds.update(alias.asname or alias.name.split(".")[0] for alias in stmt.names)
+    return frozenset(binds), frozenset(reads)
+
+
+def _relative_import(tree):
+    return any(isinstance(node, ast.ImportFrom) and node.level for node in ast.walk(tree))
+
+
+def _reject_relative_imports(tree, filename, text):
+    if not _RELATIVE_IMPORT.search(text):
+        return
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            dots = "." * node.level
+            line = text.splitlines()[node.lineno - 1] if node.lineno else None
+            raise RelativeImportError(
+                f"relative import 'from {dots}{node.module or ''} import ...' is not supported "
+                "in relive scripts; import the namespace by its full name",
+                (filename, node.lineno, node.col_offset + 1, line),
+            )
+
+
+def compiled(text, starts, filename, previous):
+    """`build`, with what src/engine/script.rs takes from it: (source, code objects,
+    bindings, imported names, `from` imports)."""
+    source = build(text, starts, filename, previous)
+    return source, source.code(), source.bindings(), source.imported(), source.imports()
