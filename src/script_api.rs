@@ -94,7 +94,7 @@ impl<'py> ScriptApi<'py> {
 }
 
 fn publish(module: &Bound<'_, PyModule>) -> PyResult<()> {
-    module.setattr("_open_events_only", open_events_only_factory(module.py())?)?;
+    module.setattr("_add_open_hook", add_open_hook_function(module.py())?)?;
     let modules = module.py().import("sys")?.getattr("modules")?;
     if !modules.contains("relive")? {
         modules.set_item("relive", module)?;
@@ -105,36 +105,64 @@ fn publish(module: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// `_open_events_only(hook)`: an audit hook made in C that calls the Python `hook` for
-/// `open` events only. relive's own audit hook (src/testing/runner.py) goes through it, so
-/// the events an apply raises (`object.__setattr__` for `__code__`, `__class__`,
-/// `__bases__`) run no bytecode, and the interpreter cannot switch threads in the middle of
-/// a commit (R2, src/engine/commit.rs).
-fn open_events_only_factory(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyCFunction>> {
+/// `_add_open_hook(hook)`: installs an audit hook written in C (`PySys_AddAuditHook`) that
+/// calls the Python `hook` for `open` events only. relive's own audit hook
+/// (src/testing/runner.py) goes through it, so the events an apply raises
+/// (`object.__setattr__` for `__code__`, `__class__`, `__bases__`) run no bytecode and the
+/// interpreter cannot switch threads in the middle of a commit (R2, src/engine/commit.rs);
+/// and the many events planning raises (`object.__getattr__` for `__code__`, `__globals__`)
+/// cost a string comparison, not a Python call (issue 17).
+fn add_open_hook_function(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyCFunction>> {
     pyo3::types::PyCFunction::new_closure(
         py,
-        Some(c"_open_events_only"),
+        Some(c"_add_open_hook"),
         None,
-        |args: &Bound<'_, pyo3::types::PyTuple>, _| -> PyResult<Py<pyo3::types::PyCFunction>> {
-            let hook: Py<PyAny> = args.get_item(0)?.unbind();
-            let filter = pyo3::types::PyCFunction::new_closure(
-                args.py(),
-                Some(c"open_events_only"),
-                None,
-                move |args: &Bound<'_, pyo3::types::PyTuple>, _| -> PyResult<()> {
-                    let event = args.get_item(0)?;
-                    if event
-                        .cast::<pyo3::types::PyString>()
-                        .is_ok_and(|e| e.to_str().is_ok_and(|e| e == "open"))
-                    {
-                        hook.bind(args.py()).call1(args.clone())?;
-                    }
-                    Ok(())
-                },
-            )?;
-            Ok(filter.unbind())
+        |args: &Bound<'_, pyo3::types::PyTuple>, _| -> PyResult<()> {
+            // The hook lives as long as the process: audit hooks cannot be removed.
+            let hook = args.get_item(0)?.unbind().into_ptr();
+            // SAFETY: attached to the interpreter (we are called from Python); the hook
+            // pointer is a strong reference that is never released.
+            if unsafe { PySys_AddAuditHook(open_events_only, hook.cast()) } != 0 {
+                return Err(PyErr::fetch(args.py()));
+            }
+            Ok(())
         },
     )
+}
+
+unsafe extern "C" {
+    fn PySys_AddAuditHook(
+        hook: unsafe extern "C" fn(
+            *const std::ffi::c_char,
+            *mut pyo3::ffi::PyObject,
+            *mut std::ffi::c_void,
+        ) -> i32,
+        data: *mut std::ffi::c_void,
+    ) -> i32;
+}
+
+/// The C audit hook: `open` events go to the Python hook in `data`, others return at once.
+unsafe extern "C" fn open_events_only(
+    event: *const std::ffi::c_char,
+    args: *mut pyo3::ffi::PyObject,
+    data: *mut std::ffi::c_void,
+) -> i32 {
+    // SAFETY: CPython passes a NUL-terminated event name.
+    if unsafe { std::ffi::CStr::from_ptr(event) }.to_bytes() != b"open" {
+        return 0;
+    }
+    // SAFETY: audit hooks run attached to the interpreter; `data` is the hook installed
+    // above and `args` a borrowed tuple, both alive for this call.
+    let py = unsafe { Python::assume_attached() };
+    let hook = unsafe { Bound::from_borrowed_ptr(py, data.cast()) };
+    let args = unsafe { Bound::from_borrowed_ptr(py, args) };
+    match hook.call1(("open", args)) {
+        Ok(_) => 0,
+        Err(err) => {
+            err.restore(py);
+            -1
+        }
+    }
 }
 
 /// Python `logging` records reach `log` with target `relive::python`, levels mapped (W5).

@@ -8,7 +8,7 @@
 //! referenced by the undo log until the commit ends, so no `__del__` runs either. What can
 //! still run Python is user code the change itself calls (a key's `__hash__`/`__eq__`, a
 //! metaclass `mro()`, an audit hook of the program); relive's own audit hook is C-level for
-//! the events a commit raises (see `python::open_events_only`).
+//! the events a commit raises (see `open_events_only` in src/script_api.rs).
 //!
 //! If a change fails, every change made so far is undone in reverse order (R2); a failure
 //! tagged with a rejection message (R7: CPython refusing a base change or an instance move)

@@ -91,3 +91,24 @@ def _mangle(cls, name):
     if name.startswith("__") and not name.endswith("__"):
         return f"_{cls.__name__.lstrip('_')}{name}"
     return name
+
+
+def _bare_twins(old, new):
+    """Two functions of the same code object without closures, defaults, annotations or
+    attributes, with the same names and doc: patching one with the other changes nothing."""
+    return (
+        old.__closure__ is None
+        and new.__closure__ is None
+        and old.__defaults__ is None
+        and new.__defaults__ is None
+        and old.__kwdefaults__ is None
+        and new.__kwdefaults__ is None
+        and not old.__dict__
+        and not new.__dict__
+        and not old.__annotations__
+        and not new.__annotations__
+        and old.__name__ == new.__name__
+        and old.__qualname__ == new.__qualname__
+        and old.__module__ == new.__module__
+        and old.__doc__ == new.__doc__
+    )

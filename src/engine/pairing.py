@@ -14,6 +14,7 @@ from _relive_journal import MISSING
 from _relive_objects import (
     ATOMS,
     Rejected,
+    _bare_twins,
     _cell,
     _globals_chain,
     _own_functions,
@@ -97,6 +98,24 @@ class Pairing:
         if old_wrapped is not None and new_wrapped is not None:
             self.pair_functions(old_wrapped, new_wrapped)
 
+    def pair_twins(self, old, new):
+        """A function whose statement did not change (source.py reused its code object) and
+        that has nothing to patch: the candidate's maps to the retained one, with no pair to
+        patch (issue 17: a reload's cost follows its change)."""
+        if not (
+            old.__code__ is new.__code__
+            and old.__globals__ is self.retained
+            and new.__globals__ is self.candidate
+            and id(old) not in self.paired_old
+            and id(new) not in self.memo
+            and _bare_twins(old, new)
+        ):
+            return False
+        self.paired_old.add(id(old))
+        self.memo[id(new)] = old
+        self.keep_alive.append(new)
+        return True
+
     def pair_wrapper(self, old, new):
         """Foreign wrappers (a decorator of another script or a library) made by the same code
         keep their identity: only their cells change, the wrapped functions pair (R5)."""
@@ -113,6 +132,8 @@ class Pairing:
 
     def pair_members(self, old, new):
         """Pair functions behind class members, or module-level values, of the same name."""
+        if type(old) is types.FunctionType and type(new) is types.FunctionType and self.pair_twins(old, new):
+            return
         if (
             isinstance(old, types.FunctionType)
             and isinstance(new, types.FunctionType)

@@ -123,16 +123,17 @@ def summarize(node, lines, first_line):
     return (fingerprint, kind, _names(_binds(node)), reads, _names(_mutates(node)))
 
 
-def kept_names(old, new):
+def kept_names(old_source, new_source):
     """Names whose current objects survive the reload (R8's state rule), from the statement
-    summaries (`summarize`) of the version in effect and of the new one, in order.
+    summaries (`summarize`) of the version in effect and of the new one, in order (each
+    source.py's `Source` keeps its summaries and binding sequences, computed once).
 
     A name's binding statements are compared in order (swapping `x = 1` and `x = 2` is a
     change). A statement that only mutates a name (`CONFIG["a"] = 2`, `LOG.append(x)`) does
     not un-keep it: R8a merges what the script left in the object into the kept one. Such a
     changed mutation does count as a change for statements that read the name."""
-    old_seq = _binding_sequences(old)
-    new_seq = _binding_sequences(new)
+    old, new = old_source.summaries(), new_source.summaries()
+    old_seq, new_seq = old_source.binding_sequences(), new_source.binding_sequences()
     # Names whose binding statements differ, in order. A changed class statement does not
     # count for readers: its class is updated in place (R8's exception).
     # Only names whose sequences differ can differ for readers (most names of a big
@@ -171,7 +172,7 @@ def kept_names(old, new):
     return kept - rebound_later
 
 
-def _binding_sequences(statements):
+def binding_sequences(statements):
     """name -> the (kind, fingerprint) of every statement binding it, in order."""
     sequences = {}
     for fingerprint, kind, binds, _, _ in statements:

@@ -162,7 +162,7 @@ def apply(
     applying = Apply(namespace, module, retained, candidate, registry, journal)
     batch.share(applying)
     try:
-        kept = kept_names(old_source.summaries(), new_source.summaries())
+        kept = kept_names(old_source, new_source)
         kept = batch.adjust(applying, kept, new_source)
         summary = applying.run(kept, imported, exports_old, exports_new, prune)
     finally:

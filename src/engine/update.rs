@@ -283,14 +283,14 @@ mod tests {
 
     fn kept(old: &str, new: &str) -> Vec<String> {
         crate::python::attach(|py| {
-            let summaries = |text: &str| {
+            let source = |text: &str| {
                 let compiled =
                     super::super::script::compile(py, std::path::Path::new("t.py"), text.as_bytes(), None);
-                compiled.unwrap().source.bind(py).call_method0("summaries").unwrap()
+                compiled.unwrap().source.bind(py).clone()
             };
             let names: std::collections::BTreeSet<String> = STATE_RULE
                 .module(py)
-                .call_method1("kept_names", (summaries(old), summaries(new)))
+                .call_method1("kept_names", (source(old), source(new)))
                 .unwrap()
                 .extract()
                 .unwrap();

@@ -65,10 +65,13 @@ def _audit(event, args):
             pass
 
 
-# Through a C-level filter when relive provides one (src/python.rs), so events other than
+# Through a C audit hook when relive provides one (src/script_api.rs), so events other than
 # `open` run no bytecode: an apply's commit must not switch threads (R2).
-_filter = getattr(sys.modules.get("_relive_script_api"), "_open_events_only", None)
-sys.addaudithook(_filter(_audit) if _filter is not None else _audit)
+_add_open_hook = getattr(sys.modules.get("_relive_script_api"), "_add_open_hook", None)
+if _add_open_hook is not None:
+    _add_open_hook(_audit)
+else:
+    sys.addaudithook(_audit)
 
 
 def take_written():
