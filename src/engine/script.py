@@ -128,6 +128,8 @@ def _is_exported(name, value, g, namespace, registry):
 
 def _defines_function(fn, g):
     """A function is defined by the script when it, or what it wraps, runs in its globals."""
+    if getattr(fn, "__globals__", None) is g:
+        return True
     seen = set()
     while fn is not None and id(fn) not in seen:
         seen.add(id(fn))

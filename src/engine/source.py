@@ -20,7 +20,7 @@ import re
 import types
 
 from _relive_plain import is_rewritten, rewrite_statement
-from _relive_state_rule import binding_sequences, summarize
+from _relive_state_rule import Index, summarize
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _RELATIVE_IMPORT = re.compile(r"\bfrom\s+\.")
@@ -83,13 +83,13 @@ class Piece:
 class Source:
     """A script's text as pieces, ready to run and to compare with the next version."""
 
-    __slots__ = ("pieces", "flags", "_summaries", "_sequences", "__weakref__")
+    __slots__ = ("pieces", "flags", "_summaries", "_index", "__weakref__")
 
     def __init__(self, pieces, flags):
         self.pieces = pieces
         self.flags = flags
         self._summaries = None
-        self._sequences = None
+        self._index = None
 
     def code(self):
         """The code objects to run in order into one globals dict."""
@@ -104,11 +104,11 @@ class Source:
             self._summaries = tuple(s for p in self.pieces for s in p.facts.summaries)
         return self._summaries
 
-    def binding_sequences(self):
-        """name -> the statements binding it, in order (R8, state_rule.py)."""
-        if self._sequences is None:
-            self._sequences = binding_sequences(self.summaries())
-        return self._sequences
+    def index(self):
+        """What R8's state rule reads of the summaries (state_rule.py's `Index`)."""
+        if self._index is None:
+            self._index = Index(self.summaries())
+        return self._index
 
     def bindings(self):
         """Names its module-level statements bind other than by importing, sorted."""

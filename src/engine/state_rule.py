@@ -126,14 +126,15 @@ def summarize(node, lines, first_line):
 def kept_names(old_source, new_source):
     """Names whose current objects survive the reload (R8's state rule), from the statement
     summaries (`summarize`) of the version in effect and of the new one, in order (each
-    source.py's `Source` keeps its summaries and binding sequences, computed once).
+    source.py's `Source` keeps its summaries and their `Index`, computed once).
 
     A name's binding statements are compared in order (swapping `x = 1` and `x = 2` is a
     change). A statement that only mutates a name (`CONFIG["a"] = 2`, `LOG.append(x)`) does
     not un-keep it: R8a merges what the script left in the object into the kept one. Such a
     changed mutation does count as a change for statements that read the name."""
-    old, new = old_source.summaries(), new_source.summaries()
-    old_seq, new_seq = old_source.binding_sequences(), new_source.binding_sequences()
+    new = new_source.summaries()
+    old_index, new_index = old_source.index(), new_source.index()
+    old_seq, new_seq = old_index.sequences, new_index.sequences
     # Names whose binding statements differ, in order. A changed class statement does not
     # count for readers: its class is updated in place (R8's exception).
     # Only names whose sequences differ can differ for readers (most names of a big
@@ -142,43 +143,44 @@ def kept_names(old_source, new_source):
     changed_binds = {
         name for name in rebound if _for_readers(old_seq.get(name, ())) != _for_readers(new_seq.get(name, ()))
     }
-    # Mutations by changed, added or removed statements (multiset difference).
-    pool = collections.Counter(s[0] for s in old)
-    for s in new:
-        if pool[s[0]] > 0:
-            pool[s[0]] -= 1
-        else:
-            changed_binds |= s[4]
-    for s in old:
-        if pool[s[0]] > 0:
-            pool[s[0]] -= 1
-            changed_binds |= s[4]
-    keep = [s[1] == "value" and not (s[2] & rebound) for s in new]
+    # Mutations by changed, added or removed statements (a multiset difference: statements
+    # with one fingerprint mutate the same names).
+    for fingerprint in new_index.counts - old_index.counts:
+        changed_binds |= new_index.mutates[fingerprint]
+    for fingerprint in old_index.counts - new_index.counts:
+        changed_binds |= old_index.mutates[fingerprint]
+    # Only value statements can be kept.
+    keep = {i for i in new_index.values if not (new[i][2] & rebound)}
     progress = True
     while progress:
         progress = False
-        for i, (_, _, binds, reads, _) in enumerate(new):
-            if keep[i] and reads & changed_binds:
-                keep[i] = False
-                changed_binds |= binds
+        for i in sorted(keep):
+            if new[i][3] & changed_binds:
+                keep.discard(i)
+                changed_binds |= new[i][2]
                 progress = True
-    kept = set()
-    rebound_later = set()
-    for i, (_, _, binds, _, _) in enumerate(new):
-        if keep[i]:
-            kept |= binds
-        else:
-            rebound_later |= binds
-    return kept - rebound_later
+    # A name is kept when every statement binding it is.
+    kept = set().union(*(new[i][2] for i in keep))
+    return {name for name in kept if all(i in keep for i in new_index.binders[name])}
 
 
-def binding_sequences(statements):
-    """name -> the (kind, fingerprint) of every statement binding it, in order."""
-    sequences = {}
-    for fingerprint, kind, binds, _, _ in statements:
-        for name in binds:
-            sequences.setdefault(name, []).append((kind, fingerprint))
-    return {name: tuple(seq) for name, seq in sequences.items()}
+class Index:
+    """What `kept_names` reads of one version's summaries, computed once per version."""
+
+    __slots__ = ("sequences", "binders", "counts", "mutates", "values")
+
+    def __init__(self, statements):
+        sequences, binders = {}, {}
+        for i, (fingerprint, kind, binds, _, _) in enumerate(statements):
+            for name in binds:
+                sequences.setdefault(name, []).append((kind, fingerprint))
+                binders.setdefault(name, []).append(i)
+        # name -> the (kind, fingerprint) of every statement binding it, in order.
+        self.sequences = {name: tuple(seq) for name, seq in sequences.items()}
+        self.binders = binders  # name -> the indices of the statements binding it
+        self.counts = collections.Counter(s[0] for s in statements)  # fingerprint -> statements
+        self.mutates = {s[0]: s[4] for s in statements}  # fingerprint -> names it mutates
+        self.values = [i for i, s in enumerate(statements) if s[1] == "value"]
 
 
 def _for_readers(sequence):
