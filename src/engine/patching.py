@@ -28,7 +28,11 @@ class Patcher:
                 self.journal.set_cell(old_cell, translated)
         changed = old.__code__ != new.__code__
         if not changed and self._is_unchanged(old, new):
-            return  # R5: the function in effect already is what the new version defines
+            # R5: the function in effect already is what the new version defines. Its code
+            # may be an equal copy (compiled with the whole module at load): it takes the
+            # piece's own, so the next reload finds the two functions twins at once.
+            self.journal.set_attr(old, "__code__", new.__code__)
+            return
         self.journal.set_attr(old, "__code__", new.__code__)
         self.copy_function_attributes(old, new)
         if changed:

@@ -33,41 +33,72 @@ class RelativeImportError(SyntaxError):
 
 
 class Facts:
-    """What the engine reads from one piece's syntax tree (positions play no part)."""
+    """What the engine reads from one piece's syntax tree (positions play no part). The
+    import and binding facts are read when the piece is parsed; R8's statement summaries
+    and R15's value statements only when a reload first needs them, from the piece's text
+    (a load pays nothing for them)."""
 
     __slots__ = (
-        "summaries",
+        "text",
+        "flags",
         "bindings",
         "imported",
         "from_imports",
         "module_imports",
-        "values",
         "annotates",
         "future",
+        "rewrites",
+        "docstring",
+        "_summaries",
+        "_values",
     )
 
-    def __init__(self, nodes, lines, first_line):
-        self.summaries = tuple(summarize(node, lines, first_line) for node in nodes)
+    def __init__(self, nodes, text, flags):
+        self.text = text
+        self.flags = flags
         bindings, imported, from_imports, module_imports = set(), set(), [], []
+        annotates = False
         for stmt in _module_level(nodes):
             _scan(stmt, bindings, imported, from_imports, module_imports)
+            annotates = annotates or isinstance(stmt, ast.AnnAssign)
         self.bindings = frozenset(bindings)
         self.imported = frozenset(imported)
         self.from_imports = tuple(from_imports)  # (module, name, asname, level)
         self.module_imports = tuple(module_imports)  # (name, asname)
-        self.values = tuple(_value_statement(node) for node in nodes if not isinstance(node, _DEFS))
-        self.annotates = any(isinstance(stmt, ast.AnnAssign) for stmt in _module_level(nodes))
+        self.annotates = annotates
         self.future = tuple(
             alias.name
             for node in nodes
             if isinstance(node, ast.ImportFrom) and node.module == "__future__"
             for alias in node.names
         )
+        self.rewrites = any(map(is_rewritten, nodes))  # T8: it holds a test that asserts
+        self.docstring = bool(nodes) and _is_docstring(nodes[0])
+        self._summaries = self._values = None
+
+    def summaries(self):
+        """R8's summary of each statement (state_rule.py)."""
+        if self._summaries is None:
+            self._derive()
+        return self._summaries
+
+    def values(self):
+        """(binds, reads) of each statement that is not a `def` or `class` (R15)."""
+        if self._values is None:
+            self._derive()
+        return self._values
+
+    def _derive(self):
+        tree = compile(self.text, "<relive piece>", "exec", ast.PyCF_ONLY_AST | self.flags, dont_inherit=True)
+        lines = _LINE.findall(self.text)
+        self._summaries = tuple(summarize(node, lines, 1) for node in tree.body)
+        self._values = tuple(_value_statement(node) for node in tree.body if not isinstance(node, _DEFS))
 
 
 class Piece:
     """One top-level statement, with the decorators before it and the comments after it
-    (or a few statements the splitter did not tell apart)."""
+    (or a few statements the splitter did not tell apart). Its code is compiled when a
+    reload first reuses it: a load runs the whole module's code."""
 
     __slots__ = ("text", "line", "first", "flags", "code", "facts")
 
@@ -83,16 +114,20 @@ class Piece:
 class Source:
     """A script's text as pieces, ready to run and to compare with the next version."""
 
-    __slots__ = ("pieces", "flags", "_summaries", "_index", "__weakref__")
+    __slots__ = ("pieces", "flags", "suffix", "whole", "_summaries", "_index", "__weakref__")
 
-    def __init__(self, pieces, flags):
+    def __init__(self, pieces, flags, suffix, whole=None):
         self.pieces = pieces
         self.flags = flags
+        self.suffix = suffix  # what its pieces were compiled with (see `_Compiling`)
+        self.whole = whole  # the whole module's code, when it was compiled as one
         self._summaries = None
         self._index = None
 
     def code(self):
         """The code objects to run in order into one globals dict."""
+        if self.whole is not None:
+            return (self.whole,)
         parts = tuple(p.code for p in self.pieces)
         if any(p.facts.annotates for p in self.pieces[1:]):
             return (_annotations_setup(),) + parts
@@ -101,7 +136,7 @@ class Source:
     def summaries(self):
         """R8's statement summaries, in order (state_rule.py)."""
         if self._summaries is None:
-            self._summaries = tuple(s for p in self.pieces for s in p.facts.summaries)
+            self._summaries = tuple(s for p in self.pieces for s in p.facts.summaries())
         return self._summaries
 
     def index(self):
@@ -161,7 +196,7 @@ class Source:
 
     def value_statements(self):
         """(binds, reads) of each top-level statement that is not a `def` or `class`."""
-        return [v for p in self.pieces for v in p.facts.values]
+        return [v for p in self.pieces for v in p.facts.values()]
 
 
 def build(text, starts, filename, previous):
@@ -182,30 +217,54 @@ def _piece_texts(text, starts):
 
 
 def _build_from(previous, texts, starts, filename):
-    """Pieces that did not change reused, the others compiled; None when a piece does not
-    compile on its own (the caller then parses the whole text)."""
+    """Pieces that did not change reused, the others parsed and compiled on their own;
+    None when a piece does not (the caller then parses the whole text)."""
     known = {p.text: p for p in previous.pieces}
     flags = previous.flags
-    pieces = []
-    for index, (piece_text, (line, _)) in enumerate(zip(texts, starts)):
+    found = []  # per piece: the previous version's piece, or (its syntax tree, its facts)
+    for index, piece_text in enumerate(texts):
         old = known.get(piece_text)
-        piece = None
         if old is not None and old.flags == flags and old.first == (index == 0):
-            piece = _moved_piece(old, line)
-        if piece is None:
-            piece = _compile_piece(piece_text, line, index == 0, flags, filename)
-        if piece is None:
+            found.append(old)
+            continue
+        parsed = _parse_piece(piece_text, flags, filename)
+        if parsed is None:
             return None
-        pieces.append(piece)
-    source = Source(pieces, flags)
-    return source if _future_flags(pieces) == flags else None
+        found.append(parsed)
+    facts = [f.facts if isinstance(f, Piece) else f[1] for f in found]
+    if _future_flags(facts) != flags:
+        return None
+    compiling = _Compiling(filename, flags, facts)
+    # Code compiled beside other module-level imports is not reused (see `_Compiling`).
+    reuse = compiling.suffix == previous.suffix
+    pieces = []
+    for index, (piece_text, (line, _), f) in enumerate(zip(texts, starts, found)):
+        if isinstance(f, Piece):
+            code = f.code if reuse and f.line == line else None
+            if code is None and reuse and f.code is not None:
+                code = _moved(f.code, line - f.line)
+            facts, tree = f.facts, None
+        else:
+            code, (tree, facts) = None, f
+        if code is None:
+            try:
+                code = compiling.piece(piece_text, line, index == 0, facts, tree)
+            except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
+                return None
+        pieces.append(Piece(piece_text, line, index == 0, flags, code, facts))
+    return Source(pieces, flags, compiling.suffix)
 
 
-def _moved_piece(old, line):
-    if old.line == line:
-        return old
-    code = _moved(old.code, line - old.line)
-    return None if code is None else Piece(old.text, line, old.first, old.flags, code, old.facts)
+def _parse_piece(piece_text, flags, filename):
+    """(syntax tree, facts) of a changed or new piece parsed on its own; None when it does
+    not parse alone (the whole text then tells what is wrong, with the right lines)."""
+    try:
+        tree = compile(piece_text, filename, "exec", ast.PyCF_ONLY_AST | flags, dont_inherit=True)
+    except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
+        return None
+    if _RELATIVE_IMPORT.search(piece_text) and _relative_import(tree):
+        return None
+    return tree, Facts(tree.body, piece_text, flags)
 
 
 def _moved(code, delta):
@@ -226,53 +285,23 @@ def _moved(code, delta):
     return code.replace(co_firstlineno=code.co_firstlineno + delta, co_consts=tuple(consts))
 
 
-def _compile_piece(piece_text, line, first, flags, filename):
-    """A changed or new piece, parsed and compiled on its own at `line`; None when it does
-    not compile alone (the whole text then tells what is wrong, with the right lines)."""
-    try:
-        tree = compile(piece_text, filename, "exec", ast.PyCF_ONLY_AST | flags, dont_inherit=True)
-        if _RELATIVE_IMPORT.search(piece_text) and _relative_import(tree):
-            return None
-        facts = Facts(tree.body, _LINE.findall(piece_text), 1)
-        code = _moved(_code(tree.body, first, flags, filename), line - 1)
-        if code is None:
-            ast.increment_lineno(tree, line - 1)
-            code = _code(tree.body, first, flags, filename)
-    except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
-        return None
-    return Piece(piece_text, line, first, flags, code, facts)
-
-
 def _parse_whole(text, texts, starts, filename):
-    """The whole text parsed as one (a fresh load's errors, with its lines), then cut into
-    pieces where split.rs saw statements start; into one piece if it saw a wrong start."""
+    """The whole text parsed and compiled as one, as a fresh load does (its errors, with
+    its lines), and cut into pieces where split.rs saw statements start (into one piece if
+    it saw a wrong start): the pieces' own code waits until a reload reuses them."""
     tree = compile(text, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
     _reject_relative_imports(tree, filename, text)
     groups = _group(tree.body, [line for line, _ in starts])
     if groups is None or any(_future_flags_of(g) for g in groups[1:]):
         groups, texts, starts = [tree.body], [text], [(1, 0)]
     flags = _future_flags_of(groups[0])
-    pieces = []
-    for index, (nodes, piece_text, (line, _)) in enumerate(zip(groups, texts, starts)):
-        facts = Facts(nodes, _LINE.findall(piece_text), line)
-        code = _code_of_text(piece_text, nodes, line, index == 0, flags, filename)
-        pieces.append(Piece(piece_text, line, index == 0, flags, code, facts))
-    return Source(pieces, flags)
-
-
-def _code_of_text(piece_text, nodes, line, first, flags, filename):
-    """A piece's code compiled from its text at line 1 and moved to `line` (so it can move
-    again), or from `nodes`, its statements at their own lines, when it needs rewriting or
-    cannot be moved."""
-    if not _needs_rewrite(nodes, first):
-        code = _moved(compile(piece_text, filename, "exec", flags, dont_inherit=True), line - 1)
-        if code is not None:
-            return code
-    return _code(nodes, first, flags, filename)
-
-
-def _needs_rewrite(nodes, first):
-    return any(map(is_rewritten, nodes)) or (not first and nodes and _is_docstring(nodes[0]))
+    facts = [Facts(nodes, piece_text, flags) for nodes, piece_text in zip(groups, texts)]
+    whole = _code(tree.body, True, flags, filename)
+    pieces = [
+        Piece(piece_text, line, index == 0, flags, None, f)
+        for index, (piece_text, (line, _), f) in enumerate(zip(texts, starts, facts))
+    ]
+    return Source(pieces, flags, _Compiling(filename, flags, facts).suffix, whole)
 
 
 def _group(body, lines):
@@ -288,6 +317,37 @@ def _group(body, lines):
             piece += 1
         groups[piece].append(stmt)
     return groups
+
+
+class _Compiling:
+    """How one version's pieces compile. Each piece is compiled with a `suffix` naming the
+    module's import-bound names (`if 0: import a, b`, which runs nothing): CPython compiles
+    `mod.f()` differently when `mod` is a module-level import anywhere in the module, and
+    a piece's code must be what compiling the whole module gives."""
+
+    def __init__(self, filename, flags, facts):
+        self.filename = filename
+        self.flags = flags
+        names = sorted(set().union(*(f.imported for f in facts)))
+        self.suffix = f"\nif 0: import {', '.join(names)}\n" if names else ""
+
+    def piece(self, text, line, first, facts, tree=None):
+        """A piece's code at `line`: compiled at line 1 and moved (so it can move again),
+        from its text when nothing in it is rewritten, else from its syntax tree (`tree`,
+        parsed from `text`, or parsed now)."""
+        if not (facts.rewrites or (not first and facts.docstring)):
+            code = compile(text + self.suffix, self.filename, "exec", self.flags, dont_inherit=True)
+            code = _moved(code, line - 1)
+            if code is not None:
+                return code
+        if tree is None:
+            tree = compile(text, self.filename, "exec", ast.PyCF_ONLY_AST | self.flags, dont_inherit=True)
+        suffix = ast.parse(self.suffix).body
+        code = _moved(_code(tree.body + suffix, first, self.flags, self.filename), line - 1)
+        if code is None:
+            ast.increment_lineno(tree, line - 1)
+            code = _code(tree.body + suffix, first, self.flags, self.filename)
+        return code
 
 
 def _code(nodes, first, flags, filename):
@@ -314,13 +374,13 @@ def _future_flags_of(nodes):
     return flags
 
 
-def _future_flags(pieces):
+def _future_flags(facts):
     """The `__future__` flags the first piece sets; -1 when another piece imports from
     `__future__` (only the whole text's compile tells whether that is allowed)."""
-    if any(p.facts.future for p in pieces[1:]):
+    if any(f.future for f in facts[1:]):
         return -1
     flags = 0
-    for name in pieces[0].facts.future if pieces else ():
+    for name in facts[0].future if facts else ():
         flags |= getattr(getattr(__future__, name, None), "compiler_flag", 0)
     return flags
 

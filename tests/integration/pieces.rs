@@ -124,3 +124,30 @@ fn e1_a_syntax_error_in_a_changed_statement_names_its_own_line() {
     assert_eq!(report.outcome, Outcome::Rejected, "{report}");
     assert!(eval::<bool>("sys.modules['pieces_error'].f19() == 19"), "the code in effect stays");
 }
+
+/// A piece compiled on its own gives the code compiling the whole module gives: CPython
+/// compiles `functools.reduce(...)` one way when `functools` is a module-level import
+/// anywhere in the module, another way when not.
+#[test]
+fn r5_an_unchanged_function_is_not_rebound_and_its_code_is_a_fresh_compiles() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    let text = |v: usize| {
+        format!(
+            "import functools\n\ndef total(xs):\n    return functools.reduce(lambda a, b: a + b, xs)\n\ndef version():\n    return {v}\n"
+        )
+    };
+    let mut r = loaded(&dir, "pieces_code", &text(1));
+    for v in 2..4 {
+        let report = reload(&mut r, &dir, &text(v));
+        assert_eq!(report.outcome, Outcome::Reloaded, "{report}");
+        let changes = report.changes.as_ref().expect("applied");
+        assert_eq!(changes.functions_rebound, ["version"], "{report}");
+    }
+    assert!(eval::<bool>(
+        "(lambda f: f.__code__ == next(c for c in compile(open(f.__code__.co_filename).read(), \
+         f.__code__.co_filename, 'exec').co_consts if getattr(c, 'co_name', None) == 'total'))\
+         (sys.modules['pieces_code'].total)"
+    ));
+    assert_eq!(eval::<usize>("sys.modules['pieces_code'].total([1, 2, 3])"), 6);
+}
