@@ -33,7 +33,8 @@
 //! - **O, overwrite mode**: `engine::update` (`update.py`'s overwrite path).
 //! - **W, watching**: [`watch`] (coalescing, the event barrier), `engine::pump` and
 //!   [`background`].
-//! - **E, bad input**: reading and compiling in `engine::script`, failures as data in
+//! - **E, bad input**: reading and compiling in `engine::script` (only changed statements
+//!   are compiled again: `engine::split` and `source.py`), failures as data in
 //!   [`python::PyFailure`], errors in [`Error`] and [`report`].
 //!
 //! # Cargo features

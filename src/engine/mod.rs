@@ -6,7 +6,9 @@
 //!   are scripts is `crate::layout`'s), `namespace` (modules in `sys.modules`, and L5's
 //!   `claim`: who keeps a duplicated name), `resolve` (load order, parking and waking, L6),
 //!   `load` (one directory's all-or-nothing load, L7);
-//! - one script: `script` (its code, globals and exports, with `script.py`), `candidate`
+//! - one script: `script` (its code, globals and exports, with `script.py`), `split` and
+//!   `source.py` (its top-level statements, each parsed and compiled once: a reload compiles
+//!   only what changed, R1), `candidate`
 //!   (executing and testing a candidate under the timeout, and L6's test-file wait);
 //! - reloading: `reload` (what changed files become), `batch` (one batch's pipeline:
 //!   members and their dependents, build, test, decide), `dependents` (R15's import graph),
