@@ -146,8 +146,9 @@ impl Reloader {
             let found: Vec<std::path::PathBuf> = self
                 .scripts
                 .iter()
+                // `reach` first: it is cheap and almost always false, a path comparison is not.
                 .filter(|(file, script)| {
-                    !in_batch.contains(*file) && targets.iter().any(|t| script.imports.reach(t))
+                    targets.iter().any(|t| script.imports.reach(t)) && !in_batch.contains(*file)
                 })
                 .map(|(file, _)| file.clone())
                 .collect();
@@ -163,7 +164,7 @@ impl Reloader {
             .iter()
             .filter(|_| self.config.tests)
             .filter(|(file, script)| {
-                !in_batch.contains(*file) && targets.iter().any(|t| script.test_imports.reach(t))
+                targets.iter().any(|t| script.test_imports.reach(t)) && !in_batch.contains(*file)
             })
             .map(|(file, _)| file.clone())
             .collect();

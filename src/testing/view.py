@@ -46,9 +46,9 @@ class BatchView:
         hidden.update(own)
         overlay = self.overlays.setdefault(namespace, {})
         module = sys.modules.get(namespace)
-        taken = set(vars(module)) - hidden if module is not None else set()
+        names = vars(module) if module is not None else {}
         for name in exports(candidate):
-            if name not in taken:
+            if name not in names or name in hidden:
                 overlay[name] = candidate[name]
         for dotted, proxy in list(self.proxies.items()):
             self._fill(dotted, proxy)
