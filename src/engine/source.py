@@ -61,8 +61,8 @@ class Facts:
         for stmt in _module_level(nodes):
             _scan(stmt, bindings, imported, from_imports, module_imports)
             annotates = annotates or isinstance(stmt, ast.AnnAssign)
-        self.bindings = frozenset(bindings)
-        self.imported = frozenset(imported)
+        self.bindings = tuple(bindings)  # tuples: a piece's few names cost less than a set
+        self.imported = tuple(imported)
         self.from_imports = tuple(from_imports)  # (module, name, asname, level)
         self.module_imports = tuple(module_imports)  # (name, asname)
         self.annotates = annotates

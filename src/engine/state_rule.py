@@ -89,7 +89,7 @@ def _mutates(stmt):
     return names
 
 
-_NO_NAMES = frozenset()
+_NO_NAMES = ()
 
 
 def _digest(text):
@@ -97,7 +97,9 @@ def _digest(text):
 
 
 def _names(names):
-    return frozenset(names) if names else _NO_NAMES
+    # Tuples: a statement binds, reads and mutates a few names, and a tuple of them costs
+    # a fraction of a set (R12: summaries stay small).
+    return tuple(names) if names else _NO_NAMES
 
 
 def summarize(node, lines, first_line):
@@ -146,18 +148,18 @@ def kept_names(old_source, new_source):
     # Mutations by changed, added or removed statements (a multiset difference: statements
     # with one fingerprint mutate the same names).
     for fingerprint in new_index.counts - old_index.counts:
-        changed_binds |= new_index.mutates[fingerprint]
+        changed_binds.update(new_index.mutates[fingerprint])
     for fingerprint in old_index.counts - new_index.counts:
-        changed_binds |= old_index.mutates[fingerprint]
+        changed_binds.update(old_index.mutates[fingerprint])
     # Only value statements can be kept.
-    keep = {i for i in new_index.values if not (new[i][2] & rebound)}
+    keep = {i for i in new_index.values if rebound.isdisjoint(new[i][2])}
     progress = True
     while progress:
         progress = False
         for i in sorted(keep):
-            if new[i][3] & changed_binds:
+            if not changed_binds.isdisjoint(new[i][3]):
                 keep.discard(i)
-                changed_binds |= new[i][2]
+                changed_binds.update(new[i][2])
                 progress = True
     # A name is kept when every statement binding it is.
     kept = set().union(*(new[i][2] for i in keep))
