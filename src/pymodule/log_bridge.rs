@@ -70,9 +70,15 @@ pub(super) fn flush(py: Python<'_>) {
         return;
     };
     for (level, message) in records {
-        // A handler that raises must not turn a reload into an error.
+        // A handler that raises must not turn a reload into an error; a Ctrl-C that came
+        // while the handler ran is raised again where Python looks next (W4).
         if let Err(err) = logger.call_method1("log", (level, message)) {
-            err.write_unraisable(py, Some(&logger));
+            if err.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) {
+                // SAFETY: attached; sets the interrupt flag Python checks at its next chance.
+                unsafe { pyo3::ffi::PyErr_SetInterrupt() };
+            } else {
+                err.write_unraisable(py, Some(&logger));
+            }
         }
     }
 }

@@ -2,6 +2,8 @@
 mode on relive's thread, Ctrl-C inside wait_for_changes."""
 
 import _thread
+import logging
+import signal
 import sys
 import threading
 import time
@@ -49,6 +51,10 @@ class CallerThread(ScriptTestCase):
         self.assertGreater(len(ticks), 0)
 
     def test_ctrl_c_raises_keyboard_interrupt_inside_wait_for_changes(self):
+        # A process started in the background by a shell inherits SIGINT ignored, and then
+        # `interrupt_main` does nothing: give SIGINT Python's own handler for this test.
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        self.addCleanup(signal.signal, signal.SIGINT, previous)
         self.scripts.write("a.py", "A = 1\n")
         with relive.Reloader(tests=False) as reloader:
             reloader.add_directory(unique("sigint"), self.scripts.path)
@@ -61,6 +67,27 @@ class CallerThread(ScriptTestCase):
             self.assertLess(time.monotonic() - started, DEADLINE)
             # The reloader still works after the interrupt.
             self.assertEqual(reloader.pump(), [])
+
+    def test_ctrl_c_while_a_log_handler_runs_is_not_lost(self):
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        self.addCleanup(signal.signal, signal.SIGINT, previous)
+
+        class Interrupted(logging.Handler):
+            def emit(self, record):
+                raise KeyboardInterrupt  # as Python raises it when Ctrl-C comes here
+
+        logger = logging.getLogger("relive")
+        handler = Interrupted()
+        logger.addHandler(handler)
+        self.addCleanup(logger.removeHandler, handler)
+        self.addCleanup(logger.setLevel, logger.level)
+        logger.setLevel(logging.INFO)
+        self.scripts.write("a.py", "A = 1\n")
+        with self.assertRaises(KeyboardInterrupt):
+            with relive.Reloader(tests=False) as reloader:
+                reloader.add_directory(unique("logint"), self.scripts.path)
+                for _ in range(100):
+                    time.sleep(0.01)  # Python raises it at its next check
 
 
 class Background(ScriptTestCase):
