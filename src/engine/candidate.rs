@@ -1,11 +1,13 @@
 //! Checking a candidate before anything goes live (R1, T2): execute its module-level code,
 //! then run its tests, both bounded by the per-script timeout (T6).
 //!
-//! Used alike by loads (`load`: `check_candidate`, one script at a time) and batches
+//! Used alike by loads (`load_run`: [`Gate::check`], each script with its own view) and batches
 //! (`batch`: `exec_in_view`, then `test_in_view` once every member ran), so a script meets
 //! the same gate on its first load and on every change; a test file waiting for a relive
 //! name blocks its script the same way in both (`test_file_wait`, L6).
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
@@ -45,71 +47,102 @@ pub(crate) enum Ran {
 /// rejects it with the report so far.
 pub(crate) type Tested = Result<Option<TestReport>, (ScriptProblem, Option<TestReport>)>;
 
-impl Reloader {
-    /// The validate callbacks, wrapped so that the candidate's R8a and R8b snapshots are
-    /// taken right after its module-level code ran, before validate and tests.
-    fn validate_with_snapshots<'py>(
-        &self,
-        py: Python<'py>,
-        compiled: &Compiled,
-        globals: &Bound<'py, PyDict>,
-    ) -> Result<Bound<'py, PyAny>, Error> {
-        let validate = self.callbacks.validate_function(py).map_err(|e| Error::python(py, &e))?;
-        let tree = compiled.tree.bind(py);
-        let names = self.namespace_names();
-        super::update::snapshot_before(py, validate.as_any(), &compiled.imported, globals, tree, names)
-            .map_err(|e| Error::python(py, &e))
+/// What checking a load attempt needs, owned, so that a load's attempts can run on the
+/// worker thread one after the other (`load_run.rs`, issue 17).
+pub(crate) struct Gate {
+    tests: bool,
+    timeout: Duration,
+    validate: Py<PyAny>,
+    namespaces: Vec<String>,
+    registry: Py<PyAny>,
+    test_files: Arc<TestFileCache>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Gate {
+    /// Every relive namespace when the gate was made, sorted.
+    pub(crate) fn namespaces(&self) -> &[String] {
+        &self.namespaces
     }
 
-    /// Executes `compiled` into `globals` and runs the script's tests against it (a load
-    /// attempt: one script, its own view).
-    pub(crate) fn check_candidate(
+    /// The per-script timeout (T6).
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The stop flag (W4).
+    pub(crate) fn stop(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
+    /// Executes `compiled` into `globals` and runs the script's tests against it, in `view`
+    /// (a load attempt: one script, its own view). `own`: the names its version in effect
+    /// contributes. `run` carries the job out (on the worker thread either way).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn check(
         &self,
         py: Python<'_>,
         found: &FoundScript,
         compiled: &Compiled,
         globals: &Bound<'_, PyDict>,
+        own: Vec<String>,
+        view: &View,
+        run: impl FnOnce(Python<'_>, Job<'_>) -> PyResult<Finished>,
     ) -> Result<Checked, Error> {
-        let tests = self.config.tests;
+        let tests = self.tests;
         let test_file = if tests { compile_test_file(py, found, &self.test_files) } else { None };
         let (test_file, broken) = match test_file {
             Some(Ok(file)) => (Some(file), None),
             Some(Err(report)) => (None, Some(report)),
             None => (None, None),
         };
-        let validate = self.validate_with_snapshots(py, compiled, globals)?;
-        let view = View::new(py).map_err(|e| Error::python(py, &e))?;
-        let join = self.join(py, found, compiled).map_err(|e| Error::python(py, &e))?;
+        let validate =
+            validate_with_snapshots(py, self.validate.bind(py), compiled, globals, &self.namespaces)?;
+        let join =
+            joining(py, self.registry.bind(py), found, compiled, own).map_err(|e| Error::python(py, &e))?;
         let job = Job {
             view: tests.then(|| view.clone_ref(py)),
             join: tests.then_some(&join),
-            namespaces: self.namespace_names(),
+            namespaces: self.namespaces.clone(),
             validate: Some(validate.unbind()),
             code: Some(compiled.code.clone_ref(py)),
             globals: globals.clone().unbind(),
             test_file: test_file.as_ref(),
             tests: tests && broken.is_none(),
-            timeout: self.config.test_timeout,
+            timeout: self.timeout,
             display_path: found.path.as_str(),
-            stop: self.stop.flag(),
+            stop: self.stop.clone(),
         };
-        let finished = run::run(py, job);
+        let finished = run(py, job);
         view.release(py, std::slice::from_ref(globals)).map_err(|e| Error::python(py, &e))?;
         let finished = finished.map_err(|e| Error::python(py, &e))?;
+        Ok(self.checked(py, found, globals, finished, broken))
+    }
+
+    /// How a load attempt fared, from how its job finished; `broken`: its test file did not
+    /// compile.
+    pub(crate) fn checked(
+        &self,
+        py: Python<'_>,
+        found: &FoundScript,
+        globals: &Bound<'_, PyDict>,
+        finished: Finished,
+        broken: Option<TestReport>,
+    ) -> Checked {
         if !matches!((&finished, &broken), (Finished::Ran(Some(r)), None) if r.is_green())
             && !matches!((&finished, &broken), (Finished::Ran(None), None))
         {
             // R1, R8b: a failed load attempt takes back what it registered elsewhere.
             super::update::undo_contribution(py, globals);
         }
-        Ok(match (finished, broken) {
+        match (finished, broken) {
             (Finished::Raised(err), _) => Checked::Raised(err),
             (Finished::Invalid(err), _) => {
                 let failure = PyFailure::locate(py, &err, Some(&found.file.to_string_lossy()));
                 Checked::Failed(ScriptProblem::Validate { failure: Box::new(failure) }, None)
             }
             (Finished::TimedOut { phase, abandoned, stopped, tests }, _) => {
-                Checked::Failed(self.timeout_problem(phase, abandoned, stopped), tests)
+                Checked::Failed(timeout_problem(self.timeout, phase, abandoned, stopped), tests)
             }
             (Finished::Ran(_), Some(report)) => {
                 log::info!("{}: {}", found.path, crate::testing::result::tests_found(0));
@@ -119,7 +152,54 @@ impl Reloader {
                 Checked::Failed(tests_problem(&report), Some(report))
             }
             (Finished::Ran(report), None) => Checked::Passed(report),
+        }
+    }
+}
+
+/// The validate callbacks, wrapped so that the candidate's R8a and R8b snapshots are taken
+/// right after its module-level code ran, before validate and tests.
+fn validate_with_snapshots<'py>(
+    py: Python<'py>,
+    validate: &Bound<'py, PyAny>,
+    compiled: &Compiled,
+    globals: &Bound<'py, PyDict>,
+    namespaces: &[String],
+) -> Result<Bound<'py, PyAny>, Error> {
+    let tree = compiled.tree.bind(py);
+    super::update::snapshot_before(py, validate, &compiled.imported, globals, tree, namespaces.to_vec())
+        .map_err(|e| Error::python(py, &e))
+}
+
+/// How a candidate of `found` joins a view (T1): its exports replace `own`, its version's.
+fn joining(
+    py: Python<'_>,
+    registry: &Bound<'_, PyAny>,
+    found: &FoundScript,
+    compiled: &Compiled,
+    own: Vec<String>,
+) -> PyResult<Joining> {
+    let exports = script::exports_function(py, compiled, &found.namespace, registry)?;
+    Ok(Joining::new(Join { namespace: found.namespace.clone(), exports, own }))
+}
+
+impl Reloader {
+    /// What checking a load attempt needs, owned (see [`Gate`]).
+    pub(crate) fn gate(&self, py: Python<'_>) -> Result<Gate, Error> {
+        let validate = self.callbacks.validate_function(py).map_err(|e| Error::python(py, &e))?;
+        Ok(Gate {
+            tests: self.config.tests,
+            timeout: self.config.test_timeout,
+            validate: validate.into_any().unbind(),
+            namespaces: self.namespace_names(),
+            registry: self.registry.clone_ref(py),
+            test_files: self.test_files.clone(),
+            stop: self.stop.flag(),
         })
+    }
+
+    /// The names the version in effect of `found` contributes (none for a new script).
+    pub(crate) fn own_names(&self, found: &FoundScript) -> Vec<String> {
+        self.scripts.get(&found.file).map(|s| s.contributions.clone()).unwrap_or_default()
     }
 
     /// Runs the tests of a candidate whose module-level code ran already, with it in view
@@ -151,10 +231,7 @@ impl Reloader {
 
     /// How a candidate of `found` joins a view (T1): its exports replace its version's.
     fn join(&self, py: Python<'_>, found: &FoundScript, compiled: &Compiled) -> PyResult<Joining> {
-        let registry = self.registry.bind(py);
-        let own = self.scripts.get(&found.file).map(|s| s.contributions.clone()).unwrap_or_default();
-        let exports = script::exports_function(py, compiled, &found.namespace, registry)?;
-        Ok(Joining::new(Join { namespace: found.namespace.clone(), exports, own }))
+        joining(py, self.registry.bind(py), found, compiled, self.own_names(found))
     }
 
     /// Executes a batch member's candidate into `globals` inside the batch's `view`, which
@@ -167,7 +244,9 @@ impl Reloader {
         globals: &Bound<'_, PyDict>,
         view: &View,
     ) -> Result<Ran, Error> {
-        let validate = self.validate_with_snapshots(py, compiled, globals)?;
+        let callbacks = self.callbacks.validate_function(py).map_err(|e| Error::python(py, &e))?;
+        let validate =
+            validate_with_snapshots(py, callbacks.as_any(), compiled, globals, &self.namespace_names())?;
         let join = self.join(py, found, compiled).map_err(|e| Error::python(py, &e))?;
         let job = Job {
             view: Some(view.clone_ref(py)),
@@ -242,15 +321,19 @@ impl Reloader {
     }
 
     fn timeout_problem(&self, phase: Phase, abandoned: bool, stopped: bool) -> ScriptProblem {
-        let during = match phase {
-            Phase::Exec => "module-level code".to_string(),
-            Phase::Tests => "tests".to_string(),
-        };
-        if stopped {
-            return ScriptProblem::Stopped { during };
-        }
-        ScriptProblem::Timeout { seconds: self.config.test_timeout.as_secs_f64(), during, abandoned }
+        timeout_problem(self.config.test_timeout, phase, abandoned, stopped)
     }
+}
+
+fn timeout_problem(timeout: Duration, phase: Phase, abandoned: bool, stopped: bool) -> ScriptProblem {
+    let during = match phase {
+        Phase::Exec => "module-level code".to_string(),
+        Phase::Tests => "tests".to_string(),
+    };
+    if stopped {
+        return ScriptProblem::Stopped { during };
+    }
+    ScriptProblem::Timeout { seconds: timeout.as_secs_f64(), during, abandoned }
 }
 
 /// What a test file that failed to load on a relive name waits for, and its error (L6): its

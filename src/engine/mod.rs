@@ -5,7 +5,8 @@
 //! - loading a directory: `directory` (a directory's listing and namespaces; which files
 //!   are scripts is `crate::layout`'s), `namespace` (modules in `sys.modules`, and L5's
 //!   `claim`: who keeps a duplicated name), `resolve` (load order, parking and waking, L6),
-//!   `load` (one directory's all-or-nothing load, L7);
+//!   `load` (one directory's all-or-nothing load, L7), `load_run` (running its scripts in
+//!   the resolver's order, the ready ones as one worker job, and L5's install);
 //! - one script: `script` (its code, globals and exports, with `script.py`), `candidate`
 //!   (executing and testing a candidate under the timeout, and L6's test-file wait);
 //! - reloading: `reload` (what changed files become), `batch` (one batch's pipeline:
@@ -28,6 +29,7 @@ mod directory;
 mod error;
 mod leaks;
 mod load;
+mod load_run;
 mod namespace;
 mod pump;
 mod reload;
@@ -201,7 +203,7 @@ impl ReloaderBuilder {
                 stop: StopHandle::default(),
                 self_written: BTreeMap::new(),
                 pumping: false,
-                test_files: candidate::TestFileCache::default(),
+                test_files: std::sync::Arc::default(),
             })
         })
     }
@@ -278,7 +280,7 @@ pub struct Reloader {
     /// Whether the batch being applied came from the watcher (`pump`), not a direct reload.
     pumping: bool,
     /// Test files compiled, by path and bytes (R15 retests many per batch).
-    test_files: candidate::TestFileCache,
+    test_files: std::sync::Arc<candidate::TestFileCache>,
 }
 
 impl Reloader {

@@ -72,6 +72,23 @@ impl Resolver {
         self.ready.pop_first().map(|(_, script)| script)
     }
 
+    /// The next script to execute, if it satisfies `fresh`; it stays ready otherwise.
+    pub(crate) fn next_if(&mut self, fresh: impl Fn(usize) -> bool) -> Option<usize> {
+        let &(_, script) = self.ready.first()?;
+        fresh(script).then(|| self.next()).flatten()
+    }
+
+    /// Puts back a script taken with [`Self::next`] that did not run.
+    pub(crate) fn requeue(&mut self, script: usize) {
+        self.ready.insert((self.rank[script], script));
+    }
+
+    /// Whether no script is parked: then no export wakes anyone, and the ready scripts run
+    /// in rank order whatever they export.
+    pub(crate) fn is_calm(&self) -> bool {
+        self.parked.is_empty()
+    }
+
     /// `script` ran and exported `names` (namespace, name): wake whoever waited for them.
     pub(crate) fn exported(&mut self, names: &[(String, String)]) {
         if names.is_empty() {
@@ -176,6 +193,21 @@ mod tests {
         assert_eq!(r.next(), Some(0));
         assert_eq!(r.next(), None);
         assert!(r.into_parked().is_empty());
+    }
+
+    #[test]
+    fn l6_requeued_scripts_keep_their_rank_and_next_if_leaves_a_refused_one_ready() {
+        let mut r = Resolver::new(&[2, 0, 1]);
+        assert!(r.is_calm());
+        assert_eq!(r.next(), Some(2));
+        assert_eq!(r.next_if(|s| s != 0), None, "0 is next and refused");
+        assert_eq!(r.next_if(|_| true), Some(0));
+        assert_eq!(r.next(), Some(1));
+        r.requeue(0);
+        r.requeue(2);
+        assert_eq!((r.next(), r.next(), r.next()), (Some(2), Some(0), None));
+        r.park(1, name("X"));
+        assert!(!r.is_calm());
     }
 
     #[test]

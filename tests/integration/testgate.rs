@@ -360,3 +360,28 @@ fn issue17_duration_covers_the_whole_reload_and_its_breakdown_adds_up() {
     assert!(json["timings"]["compile_ms"].is_number(), "{json}");
     assert!(t.to_string().starts_with("read "), "{t}");
 }
+
+#[test]
+fn t6_issue17_a_script_blocked_in_c_while_loading_is_abandoned_and_the_scripts_after_it_still_run() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    dir.write("a.py", "A = 1\n");
+    dir.write("b.py", "import time\ntime.sleep(3)\nB = 2\n");
+    dir.write("c.py", "from game import A\nC = A + 1\n");
+    let mut r = Reloader::builder().partial(true).test_timeout(Duration::from_millis(200)).build().unwrap();
+    let report = r.add_directory("game", dir.path()).unwrap();
+    let outcomes: Vec<(&str, Outcome, u32)> =
+        report.scripts.iter().map(|s| (s.path.as_str(), s.outcome, s.executions)).collect();
+    assert_eq!(
+        outcomes,
+        [("a.py", Outcome::Loaded, 1), ("b.py", Outcome::Pending, 1), ("c.py", Outcome::Loaded, 1)],
+        "{report}"
+    );
+    assert!(
+        matches!(&report.scripts[1].problem, Some(ScriptProblem::Timeout { abandoned: true, .. })),
+        "{report}"
+    );
+    assert!(logs().iter().any(|l| l.starts_with("ERROR b.py: abandoned a worker thread")), "{:?}", logs());
+    assert_eq!(eval::<i64>("sys.modules['game'].C"), 2);
+    assert!(!eval::<bool>("hasattr(sys.modules['game'], 'B')"), "the abandoned script exported nothing");
+}
