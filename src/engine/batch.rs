@@ -6,7 +6,8 @@
 //!    them are retested.
 //! 2. *Build*, in dependency order (L6): each candidate executes inside the batch's view, so
 //!    it imports the candidates built before it, and joins the view once it ran.
-//! 3. *Test*: every member's tests run with every candidate of the batch in view (T1).
+//! 3. *Test* (`batch_test.rs`): every member's tests run with every candidate of the batch
+//!    in view (T1), all in one worker job.
 //! 4. *Decide*: a failing member takes with it what was built against it and, when its
 //!    version in effect would stay live, the members it was built against (the change
 //!    that broke it). See [`close_rejections`].
@@ -402,61 +403,6 @@ impl Reloader {
                 script.bytes.clear();
                 script.version = 0; // a deleted script is forgotten: it loads as version 1 (R11)
                 self.scripts.insert(file, script);
-            }
-        }
-        Ok(())
-    }
-
-    /// Step 3: every member's tests, with every candidate of the batch in view (T1).
-    fn test_members(
-        &mut self,
-        py: Python<'_>,
-        members: &mut [Member],
-        order: &[usize],
-        view: &View,
-    ) -> Result<(), Error> {
-        if !self.config.tests {
-            return Ok(());
-        }
-        for &i in order {
-            let member = &members[i];
-            // Built against a candidate that failed, or joined only for one that did: it is
-            // rejected with it anyway (step 4). A changed script built against the version in
-            // effect of a script whose candidate did not run is tested on its own (R14).
-            let doomed = member.upstream.iter().any(|&u| {
-                members[u].failure.as_ref().is_some_and(|f| f.seen || member.role != Role::Changed)
-            });
-            if member.failure.is_some() || doomed {
-                continue;
-            }
-            let globals = match (&member.candidate, member.role) {
-                (Some(candidate), _) => candidate.bind(py).clone(),
-                (None, Role::Retest) => self.scripts[&member.change.found.file].globals.bind(py).clone(),
-                (None, _) => continue,
-            };
-            let timeout = self.config.test_timeout.saturating_sub(member.elapsed);
-            let found = member.change.found.clone();
-            let started = Instant::now();
-            let tested = self.test_in_view(py, &found, &globals, Some(view), timeout)?;
-            let member = &mut members[i];
-            member.timings.test_ms = started.elapsed().as_secs_f64() * 1000.0;
-            match tested {
-                Ok(tests) => member.tests = tests,
-                Err((problem, tests)) => {
-                    // L6: a test file waiting for a relive name blocks its script with it.
-                    let (problem, wait) = match tests.as_ref().and_then(super::candidate::test_file_wait) {
-                        Some((wait, failure)) => {
-                            let blocked = ScriptProblem::Blocked {
-                                waits_for: wait.clone(),
-                                failure: Box::new(failure),
-                            };
-                            (blocked, Some(wait))
-                        }
-                        None => (problem, None),
-                    };
-                    member.tests = tests;
-                    member.fail(RejectReason::Script { problem }, wait, true, true);
-                }
             }
         }
         Ok(())

@@ -51,10 +51,17 @@ pub(crate) type Tested = Result<Option<TestReport>, (ScriptProblem, Option<TestR
 /// worker thread one after the other (`load_run.rs`, issue 17).
 pub(crate) struct Gate {
     tests: bool,
-    timeout: Duration,
     validate: Py<PyAny>,
-    namespaces: Vec<String>,
     registry: Py<PyAny>,
+    tester: Tester,
+}
+
+/// What running a script's tests needs, owned, so that a batch's test runs can go to the
+/// worker thread together (`batch_test.rs`).
+pub(crate) struct Tester {
+    /// The per-script timeout (T6), as reports name it.
+    timeout: Duration,
+    namespaces: Vec<String>,
     test_files: Arc<TestFileCache>,
     stop: Arc<AtomicBool>,
 }
@@ -62,17 +69,12 @@ pub(crate) struct Gate {
 impl Gate {
     /// Every relive namespace when the gate was made, sorted.
     pub(crate) fn namespaces(&self) -> &[String] {
-        &self.namespaces
-    }
-
-    /// The per-script timeout (T6).
-    pub(crate) fn timeout(&self) -> Duration {
-        self.timeout
+        &self.tester.namespaces
     }
 
     /// The stop flag (W4).
     pub(crate) fn stop(&self) -> Arc<AtomicBool> {
-        self.stop.clone()
+        self.tester.stop()
     }
 
     /// Executes `compiled` into `globals` and runs the script's tests against it, in `view`
@@ -90,28 +92,28 @@ impl Gate {
         run: impl FnOnce(Python<'_>, Job<'_>) -> PyResult<Finished>,
     ) -> Result<Checked, Error> {
         let tests = self.tests;
-        let test_file = if tests { compile_test_file(py, found, &self.test_files) } else { None };
+        let test_file = if tests { compile_test_file(py, found, &self.tester.test_files) } else { None };
         let (test_file, broken) = match test_file {
             Some(Ok(file)) => (Some(file), None),
             Some(Err(report)) => (None, Some(report)),
             None => (None, None),
         };
         let validate =
-            validate_with_snapshots(py, self.validate.bind(py), compiled, globals, &self.namespaces)?;
+            validate_with_snapshots(py, self.validate.bind(py), compiled, globals, &self.tester.namespaces)?;
         let join =
             joining(py, self.registry.bind(py), found, compiled, own).map_err(|e| Error::python(py, &e))?;
         let job = Job {
             view: tests.then(|| view.clone_ref(py)),
             join: tests.then_some(&join),
-            namespaces: self.namespaces.clone(),
+            namespaces: self.tester.namespaces.clone(),
             validate: Some(validate.unbind()),
             code: Some(compiled.code.clone_ref(py)),
             globals: globals.clone().unbind(),
             test_file: test_file.as_ref(),
             tests: tests && broken.is_none(),
-            timeout: self.timeout,
+            timeout: self.tester.timeout,
             display_path: found.path.as_str(),
-            stop: self.stop.clone(),
+            stop: self.tester.stop(),
         };
         let finished = run(py, job);
         view.release(py, std::slice::from_ref(globals)).map_err(|e| Error::python(py, &e))?;
@@ -142,7 +144,7 @@ impl Gate {
                 Checked::Failed(ScriptProblem::Validate { failure: Box::new(failure) }, None)
             }
             (Finished::TimedOut { phase, abandoned, stopped, tests }, _) => {
-                Checked::Failed(timeout_problem(self.timeout, phase, abandoned, stopped), tests)
+                Checked::Failed(timeout_problem(self.tester.timeout, phase, abandoned, stopped), tests)
             }
             (Finished::Ran(_), Some(report)) => {
                 log::info!("{}: {}", found.path, crate::testing::result::tests_found(0));
@@ -152,6 +154,66 @@ impl Gate {
                 Checked::Failed(tests_problem(&report), Some(report))
             }
             (Finished::Ran(report), None) => Checked::Passed(report),
+        }
+    }
+}
+
+impl Tester {
+    /// The stop flag (W4).
+    pub(crate) fn stop(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
+    /// Runs the tests of `globals` (a candidate, or the code in effect) with the script's
+    /// test file, inside `view` when given, bounded by `timeout` (T5, T6, R15). `run`
+    /// carries the job out (on the worker thread either way).
+    pub(crate) fn test(
+        &self,
+        py: Python<'_>,
+        found: &FoundScript,
+        globals: &Bound<'_, PyDict>,
+        view: Option<&View>,
+        timeout: Duration,
+        run: impl FnOnce(Python<'_>, Job<'_>) -> PyResult<Finished>,
+    ) -> Result<Tested, Error> {
+        let test_file = match compile_test_file(py, found, &self.test_files) {
+            Some(Ok(file)) => Some(file),
+            Some(Err(report)) => {
+                log::info!("{}: {}", found.path, crate::testing::result::tests_found(0));
+                return Ok(Err((tests_problem(&report), Some(report))));
+            }
+            None => None,
+        };
+        let job = Job {
+            view: view.map(|v| v.clone_ref(py)),
+            join: None,
+            namespaces: self.namespaces.clone(),
+            validate: None,
+            code: None,
+            globals: globals.clone().unbind(),
+            test_file: test_file.as_ref(),
+            tests: true,
+            timeout,
+            display_path: found.path.as_str(),
+            stop: self.stop(),
+        };
+        Ok(self.tested(py, run(py, job).map_err(|e| Error::python(py, &e))?))
+    }
+
+    /// How a test run fared, from how its job finished.
+    #[allow(clippy::result_large_err)] // `Tested` is what a batch keeps per member, built once per run
+    pub(crate) fn tested(&self, py: Python<'_>, finished: Finished) -> Tested {
+        match finished {
+            Finished::Ran(Some(report)) if report.is_green() => Ok(Some(report)),
+            Finished::Ran(Some(report)) => Err((tests_problem(&report), Some(report))),
+            Finished::Ran(None) => Ok(Some(TestReport::default())),
+            Finished::TimedOut { phase, abandoned, stopped, tests } => {
+                Err((timeout_problem(self.timeout, phase, abandoned, stopped), tests))
+            }
+            Finished::Raised(err) | Finished::Invalid(err) => {
+                let failure = PyFailure::from_err(py, &err);
+                Err((ScriptProblem::Error { failure: Box::new(failure) }, None))
+            }
         }
     }
 }
@@ -188,13 +250,20 @@ impl Reloader {
         let validate = self.callbacks.validate_function(py).map_err(|e| Error::python(py, &e))?;
         Ok(Gate {
             tests: self.config.tests,
-            timeout: self.config.test_timeout,
             validate: validate.into_any().unbind(),
-            namespaces: self.namespace_names(),
             registry: self.registry.clone_ref(py),
+            tester: self.tester(),
+        })
+    }
+
+    /// What running a script's tests needs, owned (see [`Tester`]).
+    pub(crate) fn tester(&self) -> Tester {
+        Tester {
+            timeout: self.config.test_timeout,
+            namespaces: self.namespace_names(),
             test_files: self.test_files.clone(),
             stop: self.stop.flag(),
-        })
+        }
     }
 
     /// The names the version in effect of `found` contributes (none for a new script).
@@ -285,39 +354,7 @@ impl Reloader {
         view: Option<&View>,
         timeout: Duration,
     ) -> Result<Tested, Error> {
-        let test_file = match compile_test_file(py, found, &self.test_files) {
-            Some(Ok(file)) => Some(file),
-            Some(Err(report)) => {
-                log::info!("{}: {}", found.path, crate::testing::result::tests_found(0));
-                return Ok(Err((tests_problem(&report), Some(report))));
-            }
-            None => None,
-        };
-        let job = Job {
-            view: view.map(|v| v.clone_ref(py)),
-            join: None,
-            namespaces: self.namespace_names(),
-            validate: None,
-            code: None,
-            globals: globals.clone().unbind(),
-            test_file: test_file.as_ref(),
-            tests: true,
-            timeout,
-            display_path: found.path.as_str(),
-            stop: self.stop.flag(),
-        };
-        match run::run(py, job).map_err(|e| Error::python(py, &e))? {
-            Finished::Ran(Some(report)) if report.is_green() => Ok(Ok(Some(report))),
-            Finished::Ran(Some(report)) => Ok(Err((tests_problem(&report), Some(report)))),
-            Finished::Ran(None) => Ok(Ok(Some(TestReport::default()))),
-            Finished::TimedOut { phase, abandoned, stopped, tests } => {
-                Ok(Err((self.timeout_problem(phase, abandoned, stopped), tests)))
-            }
-            Finished::Raised(err) | Finished::Invalid(err) => {
-                let failure = PyFailure::from_err(py, &err);
-                Ok(Err((ScriptProblem::Error { failure: Box::new(failure) }, None)))
-            }
-        }
+        self.tester().test(py, found, globals, view, timeout, run::run)
     }
 
     fn timeout_problem(&self, phase: Phase, abandoned: bool, stopped: bool) -> ScriptProblem {

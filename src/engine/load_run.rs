@@ -338,8 +338,7 @@ impl Reloader {
                 }
             }
         };
-        let end = group::run_group(py, shared.gate.timeout(), shared.gate.stop(), work)
-            .map_err(|e| Error::python(py, &e))?;
+        let end = group::run_group(py, shared.gate.stop(), work).map_err(|e| Error::python(py, &e))?;
         let results = std::mem::take(&mut *results.lock().unwrap_or_else(|p| p.into_inner()));
         let mut ran = Vec::with_capacity(results.len());
         for (item, tried) in items.iter().zip(results) {

@@ -22,7 +22,8 @@ use super::runner_api::Deadline;
 /// The job running now, for the caller's watchdog.
 struct Current {
     number: u64,
-    started: Instant,
+    /// When its timeout expires (T6).
+    until: Instant,
     deadline: Deadline,
     display_path: String,
 }
@@ -65,7 +66,7 @@ impl Here {
             state.started_jobs += 1;
             state.current = Some(Current {
                 number: state.started_jobs,
-                started: Instant::now(),
+                until: Instant::now() + job.timeout,
                 deadline: Deadline(deadline.0.clone_ref(py)),
                 display_path: job.display_path.to_string(),
             });
@@ -101,13 +102,8 @@ enum Waited {
 }
 
 /// Runs `work` on the worker thread; the caller waits detached, interrupting each job of it
-/// that runs longer than `timeout` or while `stop` is set.
-pub(crate) fn run_group<F>(
-    py: Python<'_>,
-    timeout: Duration,
-    stop: Arc<AtomicBool>,
-    work: F,
-) -> PyResult<GroupEnd>
+/// that runs longer than its timeout or while `stop` is set.
+pub(crate) fn run_group<F>(py: Python<'_>, stop: Arc<AtomicBool>, work: F) -> PyResult<GroupEnd>
 where
     F: FnOnce(Python<'_>, &Here) + Send + 'static,
 {
@@ -122,7 +118,7 @@ where
     let ident = py.detach(|| submit(job))?;
     let mut rx = rx;
     loop {
-        let (waited, back) = py.detach(|| (wait_group(&rx, &state, timeout, &stop), rx));
+        let (waited, back) = py.detach(|| (wait_group(&rx, &state, &stop), rx));
         rx = back;
         let number = match waited {
             Waited::Done => return Ok(GroupEnd::Done),
@@ -168,14 +164,12 @@ where
 
 /// Waits until the group is over, or the job running has had its time or a stop is
 /// requested while it runs; looks at the stop flag every 50 ms (W4).
-fn wait_group(rx: &mpsc::Receiver<()>, state: &Mutex<State>, timeout: Duration, stop: &AtomicBool) -> Waited {
+fn wait_group(rx: &mpsc::Receiver<()>, state: &Mutex<State>, stop: &AtomicBool) -> Waited {
     let poll = Duration::from_millis(50);
     loop {
         let now = Instant::now();
-        let current = lock(state)
-            .current
-            .as_ref()
-            .map(|c| (c.number, (c.started + timeout).saturating_duration_since(now)));
+        let current =
+            lock(state).current.as_ref().map(|c| (c.number, c.until.saturating_duration_since(now)));
         if let Some((number, left)) = current
             && (left.is_zero() || stop.load(Ordering::SeqCst))
         {

@@ -385,3 +385,30 @@ fn t6_issue17_a_script_blocked_in_c_while_loading_is_abandoned_and_the_scripts_a
     assert_eq!(eval::<i64>("sys.modules['game'].C"), 2);
     assert!(!eval::<bool>("hasattr(sys.modules['game'], 'B')"), "the abandoned script exported nothing");
 }
+
+#[test]
+fn t6_issue17_a_test_blocked_in_c_in_a_batch_is_abandoned_and_the_next_members_are_still_tested() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    let a = dir.write("a.py", "X = 1\n");
+    let b = dir.write("b.py", "Y = 1\n");
+    let mut r = Reloader::builder().test_timeout(Duration::from_millis(200)).build().unwrap();
+    r.add_directory("game", dir.path()).unwrap();
+    std::fs::write(&a, "X = 2\n\ndef test_slow():\n    import time\n    time.sleep(3)\n").unwrap();
+    std::fs::write(&b, "Y = 2\n\ndef test_y():\n    assert Y == 2\n").unwrap();
+    let reports = r.reload_batch([&a, &b]).unwrap();
+    let outcomes: Vec<(&str, Outcome)> = reports.iter().map(|r| (r.path.as_str(), r.outcome)).collect();
+    assert_eq!(outcomes, [("a.py", Outcome::Rejected), ("b.py", Outcome::Reloaded)], "{reports:?}");
+    assert!(
+        matches!(
+            &reports[0].reason,
+            Some(RejectReason::Script { problem: ScriptProblem::Timeout { abandoned: true, .. } })
+        ),
+        "{}",
+        reports[0]
+    );
+    assert_eq!(reports[1].tests.as_ref().map(|t| t.found), Some(1), "{}", reports[1]);
+    assert!(logs().iter().any(|l| l.starts_with("ERROR a.py: abandoned a worker thread")), "{:?}", logs());
+    assert_eq!(eval::<i64>("sys.modules['game'].X"), 1);
+    assert_eq!(eval::<i64>("sys.modules['game'].Y"), 2);
+}
