@@ -373,6 +373,18 @@ fn timeout_problem(timeout: Duration, phase: Phase, abandoned: bool, stopped: bo
     ScriptProblem::Timeout { seconds: timeout.as_secs_f64(), during, abandoned }
 }
 
+/// A script's bytes read (W1) and compiled (E1): a candidate as a load or a retry of a
+/// pending script builds it; the problem that stops it otherwise.
+pub(crate) fn build(
+    py: Python<'_>,
+    file: &std::path::Path,
+    size_limit: u64,
+) -> Result<(Vec<u8>, Compiled), ScriptProblem> {
+    let bytes = script::read(file, size_limit)?;
+    let compiled = script::compile(py, file, &bytes)?;
+    Ok((bytes, compiled))
+}
+
 /// What a test file that failed to load on a relive name waits for, and its error (L6): its
 /// script is blocked with it, on a load as on a reload.
 pub(crate) fn test_file_wait(report: &TestReport) -> Option<(Wait, PyFailure)> {

@@ -13,10 +13,11 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use super::candidate;
 use super::dependents::Imports;
 use super::directory::{self, FoundScript};
 use super::namespace::{self, DirId};
-use super::script::{self, Compiled};
+use super::script::Compiled;
 use super::{Directory, Error, Reloader, Script};
 use crate::python::PyFailure;
 use crate::report::{Duplicate, LoadReport, Outcome, ScriptLoad, ScriptProblem};
@@ -201,18 +202,13 @@ impl Attempt {
 
     /// Reads and compiles; a failure here is final for this load.
     pub(super) fn prepare(&mut self, py: Python<'_>, size_limit: u64) {
-        let bytes = match script::read(&self.found.file, size_limit) {
-            Ok(bytes) => bytes,
-            Err(problem) => {
-                self.problem = Some(problem);
-                return;
+        match candidate::build(py, &self.found.file, size_limit) {
+            Ok((bytes, compiled)) => {
+                self.bytes = bytes;
+                self.compiled = Some(Arc::new(compiled));
             }
-        };
-        match script::compile(py, &self.found.file, &bytes) {
-            Ok(compiled) => self.compiled = Some(Arc::new(compiled)),
             Err(problem) => self.problem = Some(problem),
         }
-        self.bytes = bytes;
     }
 }
 

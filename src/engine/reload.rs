@@ -21,7 +21,7 @@ use super::leaks::Leak;
 use super::namespace::{self, DirId};
 use super::script;
 use super::update;
-use super::{Error, Mode, Reloader, resolve};
+use super::{Error, Mode, Reloader, candidate, resolve};
 use crate::layout;
 use crate::python::{self, PyFailure};
 use crate::report::{Changes, Outcome, RejectReason, ReloadReport, ScriptPath, ScriptProblem, Timings, Wait};
@@ -375,8 +375,9 @@ impl Reloader {
                 {
                     continue;
                 }
-                let Ok(bytes) = script::read(&file, self.config.size_limit) else { continue };
-                let Ok(compiled) = script::compile(py, &file, &bytes) else { continue };
+                let Ok((bytes, compiled)) = candidate::build(py, &file, self.config.size_limit) else {
+                    continue;
+                };
                 let kind = self.kind_of(&change);
                 let member = Member::new(change, bytes, Some(compiled), Role::Changed, kind);
                 let done = self.run_members(py, vec![member], false)?;
