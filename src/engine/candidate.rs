@@ -2,7 +2,7 @@
 //! then run its tests, both bounded by the per-script timeout (T6).
 //!
 //! Used alike by loads (`load_run`: [`Gate::check`], each script with its own view) and batches
-//! (`batch`: `exec_in_view`, then `test_in_view` once every member ran), so a script meets
+//! (`batch_build`: [`Gate::exec`], then `batch_test`: [`Tester::test`] once every member ran), so a script meets
 //! the same gate on its first load and on every change; a test file waiting for a relive
 //! name blocks its script the same way in both (`test_file_wait`, L6).
 
@@ -47,8 +47,9 @@ pub(crate) enum Ran {
 /// rejects it with the report so far.
 pub(crate) type Tested = Result<Option<TestReport>, (ScriptProblem, Option<TestReport>)>;
 
-/// What checking a load attempt needs, owned, so that a load's attempts can run on the
-/// worker thread one after the other (`load_run.rs`, issue 17).
+/// What running a candidate needs, owned, so that a load's attempts (`load_run.rs`) and a
+/// batch's builds (`batch_build.rs`) can run on the worker thread one after the other
+/// (issue 17).
 pub(crate) struct Gate {
     tests: bool,
     validate: Py<PyAny>,
@@ -119,6 +120,69 @@ impl Gate {
         view.release(py, std::slice::from_ref(globals)).map_err(|e| Error::python(py, &e))?;
         let finished = finished.map_err(|e| Error::python(py, &e))?;
         Ok(self.checked(py, found, globals, finished, broken))
+    }
+
+    /// Executes a batch member's candidate into `globals` inside the batch's `view`, which
+    /// it joins once it ran and was validated (R15); its tests run later ([`Tester::test`]).
+    /// `own`: the names its version in effect contributes.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn exec(
+        &self,
+        py: Python<'_>,
+        found: &FoundScript,
+        compiled: &Compiled,
+        globals: &Bound<'_, PyDict>,
+        own: Vec<String>,
+        view: &View,
+        run: impl FnOnce(Python<'_>, Job<'_>) -> PyResult<Finished>,
+    ) -> Result<Ran, Error> {
+        let validate =
+            validate_with_snapshots(py, self.validate.bind(py), compiled, globals, &self.tester.namespaces)?;
+        let join =
+            joining(py, self.registry.bind(py), found, compiled, own).map_err(|e| Error::python(py, &e))?;
+        let job = Job {
+            view: Some(view.clone_ref(py)),
+            join: Some(&join),
+            namespaces: self.tester.namespaces.clone(),
+            validate: Some(validate.unbind()),
+            code: Some(compiled.code.clone_ref(py)),
+            globals: globals.clone().unbind(),
+            test_file: None,
+            tests: false,
+            timeout: self.tester.timeout,
+            display_path: found.path.as_str(),
+            stop: self.tester.stop(),
+        };
+        let started = Instant::now();
+        let finished = run(py, job).map_err(|e| Error::python(py, &e))?;
+        Ok(self.ran(py, found, finished, started.elapsed()))
+    }
+
+    /// How a batch member's module-level code fared, from how its job finished after
+    /// `elapsed`.
+    pub(crate) fn ran(
+        &self,
+        py: Python<'_>,
+        found: &FoundScript,
+        finished: Finished,
+        elapsed: Duration,
+    ) -> Ran {
+        match finished {
+            Finished::Ran(_) => Ran::Done { elapsed },
+            Finished::Raised(err) => Ran::Raised(err),
+            Finished::Invalid(err) => {
+                let failure = PyFailure::locate(py, &err, Some(&found.file.to_string_lossy()));
+                Ran::Failed(ScriptProblem::Validate { failure: Box::new(failure) })
+            }
+            Finished::TimedOut { phase, abandoned, stopped, .. } => {
+                Ran::Failed(timeout_problem(self.tester.timeout, phase, abandoned, stopped))
+            }
+        }
+    }
+
+    /// The registry of contributed objects (L4).
+    pub(crate) fn registry<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        self.registry.bind(py).clone()
     }
 
     /// How a load attempt fared, from how its job finished; `broken`: its test file did not
@@ -303,47 +367,6 @@ impl Reloader {
         joining(py, self.registry.bind(py), found, compiled, self.own_names(found))
     }
 
-    /// Executes a batch member's candidate into `globals` inside the batch's `view`, which
-    /// it joins once it ran and was validated (R15); its tests run later ([`Self::test_in_view`]).
-    pub(crate) fn exec_in_view(
-        &self,
-        py: Python<'_>,
-        found: &FoundScript,
-        compiled: &Compiled,
-        globals: &Bound<'_, PyDict>,
-        view: &View,
-    ) -> Result<Ran, Error> {
-        let callbacks = self.callbacks.validate_function(py).map_err(|e| Error::python(py, &e))?;
-        let validate =
-            validate_with_snapshots(py, callbacks.as_any(), compiled, globals, &self.namespace_names())?;
-        let join = self.join(py, found, compiled).map_err(|e| Error::python(py, &e))?;
-        let job = Job {
-            view: Some(view.clone_ref(py)),
-            join: Some(&join),
-            namespaces: self.namespace_names(),
-            validate: Some(validate.unbind()),
-            code: Some(compiled.code.clone_ref(py)),
-            globals: globals.clone().unbind(),
-            test_file: None,
-            tests: false,
-            timeout: self.config.test_timeout,
-            display_path: found.path.as_str(),
-            stop: self.stop.flag(),
-        };
-        let started = Instant::now();
-        Ok(match run::run(py, job).map_err(|e| Error::python(py, &e))? {
-            Finished::Ran(_) => Ran::Done { elapsed: started.elapsed() },
-            Finished::Raised(err) => Ran::Raised(err),
-            Finished::Invalid(err) => {
-                let failure = PyFailure::locate(py, &err, Some(&found.file.to_string_lossy()));
-                Ran::Failed(ScriptProblem::Validate { failure: Box::new(failure) })
-            }
-            Finished::TimedOut { phase, abandoned, stopped, .. } => {
-                Ran::Failed(self.timeout_problem(phase, abandoned, stopped))
-            }
-        })
-    }
-
     /// Runs the tests of `globals` (a candidate, or the code in effect) with the script's
     /// test file, inside `view` when given, bounded by `timeout` (T5, T6, R15).
     pub(crate) fn test_in_view(
@@ -355,10 +378,6 @@ impl Reloader {
         timeout: Duration,
     ) -> Result<Tested, Error> {
         self.tester().test(py, found, globals, view, timeout, run::run)
-    }
-
-    fn timeout_problem(&self, phase: Phase, abandoned: bool, stopped: bool) -> ScriptProblem {
-        timeout_problem(self.config.test_timeout, phase, abandoned, stopped)
     }
 }
 

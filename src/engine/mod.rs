@@ -10,7 +10,8 @@
 //! - one script: `script` (its code, globals and exports, with `script.py`), `candidate`
 //!   (executing and testing a candidate under the timeout, and L6's test-file wait);
 //! - reloading: `reload` (what changed files become), `batch` (one batch's pipeline:
-//!   members and their dependents, build, test, decide; its tests in `batch_test`),
+//!   members and their dependents, build, test, decide; its builds in `batch_build`, its
+//!   tests in `batch_test`),
 //!   `dependents` (R15's import graph),
 //!   `apply` (putting a batch into effect), `batch_helper` (`batch.py`'s typed wrapper: the
 //!   batch's journal and translation memo, import targets), `update` (applying one script in
@@ -21,6 +22,7 @@
 
 mod apply;
 mod batch;
+mod batch_build;
 mod batch_helper;
 mod batch_test;
 mod callbacks;

@@ -1,5 +1,6 @@
-//! Several jobs in one worker job (issue 17): a load runs the scripts that are ready, one
-//! after the other, without a thread round trip per script. Each job is still bounded by
+//! Several jobs in one worker job (issue 17): a load runs the scripts that are ready, and a
+//! batch builds or tests its members, one after the other, without a thread round trip per
+//! script. Each job is still bounded by
 //! its own per-script timeout and interrupted by a stop (T6, W4), as [`super::run::run`]
 //! bounds a single one.
 //!

@@ -412,3 +412,31 @@ fn t6_issue17_a_test_blocked_in_c_in_a_batch_is_abandoned_and_the_next_members_a
     assert_eq!(eval::<i64>("sys.modules['game'].X"), 1);
     assert_eq!(eval::<i64>("sys.modules['game'].Y"), 2);
 }
+
+#[test]
+fn t6_issue17_module_code_blocked_in_c_in_a_batch_is_abandoned_and_the_next_members_still_build() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    let a = dir.write("a.py", "X = 1\n");
+    let b = dir.write("b.py", "Y = 1\n");
+    let mut r = Reloader::builder().test_timeout(Duration::from_millis(200)).build().unwrap();
+    r.add_directory("game", dir.path()).unwrap();
+    std::fs::write(&a, "import time\ntime.sleep(3)\nX = 2\n").unwrap();
+    std::fs::write(&b, "Y = 2\n").unwrap();
+    let reports = r.reload_batch([&a, &b]).unwrap();
+    let outcomes: Vec<(&str, Outcome)> = reports.iter().map(|r| (r.path.as_str(), r.outcome)).collect();
+    assert_eq!(outcomes, [("a.py", Outcome::Rejected), ("b.py", Outcome::Reloaded)], "{reports:?}");
+    assert!(
+        matches!(
+            &reports[0].reason,
+            Some(RejectReason::Script { problem: ScriptProblem::Timeout { abandoned: true, .. } })
+        ),
+        "{}",
+        reports[0]
+    );
+    assert!(logs().iter().any(|l| l.starts_with("ERROR a.py: abandoned a worker thread")), "{:?}", logs());
+    assert_eq!(eval::<i64>("sys.modules['game'].X"), 1);
+    assert_eq!(eval::<i64>("sys.modules['game'].Y"), 2);
+    std::fs::write(&a, "X = 3\n").unwrap();
+    assert_eq!(r.reload(&a).unwrap().outcome, Outcome::Reloaded, "its compiled code was not needed again");
+}
