@@ -4,24 +4,25 @@
 //! 1. *Members*: the changed scripts, plus their dependents (R15, `dependents.rs`): scripts
 //!    that import their names, transitively, are rebuilt; scripts whose test files import
 //!    them are retested.
-//! 2. *Build*, in dependency order (L6): each candidate executes inside the batch's view, so
-//!    it imports the candidates built before it, and joins the view once it ran.
-//! 3. *Test*: every member's tests run with every candidate of the batch in view (T1).
+//! 2. *Build* (`batch_build.rs`), in dependency order (L6): each candidate executes inside
+//!    the batch's view, so it imports the candidates built before it, and joins the view
+//!    once it ran; the members in effect run as one worker job.
+//! 3. *Test* (`batch_test.rs`): every member's tests run with every candidate of the batch
+//!    in view (T1), all in one worker job.
 //! 4. *Decide*: a failing member takes with it what was built against it and, when its
 //!    version in effect would stay live, the members it was built against (the change
 //!    that broke it). See [`close_rejections`].
 //! 5. *Apply* (`apply.rs`): the rest goes live through one journal and one translation
 //!    memo, or, if anything fails, none of it does and the decision is made again.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::candidate::Ran;
 use super::dependents::{Imports, Target};
-use super::reload::{Change, report_for, script_error};
+use super::reload::{Change, report_for};
 use super::script::{self, Compiled};
 use super::{Error, Reloader, resolve, update};
 use crate::report::{Outcome, RejectReason, ReloadReport, ScriptPath, ScriptProblem, Timings, Wait};
@@ -295,172 +296,6 @@ impl Reloader {
             }
         }
         Ok(reports)
-    }
-
-    /// Step 2: each candidate runs inside the view, after the members it imports from.
-    fn build_members(
-        &mut self,
-        py: Python<'_>,
-        members: &mut [Member],
-        order: &[usize],
-        view: &View,
-    ) -> Result<(), Error> {
-        let mut failed_bindings: BTreeMap<(String, String), ScriptPath> = BTreeMap::new();
-        for &i in order {
-            if members[i].role == Role::Retest {
-                continue;
-            }
-            let broken = members[i].upstream.iter().find(|&&u| members[u].failure.is_some()).copied();
-            if let (Role::Dependent, Some(u)) = (members[i].role, broken) {
-                let script = members[u].path().clone();
-                members[i].fail(RejectReason::DependsOnRejected { script }, None, false, false);
-                continue;
-            }
-            self.prepare_member(py, &mut members[i])?;
-            let member = &mut members[i];
-            let found = member.change.found.clone();
-            let owned = member.compiled.take().expect("built members compiled");
-            let compiled = &owned;
-            let globals = script::new_globals(py, &found.namespace, &found.file, found.path.as_str())
-                .map_err(|e| Error::python(py, &e))?;
-            let started = Instant::now();
-            let ran = self.exec_in_view(py, &found, compiled, &globals, view)?;
-            match ran {
-                Ran::Done { elapsed } => {
-                    member.elapsed = elapsed;
-                    let registry = self.registry.bind(py);
-                    match script::exports(py, compiled, &globals, &found.namespace, registry) {
-                        Ok(exports) => {
-                            member.exports = exports;
-                            member.candidate = Some(globals.clone().unbind());
-                        }
-                        Err(err) => member.fail(script_error(py, &err, &member.change), None, true, true),
-                    }
-                }
-                Ran::Failed(problem) => member.fail(RejectReason::Script { problem }, None, true, false),
-                Ran::Raised(err) => {
-                    let names = self.namespace_names();
-                    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-                    let wait = script::wait_target(py, &err, &refs).map_err(|e| Error::python(py, &e))?;
-                    let reason = match &wait {
-                        Some(Wait::Name { namespace, name }) => failed_bindings
-                            .get(&(namespace.clone(), name.clone()))
-                            .map(|script| RejectReason::NeedsRejected {
-                                waits_for: wait.clone().expect("matched"),
-                                script: script.clone(),
-                            }),
-                        _ => None,
-                    };
-                    let reason = reason.unwrap_or_else(|| script_error(py, &err, &member.change));
-                    member.fail(reason, wait, true, false);
-                }
-            }
-            if member.failure.is_some() {
-                if member.candidate.is_none() {
-                    update::undo_contribution(py, &globals);
-                }
-                let namespace = &member.change.found.namespace;
-                let path = member.change.found.path.clone();
-                for name in &compiled.bindings {
-                    failed_bindings.insert((namespace.clone(), name.clone()), path.clone());
-                }
-            }
-            member.timings.execute_ms = started.elapsed().as_secs_f64() * 1000.0;
-            member.compiled = Some(owned);
-        }
-        Ok(())
-    }
-
-    /// Makes a member's script ready to run: a new script's namespace exists, a re-created
-    /// script is in effect again with version 0 (W3).
-    fn prepare_member(&mut self, py: Python<'_>, member: &mut Member) -> Result<(), Error> {
-        let change = &member.change;
-        match member.kind {
-            Kind::InEffect => {}
-            Kind::New => {
-                let base = self.directories[&change.directory].namespace.clone();
-                self.yield_names_to_new_namespaces(&base, &change.found.namespace);
-                self.namespaces
-                    .create(py, &base, &change.found.namespace, change.directory)
-                    .map_err(|err| Error::python(py, &err))?;
-            }
-            Kind::Removed => {
-                let file = change.found.file.clone();
-                let Some(mut script) =
-                    self.directories.get_mut(&change.directory).and_then(|d| d.removed.remove(&file))
-                else {
-                    member.kind = Kind::New;
-                    return self.prepare_member(py, member);
-                };
-                // Names another script took while this one was deleted are that script's (L5).
-                let taken: BTreeSet<&String> = self
-                    .scripts
-                    .values()
-                    .filter(|s| s.namespace == change.found.namespace)
-                    .flat_map(|s| s.contributions.iter())
-                    .collect();
-                script.contributions.retain(|name| !taken.contains(name));
-                script.bytes.clear();
-                script.version = 0; // a deleted script is forgotten: it loads as version 1 (R11)
-                self.scripts.insert(file, script);
-            }
-        }
-        Ok(())
-    }
-
-    /// Step 3: every member's tests, with every candidate of the batch in view (T1).
-    fn test_members(
-        &mut self,
-        py: Python<'_>,
-        members: &mut [Member],
-        order: &[usize],
-        view: &View,
-    ) -> Result<(), Error> {
-        if !self.config.tests {
-            return Ok(());
-        }
-        for &i in order {
-            let member = &members[i];
-            // Built against a candidate that failed, or joined only for one that did: it is
-            // rejected with it anyway (step 4). A changed script built against the version in
-            // effect of a script whose candidate did not run is tested on its own (R14).
-            let doomed = member.upstream.iter().any(|&u| {
-                members[u].failure.as_ref().is_some_and(|f| f.seen || member.role != Role::Changed)
-            });
-            if member.failure.is_some() || doomed {
-                continue;
-            }
-            let globals = match (&member.candidate, member.role) {
-                (Some(candidate), _) => candidate.bind(py).clone(),
-                (None, Role::Retest) => self.scripts[&member.change.found.file].globals.bind(py).clone(),
-                (None, _) => continue,
-            };
-            let timeout = self.config.test_timeout.saturating_sub(member.elapsed);
-            let found = member.change.found.clone();
-            let started = Instant::now();
-            let tested = self.test_in_view(py, &found, &globals, Some(view), timeout)?;
-            let member = &mut members[i];
-            member.timings.test_ms = started.elapsed().as_secs_f64() * 1000.0;
-            match tested {
-                Ok(tests) => member.tests = tests,
-                Err((problem, tests)) => {
-                    // L6: a test file waiting for a relive name blocks its script with it.
-                    let (problem, wait) = match tests.as_ref().and_then(super::candidate::test_file_wait) {
-                        Some((wait, failure)) => {
-                            let blocked = ScriptProblem::Blocked {
-                                waits_for: wait.clone(),
-                                failure: Box::new(failure),
-                            };
-                            (blocked, Some(wait))
-                        }
-                        None => (problem, None),
-                    };
-                    member.tests = tests;
-                    member.fail(RejectReason::Script { problem }, wait, true, true);
-                }
-            }
-        }
-        Ok(())
     }
 }
 

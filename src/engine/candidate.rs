@@ -1,11 +1,13 @@
 //! Checking a candidate before anything goes live (R1, T2): execute its module-level code,
 //! then run its tests, both bounded by the per-script timeout (T6).
 //!
-//! Used alike by loads (`load`: `check_candidate`, one script at a time) and batches
-//! (`batch`: `exec_in_view`, then `test_in_view` once every member ran), so a script meets
+//! Used alike by loads (`load_run`: [`Gate::check`], each script with its own view) and batches
+//! (`batch_build`: [`Gate::exec`], then `batch_test`: [`Tester::test`] once every member ran), so a script meets
 //! the same gate on its first load and on every change; a test file waiting for a relive
 //! name blocks its script the same way in both (`test_file_wait`, L6).
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
@@ -45,71 +47,168 @@ pub(crate) enum Ran {
 /// rejects it with the report so far.
 pub(crate) type Tested = Result<Option<TestReport>, (ScriptProblem, Option<TestReport>)>;
 
-impl Reloader {
-    /// The validate callbacks, wrapped so that the candidate's R8a and R8b snapshots are
-    /// taken right after its module-level code ran, before validate and tests.
-    fn validate_with_snapshots<'py>(
-        &self,
-        py: Python<'py>,
-        compiled: &Compiled,
-        globals: &Bound<'py, PyDict>,
-    ) -> Result<Bound<'py, PyAny>, Error> {
-        let validate = self.callbacks.validate_function(py).map_err(|e| Error::python(py, &e))?;
-        let source = compiled.source.bind(py);
-        let names = self.namespace_names();
-        super::update::snapshot_before(py, validate.as_any(), &compiled.imported, globals, source, names)
-            .map_err(|e| Error::python(py, &e))
+/// What running a candidate needs, owned, so that a load's attempts (`load_run.rs`) and a
+/// batch's builds (`batch_build.rs`) can run on the worker thread one after the other
+/// (issue 17).
+pub(crate) struct Gate {
+    tests: bool,
+    validate: Py<PyAny>,
+    registry: Py<PyAny>,
+    tester: Tester,
+}
+
+/// What running a script's tests needs, owned, so that a batch's test runs can go to the
+/// worker thread together (`batch_test.rs`).
+pub(crate) struct Tester {
+    /// The per-script timeout (T6), as reports name it.
+    timeout: Duration,
+    namespaces: Vec<String>,
+    test_files: Arc<TestFileCache>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Gate {
+    /// Every relive namespace when the gate was made, sorted.
+    pub(crate) fn namespaces(&self) -> &[String] {
+        &self.tester.namespaces
     }
 
-    /// Executes `compiled` into `globals` and runs the script's tests against it (a load
-    /// attempt: one script, its own view).
-    pub(crate) fn check_candidate(
+    /// The stop flag (W4).
+    pub(crate) fn stop(&self) -> Arc<AtomicBool> {
+        self.tester.stop()
+    }
+
+    /// Executes `compiled` into `globals` and runs the script's tests against it, in `view`
+    /// (a load attempt: one script, its own view). `own`: the names its version in effect
+    /// contributes. `run` carries the job out (on the worker thread either way).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn check(
         &self,
         py: Python<'_>,
         found: &FoundScript,
         compiled: &Compiled,
         globals: &Bound<'_, PyDict>,
+        own: Vec<String>,
+        view: &View,
+        run: impl FnOnce(Python<'_>, Job<'_>) -> PyResult<Finished>,
     ) -> Result<Checked, Error> {
-        let tests = self.config.tests;
-        let test_file = if tests { compile_test_file(py, found, &self.test_files) } else { None };
+        let tests = self.tests;
+        let test_file = if tests { compile_test_file(py, found, &self.tester.test_files) } else { None };
         let (test_file, broken) = match test_file {
             Some(Ok(file)) => (Some(file), None),
             Some(Err(report)) => (None, Some(report)),
             None => (None, None),
         };
-        let validate = self.validate_with_snapshots(py, compiled, globals)?;
-        let view = View::new(py).map_err(|e| Error::python(py, &e))?;
-        let join = self.join(py, found, compiled).map_err(|e| Error::python(py, &e))?;
+        let validate =
+            validate_with_snapshots(py, self.validate.bind(py), compiled, globals, &self.tester.namespaces)?;
+        let join =
+            joining(py, self.registry.bind(py), found, compiled, own).map_err(|e| Error::python(py, &e))?;
         let job = Job {
             view: tests.then(|| view.clone_ref(py)),
             join: tests.then_some(&join),
-            namespaces: self.namespace_names(),
+            namespaces: self.tester.namespaces.clone(),
             validate: Some(validate.unbind()),
             code: Some(compiled.code.clone_ref(py).into_any()),
             globals: globals.clone().unbind(),
             test_file: test_file.as_ref(),
             tests: tests && broken.is_none(),
-            timeout: self.config.test_timeout,
+            timeout: self.tester.timeout,
             display_path: found.path.as_str(),
-            stop: self.stop.flag(),
+            stop: self.tester.stop(),
         };
-        let finished = run::run(py, job);
+        let finished = run(py, job);
         view.release(py, std::slice::from_ref(globals)).map_err(|e| Error::python(py, &e))?;
         let finished = finished.map_err(|e| Error::python(py, &e))?;
+        Ok(self.checked(py, found, globals, finished, broken))
+    }
+
+    /// Executes a batch member's candidate into `globals` inside the batch's `view`, which
+    /// it joins once it ran and was validated (R15); its tests run later ([`Tester::test`]).
+    /// `own`: the names its version in effect contributes.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn exec(
+        &self,
+        py: Python<'_>,
+        found: &FoundScript,
+        compiled: &Compiled,
+        globals: &Bound<'_, PyDict>,
+        own: Vec<String>,
+        view: &View,
+        run: impl FnOnce(Python<'_>, Job<'_>) -> PyResult<Finished>,
+    ) -> Result<Ran, Error> {
+        let validate =
+            validate_with_snapshots(py, self.validate.bind(py), compiled, globals, &self.tester.namespaces)?;
+        let join =
+            joining(py, self.registry.bind(py), found, compiled, own).map_err(|e| Error::python(py, &e))?;
+        let job = Job {
+            view: Some(view.clone_ref(py)),
+            join: Some(&join),
+            namespaces: self.tester.namespaces.clone(),
+            validate: Some(validate.unbind()),
+            code: Some(compiled.code.clone_ref(py).into_any()),
+            globals: globals.clone().unbind(),
+            test_file: None,
+            tests: false,
+            timeout: self.tester.timeout,
+            display_path: found.path.as_str(),
+            stop: self.tester.stop(),
+        };
+        let started = Instant::now();
+        let finished = run(py, job).map_err(|e| Error::python(py, &e))?;
+        Ok(self.ran(py, found, finished, started.elapsed()))
+    }
+
+    /// How a batch member's module-level code fared, from how its job finished after
+    /// `elapsed`.
+    pub(crate) fn ran(
+        &self,
+        py: Python<'_>,
+        found: &FoundScript,
+        finished: Finished,
+        elapsed: Duration,
+    ) -> Ran {
+        match finished {
+            Finished::Ran(_) => Ran::Done { elapsed },
+            Finished::Raised(err) => Ran::Raised(err),
+            Finished::Invalid(err) => {
+                let failure = PyFailure::locate(py, &err, Some(&found.file.to_string_lossy()));
+                Ran::Failed(ScriptProblem::Validate { failure: Box::new(failure) })
+            }
+            Finished::TimedOut { phase, abandoned, stopped, .. } => {
+                Ran::Failed(timeout_problem(self.tester.timeout, phase, abandoned, stopped))
+            }
+        }
+    }
+
+    /// The registry of contributed objects (L4).
+    pub(crate) fn registry<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        self.registry.bind(py).clone()
+    }
+
+    /// How a load attempt fared, from how its job finished; `broken`: its test file did not
+    /// compile.
+    pub(crate) fn checked(
+        &self,
+        py: Python<'_>,
+        found: &FoundScript,
+        globals: &Bound<'_, PyDict>,
+        finished: Finished,
+        broken: Option<TestReport>,
+    ) -> Checked {
         if !matches!((&finished, &broken), (Finished::Ran(Some(r)), None) if r.is_green())
             && !matches!((&finished, &broken), (Finished::Ran(None), None))
         {
             // R1, R8b: a failed load attempt takes back what it registered elsewhere.
             super::update::undo_contribution(py, globals);
         }
-        Ok(match (finished, broken) {
+        match (finished, broken) {
             (Finished::Raised(err), _) => Checked::Raised(err),
             (Finished::Invalid(err), _) => {
                 let failure = PyFailure::locate(py, &err, Some(&found.file.to_string_lossy()));
                 Checked::Failed(ScriptProblem::Validate { failure: Box::new(failure) }, None)
             }
             (Finished::TimedOut { phase, abandoned, stopped, tests }, _) => {
-                Checked::Failed(self.timeout_problem(phase, abandoned, stopped), tests)
+                Checked::Failed(timeout_problem(self.tester.timeout, phase, abandoned, stopped), tests)
             }
             (Finished::Ran(_), Some(report)) => {
                 log::info!("{}: {}", found.path, crate::testing::result::tests_found(0));
@@ -119,7 +218,121 @@ impl Reloader {
                 Checked::Failed(tests_problem(&report), Some(report))
             }
             (Finished::Ran(report), None) => Checked::Passed(report),
+        }
+    }
+}
+
+impl Tester {
+    /// The stop flag (W4).
+    pub(crate) fn stop(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
+    /// Runs the tests of `globals` (a candidate, or the code in effect) with the script's
+    /// test file, inside `view` when given, bounded by `timeout` (T5, T6, R15). `run`
+    /// carries the job out (on the worker thread either way).
+    pub(crate) fn test(
+        &self,
+        py: Python<'_>,
+        found: &FoundScript,
+        globals: &Bound<'_, PyDict>,
+        view: Option<&View>,
+        timeout: Duration,
+        run: impl FnOnce(Python<'_>, Job<'_>) -> PyResult<Finished>,
+    ) -> Result<Tested, Error> {
+        let test_file = match compile_test_file(py, found, &self.test_files) {
+            Some(Ok(file)) => Some(file),
+            Some(Err(report)) => {
+                log::info!("{}: {}", found.path, crate::testing::result::tests_found(0));
+                return Ok(Err((tests_problem(&report), Some(report))));
+            }
+            None => None,
+        };
+        let job = Job {
+            view: view.map(|v| v.clone_ref(py)),
+            join: None,
+            namespaces: self.namespaces.clone(),
+            validate: None,
+            code: None,
+            globals: globals.clone().unbind(),
+            test_file: test_file.as_ref(),
+            tests: true,
+            timeout,
+            display_path: found.path.as_str(),
+            stop: self.stop(),
+        };
+        Ok(self.tested(py, run(py, job).map_err(|e| Error::python(py, &e))?))
+    }
+
+    /// How a test run fared, from how its job finished.
+    #[allow(clippy::result_large_err)] // `Tested` is what a batch keeps per member, built once per run
+    pub(crate) fn tested(&self, py: Python<'_>, finished: Finished) -> Tested {
+        match finished {
+            Finished::Ran(Some(report)) if report.is_green() => Ok(Some(report)),
+            Finished::Ran(Some(report)) => Err((tests_problem(&report), Some(report))),
+            Finished::Ran(None) => Ok(Some(TestReport::default())),
+            Finished::TimedOut { phase, abandoned, stopped, tests } => {
+                Err((timeout_problem(self.timeout, phase, abandoned, stopped), tests))
+            }
+            Finished::Raised(err) | Finished::Invalid(err) => {
+                let failure = PyFailure::from_err(py, &err);
+                Err((ScriptProblem::Error { failure: Box::new(failure) }, None))
+            }
+        }
+    }
+}
+
+/// The validate callbacks, wrapped so that the candidate's R8a and R8b snapshots are taken
+/// right after its module-level code ran, before validate and tests.
+fn validate_with_snapshots<'py>(
+    py: Python<'py>,
+    validate: &Bound<'py, PyAny>,
+    compiled: &Compiled,
+    globals: &Bound<'py, PyDict>,
+    namespaces: &[String],
+) -> Result<Bound<'py, PyAny>, Error> {
+    let source = compiled.source.bind(py);
+    super::update::snapshot_before(py, validate, &compiled.imported, globals, source, namespaces.to_vec())
+        .map_err(|e| Error::python(py, &e))
+}
+
+/// How a candidate of `found` joins a view (T1): its exports replace `own`, its version's.
+fn joining(
+    py: Python<'_>,
+    registry: &Bound<'_, PyAny>,
+    found: &FoundScript,
+    compiled: &Compiled,
+    own: Vec<String>,
+) -> PyResult<Joining> {
+    let exports = script::exports_function(py, compiled, &found.namespace, registry)?;
+    Ok(Joining::new(Join { namespace: found.namespace.clone(), exports, own }))
+}
+
+impl Reloader {
+    /// What checking a load attempt needs, owned (see [`Gate`]).
+    pub(crate) fn gate(&self, py: Python<'_>) -> Result<Gate, Error> {
+        let validate = self.callbacks.validate_function(py).map_err(|e| Error::python(py, &e))?;
+        Ok(Gate {
+            tests: self.config.tests,
+            validate: validate.into_any().unbind(),
+            registry: self.registry.clone_ref(py),
+            tester: self.tester(),
         })
+    }
+
+    /// What running a script's tests needs, owned (see [`Tester`]).
+    pub(crate) fn tester(&self) -> Tester {
+        Tester {
+            timeout: self.config.test_timeout,
+            namespaces: self.namespace_names(),
+            test_files: self.test_files.clone(),
+            stop: self.stop.flag(),
+        }
+    }
+
+    /// The names the version in effect of `found` contributes (none for a new script).
+    pub(crate) fn own_names(&self, found: &FoundScript) -> Vec<String> {
+        self.scripts.get(&found.file).map(|s| s.contributions.clone()).unwrap_or_default()
     }
 
     /// Runs the tests of a candidate whose module-level code ran already, with it in view
@@ -151,49 +364,7 @@ impl Reloader {
 
     /// How a candidate of `found` joins a view (T1): its exports replace its version's.
     fn join(&self, py: Python<'_>, found: &FoundScript, compiled: &Compiled) -> PyResult<Joining> {
-        let registry = self.registry.bind(py);
-        let own = self.scripts.get(&found.file).map(|s| s.contributions.clone()).unwrap_or_default();
-        let exports = script::exports_function(py, compiled, &found.namespace, registry)?;
-        Ok(Joining::new(Join { namespace: found.namespace.clone(), exports, own }))
-    }
-
-    /// Executes a batch member's candidate into `globals` inside the batch's `view`, which
-    /// it joins once it ran and was validated (R15); its tests run later ([`Self::test_in_view`]).
-    pub(crate) fn exec_in_view(
-        &self,
-        py: Python<'_>,
-        found: &FoundScript,
-        compiled: &Compiled,
-        globals: &Bound<'_, PyDict>,
-        view: &View,
-    ) -> Result<Ran, Error> {
-        let validate = self.validate_with_snapshots(py, compiled, globals)?;
-        let join = self.join(py, found, compiled).map_err(|e| Error::python(py, &e))?;
-        let job = Job {
-            view: Some(view.clone_ref(py)),
-            join: Some(&join),
-            namespaces: self.namespace_names(),
-            validate: Some(validate.unbind()),
-            code: Some(compiled.code.clone_ref(py).into_any()),
-            globals: globals.clone().unbind(),
-            test_file: None,
-            tests: false,
-            timeout: self.config.test_timeout,
-            display_path: found.path.as_str(),
-            stop: self.stop.flag(),
-        };
-        let started = Instant::now();
-        Ok(match run::run(py, job).map_err(|e| Error::python(py, &e))? {
-            Finished::Ran(_) => Ran::Done { elapsed: started.elapsed() },
-            Finished::Raised(err) => Ran::Raised(err),
-            Finished::Invalid(err) => {
-                let failure = PyFailure::locate(py, &err, Some(&found.file.to_string_lossy()));
-                Ran::Failed(ScriptProblem::Validate { failure: Box::new(failure) })
-            }
-            Finished::TimedOut { phase, abandoned, stopped, .. } => {
-                Ran::Failed(self.timeout_problem(phase, abandoned, stopped))
-            }
-        })
+        joining(py, self.registry.bind(py), found, compiled, self.own_names(found))
     }
 
     /// Runs the tests of `globals` (a candidate, or the code in effect) with the script's
@@ -206,51 +377,31 @@ impl Reloader {
         view: Option<&View>,
         timeout: Duration,
     ) -> Result<Tested, Error> {
-        let test_file = match compile_test_file(py, found, &self.test_files) {
-            Some(Ok(file)) => Some(file),
-            Some(Err(report)) => {
-                log::info!("{}: {}", found.path, crate::testing::result::tests_found(0));
-                return Ok(Err((tests_problem(&report), Some(report))));
-            }
-            None => None,
-        };
-        let job = Job {
-            view: view.map(|v| v.clone_ref(py)),
-            join: None,
-            namespaces: self.namespace_names(),
-            validate: None,
-            code: None,
-            globals: globals.clone().unbind(),
-            test_file: test_file.as_ref(),
-            tests: true,
-            timeout,
-            display_path: found.path.as_str(),
-            stop: self.stop.flag(),
-        };
-        match run::run(py, job).map_err(|e| Error::python(py, &e))? {
-            Finished::Ran(Some(report)) if report.is_green() => Ok(Ok(Some(report))),
-            Finished::Ran(Some(report)) => Ok(Err((tests_problem(&report), Some(report)))),
-            Finished::Ran(None) => Ok(Ok(Some(TestReport::default()))),
-            Finished::TimedOut { phase, abandoned, stopped, tests } => {
-                Ok(Err((self.timeout_problem(phase, abandoned, stopped), tests)))
-            }
-            Finished::Raised(err) | Finished::Invalid(err) => {
-                let failure = PyFailure::from_err(py, &err);
-                Ok(Err((ScriptProblem::Error { failure: Box::new(failure) }, None)))
-            }
-        }
+        self.tester().test(py, found, globals, view, timeout, run::run)
     }
+}
 
-    fn timeout_problem(&self, phase: Phase, abandoned: bool, stopped: bool) -> ScriptProblem {
-        let during = match phase {
-            Phase::Exec => "module-level code".to_string(),
-            Phase::Tests => "tests".to_string(),
-        };
-        if stopped {
-            return ScriptProblem::Stopped { during };
-        }
-        ScriptProblem::Timeout { seconds: self.config.test_timeout.as_secs_f64(), during, abandoned }
+fn timeout_problem(timeout: Duration, phase: Phase, abandoned: bool, stopped: bool) -> ScriptProblem {
+    let during = match phase {
+        Phase::Exec => "module-level code".to_string(),
+        Phase::Tests => "tests".to_string(),
+    };
+    if stopped {
+        return ScriptProblem::Stopped { during };
     }
+    ScriptProblem::Timeout { seconds: timeout.as_secs_f64(), during, abandoned }
+}
+
+/// A script's bytes read (W1) and compiled (E1): a candidate as a load or a retry of a
+/// pending script builds it; the problem that stops it otherwise.
+pub(crate) fn build(
+    py: Python<'_>,
+    file: &std::path::Path,
+    size_limit: u64,
+) -> Result<(Vec<u8>, Compiled), ScriptProblem> {
+    let bytes = script::read(file, size_limit)?;
+    let compiled = script::compile(py, file, &bytes, None)?;
+    Ok((bytes, compiled))
 }
 
 /// What a test file that failed to load on a relive name waits for, and its error (L6): its

@@ -8,34 +8,35 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::candidate::{Checked, test_file_wait};
+use super::candidate;
 use super::dependents::Imports;
 use super::directory::{self, FoundScript};
-use super::namespace::{self, Claim, DirId};
-use super::resolve::{self, Resolver};
-use super::script::{self, Compiled};
+use super::namespace::{self, DirId};
+use super::script::Compiled;
 use super::{Directory, Error, Reloader, Script};
 use crate::python::PyFailure;
-use crate::report::{Duplicate, LoadReport, Outcome, ScriptLoad, ScriptProblem, Wait};
+use crate::report::{Duplicate, LoadReport, Outcome, ScriptLoad, ScriptProblem};
 use crate::testing::TestReport;
 
 /// One script's progress through a load.
-struct Attempt {
-    found: FoundScript,
+pub(super) struct Attempt {
+    pub(super) found: FoundScript,
     bytes: Vec<u8>,
-    compiled: Option<Compiled>,
-    executions: u32,
-    globals: Option<Py<PyDict>>,
-    contributions: Vec<String>,
-    problem: Option<ScriptProblem>,
-    last_import_failure: Option<PyFailure>,
-    tests: Option<TestReport>,
+    /// Shared with the worker while a group of attempts runs there (`load_run.rs`).
+    pub(super) compiled: Option<Arc<Compiled>>,
+    pub(super) executions: u32,
+    pub(super) globals: Option<Py<PyDict>>,
+    pub(super) contributions: Vec<String>,
+    pub(super) problem: Option<ScriptProblem>,
+    pub(super) last_import_failure: Option<PyFailure>,
+    pub(super) tests: Option<TestReport>,
     /// Globals of a run whose module-level code passed but whose test file waits (L6).
-    tests_waiting: Option<Py<PyDict>>,
+    pub(super) tests_waiting: Option<Py<PyDict>>,
 }
 
 impl Reloader {
@@ -99,139 +100,6 @@ impl Reloader {
         );
         log_report(&report);
         Ok(report)
-    }
-
-    /// Creates the namespaces and runs every script; returns the duplicates found (L5).
-    fn run_load(
-        &mut self,
-        py: Python<'_>,
-        id: DirId,
-        base: &str,
-        namespaces: &[String],
-        attempts: &mut [Attempt],
-    ) -> Result<Vec<Duplicate>, Error> {
-        for name in namespaces {
-            self.namespaces.create(py, base, name, id).map_err(|e| Error::python(py, &e))?;
-        }
-        for attempt in attempts.iter_mut() {
-            attempt.prepare(py, self.config.size_limit);
-        }
-        let binders = Binders::new(attempts);
-        let deps: Vec<Vec<usize>> = attempts
-            .iter()
-            .enumerate()
-            .map(|(i, a)| {
-                let imports = a.compiled.as_ref().map(|c| c.imports.as_slice()).unwrap_or_default();
-                let mut deps: Vec<usize> =
-                    imports.iter().filter_map(|(m, n)| binders.get(m, n)).filter(|&b| b != i).collect();
-                deps.sort_unstable();
-                deps.dedup();
-                deps
-            })
-            .collect();
-        let mut resolver = Resolver::new(&resolve::static_order(&deps));
-        let mut owners: BTreeMap<(String, String), usize> = BTreeMap::new();
-        let mut duplicates = Vec::new();
-        while let Some(i) = resolver.next() {
-            if attempts[i].compiled.is_none() {
-                continue;
-            }
-            let all_namespaces: Vec<String> = self.namespaces.names().map(str::to_string).collect();
-            let ns_refs: Vec<&str> = all_namespaces.iter().map(String::as_str).collect();
-            match attempts[i].execute(py, self, &ns_refs)? {
-                Executed::Exported(names) => {
-                    let installed = self.install(py, i, names, attempts, &mut owners, &mut duplicates)?;
-                    let namespace = attempts[i].found.namespace.clone();
-                    let names: Vec<(String, String)> =
-                        installed.into_iter().map(|n| (namespace.clone(), n)).collect();
-                    resolver.exported(&names);
-                }
-                Executed::Blocked(wait) => resolver.park(i, wait),
-                Executed::Failed => {}
-            }
-        }
-        let parked = resolver.into_parked();
-        let cycles = resolve::cycles(&parked, |_, wait| match wait {
-            Wait::Name { namespace, name } => binders.get(namespace, name),
-            _ => None,
-        });
-        for (i, wait) in parked {
-            let cycle = cycles.iter().find(|c| c.contains(&i));
-            let problem = match cycle {
-                Some(cycle) => {
-                    let mut names: Vec<&str> = cycle.iter().map(|&c| attempts_path(attempts, c)).collect();
-                    names.push(attempts_path(attempts, cycle[0]));
-                    ScriptProblem::Cycle { waits_for: wait, cycle: names.join(" -> ") }
-                }
-                None => ScriptProblem::Blocked {
-                    waits_for: wait,
-                    failure: Box::new(
-                        attempts[i].last_import_failure.clone().expect("a parked script failed an import"),
-                    ),
-                },
-            };
-            attempts[i].problem = Some(problem);
-        }
-        duplicates.sort_by(|a: &Duplicate, b| {
-            (&a.namespace, &a.name, &a.ignored).cmp(&(&b.namespace, &b.name, &b.ignored))
-        });
-        Ok(duplicates)
-    }
-
-    /// Puts the exports of `attempts[i]` into its namespace; the first script in sorted path
-    /// order wins a duplicated name, and a sub-namespace wins over any script (L5).
-    fn install(
-        &mut self,
-        py: Python<'_>,
-        i: usize,
-        names: Vec<String>,
-        attempts: &mut [Attempt],
-        owners: &mut BTreeMap<(String, String), usize>,
-        duplicates: &mut Vec<Duplicate>,
-    ) -> Result<Vec<String>, Error> {
-        let namespace = attempts[i].found.namespace.clone();
-        let module = self.namespaces.module(py, &namespace).expect("created before running scripts");
-        let globals = attempts[i].globals.as_ref().expect("executed").bind(py).clone();
-        let mut installed = Vec::new();
-        for name in names {
-            let duplicate = |kept: String, ignored: usize| Duplicate {
-                namespace: namespace.clone(),
-                name: name.clone(),
-                kept,
-                ignored: attempts[ignored].found.path.clone(),
-            };
-            let key = (namespace.clone(), name.clone());
-            let holder = owners.get(&key).copied();
-            let subnamespace = self.namespaces.module(py, &format!("{namespace}.{name}")).is_some();
-            let claimant = &attempts[i].found.path;
-            match namespace::claim(claimant, subnamespace, holder.map(|h| &attempts[h].found.path)) {
-                Claim::SubNamespace => {
-                    duplicates.push(duplicate(format!("namespace {namespace}.{name}"), i));
-                    continue;
-                }
-                Claim::Kept => {
-                    let holder = holder.expect("a kept name has a holder");
-                    duplicates.push(duplicate(attempts[holder].found.path.to_string(), i));
-                    continue;
-                }
-                Claim::TakenOver => {
-                    let holder = holder.expect("a name taken over has a holder");
-                    duplicates.push(duplicate(claimant.to_string(), holder));
-                    attempts[holder].contributions.retain(|n| n != &name);
-                }
-                Claim::Free => {}
-            }
-            let value = globals.get_item(&name).map_err(|e| Error::python(py, &e))?;
-            module.setattr(name.as_str(), value).map_err(|e| Error::python(py, &e))?;
-            owners.insert(key, i);
-            installed.push(name);
-        }
-        self.registry
-            .bind(py)
-            .call_method1("add_script", (&globals, installed.clone()))
-            .map_err(|e| Error::python(py, &e))?;
-        attempts[i].contributions = installed.clone();
-        Ok(installed)
     }
 
     fn commit_load(
@@ -305,10 +173,6 @@ impl Reloader {
     }
 }
 
-fn attempts_path(attempts: &[Attempt], i: usize) -> &str {
-    attempts[i].found.path.as_str()
-}
-
 fn canonical_directory(given: &Path) -> Result<std::path::PathBuf, Error> {
     let root = given.canonicalize().map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => Error::MissingDirectory { path: given.to_path_buf() },
@@ -318,31 +182,6 @@ fn canonical_directory(given: &Path) -> Result<std::path::PathBuf, Error> {
         return Err(Error::NotADirectory { path: given.to_path_buf() });
     }
     Ok(root)
-}
-
-/// Which script binds a name at top level, per namespace: the first in sorted path order.
-struct Binders(BTreeMap<(String, String), usize>);
-
-impl Binders {
-    fn new(attempts: &[Attempt]) -> Binders {
-        let mut map = BTreeMap::new();
-        for (i, attempt) in attempts.iter().enumerate() {
-            for name in attempt.compiled.iter().flat_map(|c| c.bindings.iter()) {
-                map.entry((attempt.found.namespace.clone(), name.clone())).or_insert(i);
-            }
-        }
-        Binders(map)
-    }
-
-    fn get(&self, namespace: &str, name: &str) -> Option<usize> {
-        self.0.get(&(namespace.to_string(), name.to_string())).copied()
-    }
-}
-
-enum Executed {
-    Exported(Vec<String>),
-    Blocked(Wait),
-    Failed,
 }
 
 impl Attempt {
@@ -362,82 +201,13 @@ impl Attempt {
     }
 
     /// Reads and compiles; a failure here is final for this load.
-    fn prepare(&mut self, py: Python<'_>, size_limit: u64) {
-        let bytes = match script::read(&self.found.file, size_limit) {
-            Ok(bytes) => bytes,
-            Err(problem) => {
-                self.problem = Some(problem);
-                return;
+    pub(super) fn prepare(&mut self, py: Python<'_>, size_limit: u64) {
+        match candidate::build(py, &self.found.file, size_limit) {
+            Ok((bytes, compiled)) => {
+                self.bytes = bytes;
+                self.compiled = Some(Arc::new(compiled));
             }
-        };
-        match script::compile(py, &self.found.file, &bytes, None) {
-            Ok(compiled) => self.compiled = Some(compiled),
             Err(problem) => self.problem = Some(problem),
-        }
-        self.bytes = bytes;
-    }
-
-    fn execute(
-        &mut self,
-        py: Python<'_>,
-        reloader: &Reloader,
-        namespaces: &[&str],
-    ) -> Result<Executed, Error> {
-        let compiled = self.compiled.as_ref().expect("only compiled scripts execute");
-        let file = self.found.file.clone();
-        // L6: a script blocked by its test file ran already; only its tests run again, so
-        // its module-level code (and what it did to other scripts' objects) runs once.
-        let (globals, checked) = match self.tests_waiting.take() {
-            Some(globals) => {
-                let globals = globals.into_bound(py);
-                let checked = reloader.test_candidate(py, &self.found, compiled, &globals)?;
-                (globals, checked)
-            }
-            None => {
-                let globals = script::new_globals(py, &self.found.namespace, &file, self.found.path.as_str())
-                    .map_err(|e| Error::python(py, &e))?;
-                self.executions += 1;
-                let checked = reloader.check_candidate(py, &self.found, compiled, &globals)?;
-                (globals, checked)
-            }
-        };
-        let err = match checked {
-            Checked::Passed(tests) => {
-                self.tests = tests;
-                let registry = reloader.registry.bind(py);
-                match script::exports(py, compiled, &globals, &self.found.namespace, registry) {
-                    Ok(names) => {
-                        self.globals = Some(globals.unbind());
-                        return Ok(Executed::Exported(names));
-                    }
-                    Err(err) => err,
-                }
-            }
-            Checked::Failed(problem, tests) => {
-                // L6: a test file that imports a relive name not exported yet blocks its
-                // script with it, instead of failing the load.
-                if let Some((wait, failure)) = tests.as_ref().and_then(test_file_wait) {
-                    self.last_import_failure = Some(failure);
-                    self.tests_waiting = Some(globals.unbind());
-                    return Ok(Executed::Blocked(wait));
-                }
-                self.tests = tests;
-                self.problem = Some(problem);
-                return Ok(Executed::Failed);
-            }
-            Checked::Raised(err) => err,
-        };
-        let filename = file.to_string_lossy();
-        let failure = PyFailure::locate(py, &err, Some(&filename));
-        match script::wait_target(py, &err, namespaces).map_err(|e| Error::python(py, &e))? {
-            Some(wait) => {
-                self.last_import_failure = Some(failure);
-                Ok(Executed::Blocked(wait))
-            }
-            None => {
-                self.problem = Some(ScriptProblem::Error { failure: Box::new(failure) });
-                Ok(Executed::Failed)
-            }
         }
     }
 }

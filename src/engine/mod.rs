@@ -5,13 +5,16 @@
 //! - loading a directory: `directory` (a directory's listing and namespaces; which files
 //!   are scripts is `crate::layout`'s), `namespace` (modules in `sys.modules`, and L5's
 //!   `claim`: who keeps a duplicated name), `resolve` (load order, parking and waking, L6),
-//!   `load` (one directory's all-or-nothing load, L7);
+//!   `load` (one directory's all-or-nothing load, L7), `load_run` (running its scripts in
+//!   the resolver's order, the ready ones as one worker job, and L5's install);
 //! - one script: `script` (its code, globals and exports, with `script.py`), `split` and
 //!   `source.py` (its top-level statements, each parsed and compiled once: a reload compiles
 //!   only what changed, R1), `candidate`
 //!   (executing and testing a candidate under the timeout, and L6's test-file wait);
 //! - reloading: `reload` (what changed files become), `batch` (one batch's pipeline:
-//!   members and their dependents, build, test, decide), `dependents` (R15's import graph),
+//!   members and their dependents, build, test, decide; its builds in `batch_build`, its
+//!   tests in `batch_test`),
+//!   `dependents` (R15's import graph),
 //!   `apply` (putting a batch into effect), `batch_helper` (`batch.py`'s typed wrapper: the
 //!   batch's journal and translation memo, import targets), `update` (applying one script in
 //!   place, with the Python in `update.py`, `journal.py`, `state_rule.py` and
@@ -21,7 +24,9 @@
 
 mod apply;
 mod batch;
+mod batch_build;
 mod batch_helper;
+mod batch_test;
 mod callbacks;
 mod candidate;
 mod commit;
@@ -30,6 +35,7 @@ mod directory;
 mod error;
 mod leaks;
 mod load;
+mod load_run;
 mod namespace;
 mod pump;
 mod reload;
@@ -204,7 +210,7 @@ impl ReloaderBuilder {
                 stop: StopHandle::default(),
                 self_written: BTreeMap::new(),
                 pumping: false,
-                test_files: candidate::TestFileCache::default(),
+                test_files: std::sync::Arc::default(),
             })
         })
     }
@@ -282,7 +288,7 @@ pub struct Reloader {
     /// Whether the batch being applied came from the watcher (`pump`), not a direct reload.
     pumping: bool,
     /// Test files compiled, by path and bytes (R15 retests many per batch).
-    test_files: candidate::TestFileCache,
+    test_files: std::sync::Arc<candidate::TestFileCache>,
 }
 
 impl Reloader {

@@ -21,7 +21,7 @@ use super::leaks::Leak;
 use super::namespace::{self, DirId};
 use super::script;
 use super::update;
-use super::{Error, Mode, Reloader};
+use super::{Error, Mode, Reloader, candidate, resolve};
 use crate::layout;
 use crate::python::{self, PyFailure};
 use crate::report::{Changes, Outcome, RejectReason, ReloadReport, ScriptPath, ScriptProblem, Timings, Wait};
@@ -358,14 +358,14 @@ impl Reloader {
                 .collect();
             let mut progressed = false;
             for (file, wait) in waiting {
-                let may_load = match &wait {
-                    Some(Wait::Name { namespace, name }) => {
-                        exported.contains(&(namespace.clone(), name.clone()))
-                    }
-                    Some(Wait::Anything { .. }) => !exported.is_empty(),
-                    Some(Wait::Namespace { namespace }) => self.namespaces.module(py, namespace).is_some(),
-                    None => false,
-                };
+                let may_load = wait.as_ref().is_some_and(|wait| {
+                    resolve::wakes(
+                        wait,
+                        |namespace, name| exported.contains(&(namespace.to_string(), name.to_string())),
+                        !exported.is_empty(),
+                        |namespace| self.namespaces.module(py, namespace).is_some(),
+                    )
+                });
                 if layout::script_for(&file).is_some() {
                     continue; // a test file whose script exists again is not a script (T5)
                 }
@@ -376,8 +376,9 @@ impl Reloader {
                 {
                     continue;
                 }
-                let Ok(bytes) = script::read(&file, self.config.size_limit) else { continue };
-                let Ok(compiled) = script::compile(py, &file, &bytes, None) else { continue };
+                let Ok((bytes, compiled)) = candidate::build(py, &file, self.config.size_limit) else {
+                    continue;
+                };
                 let kind = self.kind_of(&change);
                 let member = Member::new(change, bytes, Some(compiled), Role::Changed, kind);
                 let done = self.run_members(py, vec![member], false)?;

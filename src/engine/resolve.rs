@@ -72,19 +72,34 @@ impl Resolver {
         self.ready.pop_first().map(|(_, script)| script)
     }
 
+    /// The next script to execute, if it satisfies `fresh`; it stays ready otherwise.
+    pub(crate) fn next_if(&mut self, fresh: impl Fn(usize) -> bool) -> Option<usize> {
+        let &(_, script) = self.ready.first()?;
+        fresh(script).then(|| self.next()).flatten()
+    }
+
+    /// Puts back a script taken with [`Self::next`] that did not run.
+    pub(crate) fn requeue(&mut self, script: usize) {
+        self.ready.insert((self.rank[script], script));
+    }
+
+    /// Whether no script is parked: then no export wakes anyone, and the ready scripts run
+    /// in rank order whatever they export.
+    pub(crate) fn is_calm(&self) -> bool {
+        self.parked.is_empty()
+    }
+
     /// `script` ran and exported `names` (namespace, name): wake whoever waited for them.
     pub(crate) fn exported(&mut self, names: &[(String, String)]) {
         if names.is_empty() {
             return;
         }
+        let exported = |namespace: &str, name: &str| names.iter().any(|(ns, n)| ns == namespace && n == name);
+        // A load creates every namespace before any script runs: one missing stays missing.
         let woken: Vec<usize> = self
             .parked
             .iter()
-            .filter(|(_, wait)| match wait {
-                Wait::Name { namespace, name } => names.iter().any(|(ns, n)| ns == namespace && n == name),
-                Wait::Anything { .. } => true,
-                Wait::Namespace { .. } => false,
-            })
+            .filter(|(_, wait)| wakes(wait, exported, true, |_| false))
             .map(|(&script, _)| script)
             .collect();
         for script in woken {
@@ -101,6 +116,23 @@ impl Resolver {
     /// Scripts still parked, with what each waits for, by index.
     pub(crate) fn into_parked(self) -> BTreeMap<usize, Wait> {
         self.parked
+    }
+}
+
+/// Whether a script waiting for `wait` may run again (L6 within a load, W2 after a batch):
+/// a name waiter once `exported(namespace, name)` says its name was exported, an
+/// "anything" waiter once anything was (`any`), a namespace waiter once its namespace
+/// exists.
+pub(crate) fn wakes(
+    wait: &Wait,
+    exported: impl Fn(&str, &str) -> bool,
+    any: bool,
+    namespace_exists: impl Fn(&str) -> bool,
+) -> bool {
+    match wait {
+        Wait::Name { namespace, name } => exported(namespace, name),
+        Wait::Anything { .. } => any,
+        Wait::Namespace { namespace } => namespace_exists(namespace),
     }
 }
 
@@ -176,6 +208,35 @@ mod tests {
         assert_eq!(r.next(), Some(0));
         assert_eq!(r.next(), None);
         assert!(r.into_parked().is_empty());
+    }
+
+    #[test]
+    fn l6_requeued_scripts_keep_their_rank_and_next_if_leaves_a_refused_one_ready() {
+        let mut r = Resolver::new(&[2, 0, 1]);
+        assert!(r.is_calm());
+        assert_eq!(r.next(), Some(2));
+        assert_eq!(r.next_if(|s| s != 0), None, "0 is next and refused");
+        assert_eq!(r.next_if(|_| true), Some(0));
+        assert_eq!(r.next(), Some(1));
+        r.requeue(0);
+        r.requeue(2);
+        assert_eq!((r.next(), r.next(), r.next()), (Some(2), Some(0), None));
+        r.park(1, name("X"));
+        assert!(!r.is_calm());
+    }
+
+    #[test]
+    fn l6_w2_wakes_a_name_waiter_for_its_name_an_anything_waiter_for_anything_a_namespace_waiter_once_it_exists()
+     {
+        let exported = |namespace: &str, name: &str| namespace == "game" && name == "B";
+        assert!(wakes(&name("B"), exported, true, |_| false));
+        assert!(!wakes(&name("C"), exported, true, |_| true));
+        let anything = Wait::Anything { namespace: "game".into() };
+        assert!(wakes(&anything, exported, true, |_| false));
+        assert!(!wakes(&anything, |_, _| false, false, |_| true));
+        let namespace = Wait::Namespace { namespace: "game.x".into() };
+        assert!(!wakes(&namespace, exported, true, |_| false));
+        assert!(wakes(&namespace, |_, _| false, false, |n| n == "game.x"));
     }
 
     #[test]

@@ -81,12 +81,25 @@ pub(crate) enum Finished {
     TimedOut { phase: Phase, abandoned: bool, stopped: bool, tests: Option<TestReport> },
 }
 
-enum Message {
-    Started,
-    Done(PyResult<Py<PyAny>>),
+/// The worker's answer: the runner's result.
+type Done = PyResult<Py<PyAny>>;
+
+/// When the worker started a job: the per-script timeout counts from there (T6), not from
+/// when the job was handed over, and the caller is not woken to learn it.
+#[derive(Default)]
+struct Started(Mutex<Option<Instant>>);
+
+impl Started {
+    fn mark(&self) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+    }
+
+    fn at(&self) -> Option<Instant> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
-type Work = Box<dyn FnOnce(Python<'_>) + Send>;
+pub(super) type Work = Box<dyn FnOnce(Python<'_>) + Send>;
 
 /// The long-lived worker thread that runs candidates: it stays attached to the interpreter
 /// (detached only while it waits for work), so a job costs no thread or thread-state set-up.
@@ -133,7 +146,7 @@ fn spawn_worker() -> PyResult<Worker> {
 }
 
 /// Hands `work` to the worker (starting one if needed); returns the worker's thread id.
-fn submit(work: Work) -> PyResult<u64> {
+pub(super) fn submit(work: Work) -> PyResult<u64> {
     let mut slot = WORKER.lock().unwrap_or_else(|p| p.into_inner());
     if slot.is_none() {
         *slot = Some(spawn_worker()?);
@@ -154,7 +167,7 @@ fn submit(work: Work) -> PyResult<u64> {
 }
 
 /// Forgets the worker with `ident`: it is blocked and will exit once its job returns.
-fn abandon(ident: u64) {
+pub(super) fn abandon(ident: u64) {
     let mut slot = WORKER.lock().unwrap_or_else(|p| p.into_inner());
     if slot.as_ref().is_some_and(|w| w.ident == ident) {
         *slot = None;
@@ -164,11 +177,54 @@ fn abandon(ident: u64) {
 /// Runs `job` on the worker thread; the caller's thread waits detached.
 pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
     let deadline = Deadline::new(py)?;
+    let call = runner_call(py, &job, &deadline)?;
+    let (tx, rx) = mpsc::channel();
+    let started = Arc::new(Started::default());
+    let marker = started.clone();
+    let work: Work = Box::new(move |py: Python<'_>| {
+        marker.mark();
+        let result = call.call(py);
+        let _ = tx.send(result.map(Bound::unbind));
+    });
+    let (timeout, stop) = (job.timeout, job.stop.clone());
+    // One detached stretch for handing the job over and waiting for it: the caller takes the
+    // interpreter back once, when the job is over (a new worker needs it to start, too).
+    let (waited, rx) = py.detach(move || {
+        let waited = submit(work).map(|ident| (ident, wait_done(&rx, &started, timeout, &stop)));
+        (waited, rx)
+    });
+    let (ident, message) = waited?;
+    let stopped = job.stop.load(Ordering::SeqCst);
+    let (outcome, timed_out) = match message {
+        Ok(result) => (Some(result), false),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err("the worker thread dropped a job"));
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            if stopped {
+                deadline.set_stopped(py)?;
+            }
+            interrupt(py, ident, &deadline)?;
+            match py.detach(move || rx.recv_timeout(Duration::from_secs(1))) {
+                Ok(result) => (Some(result), true),
+                _ => (None, true),
+            }
+        }
+    };
+    let Some(outcome) = outcome else {
+        // Detached: `submit` may hold the worker lock while a new worker waits for the GIL.
+        py.detach(|| abandon(ident));
+        return abandoned(py, &deadline, job.display_path, stopped);
+    };
+    conclude(py, &job, outcome, timed_out, stopped)
+}
+
+/// The runner call that carries out `job`, bounded by `deadline`.
+pub(super) fn runner_call(py: Python<'_>, job: &Job<'_>, deadline: &Deadline) -> PyResult<RunnerCall> {
     let test_code = job.test_file.map(|t| t.code.clone_ref(py));
     let test_path = job.test_file.map(|t| t.path.to_string_lossy().into_owned());
-    let (tx, rx) = mpsc::channel();
     let view = job.view.as_ref().map(|v| v.clone_ref(py).into_py());
-    let call = match job.code.as_ref() {
+    Ok(match job.code.as_ref() {
         Some(code) => RunnerCall::Run(RunArgs {
             code: code.clone_ref(py),
             candidate: job.globals.clone_ref(py),
@@ -189,52 +245,38 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
             view,
             namespaces: job.namespaces.clone(),
         }),
-    };
-    let work: Work = Box::new(move |py: Python<'_>| {
-        let _ = tx.send(Message::Started);
-        let result = call.call(py);
-        let _ = tx.send(Message::Done(result.map(Bound::unbind)));
-    });
-    // Detached: a new worker needs the GIL to start.
-    let ident = py.detach(move || submit(work))?;
-    let (started, rx) = py.detach(move || (rx.recv(), rx));
-    if !matches!(started, Ok(Message::Started)) {
-        return Err(pyo3::exceptions::PyRuntimeError::new_err("the worker thread dropped a job"));
-    }
-    let (timeout, stop) = (job.timeout, job.stop.clone());
-    let (message, rx) = py.detach(move || (wait_done(&rx, timeout, &stop), rx));
-    let stopped = job.stop.load(Ordering::SeqCst);
-    let (outcome, timed_out) = match message {
-        Ok(Message::Done(result)) => (Some(result), false),
-        Ok(Message::Started) => unreachable!("started is sent once"),
-        Err(_) => {
-            if stopped {
-                deadline.set_stopped(py)?;
-            }
-            interrupt(py, ident, &deadline)?;
-            match py.detach(move || rx.recv_timeout(Duration::from_secs(1))) {
-                Ok(Message::Done(result)) => (Some(result), true),
-                _ => (None, true),
-            }
-        }
-    };
+    })
+}
+
+/// A job whose worker was abandoned, blocked inside C after the timeout (T6).
+pub(super) fn abandoned(
+    py: Python<'_>,
+    deadline: &Deadline,
+    display_path: &str,
+    stopped: bool,
+) -> PyResult<Finished> {
+    log::error!(
+        "{display_path}: abandoned a worker thread still blocked 1 s after the timeout (code blocked inside C)"
+    );
+    abandoned_at(py, deadline, display_path, stopped)
+}
+
+/// How a job ended, from the runner's answer: `timed_out` when the timeout expired (or a
+/// stop was requested, `stopped`) while it ran.
+pub(super) fn conclude(
+    py: Python<'_>,
+    job: &Job<'_>,
+    outcome: PyResult<Py<PyAny>>,
+    timed_out: bool,
+    stopped: bool,
+) -> PyResult<Finished> {
     // A timeout delivered while the runner was already leaving its `try` escapes it: it is
     // still a timeout of this script, not a failure of relive.
     let outcome = match outcome {
-        Some(Err(err)) if err.is_instance_of::<ScriptTimeout>(py) => {
+        Err(err) if err.is_instance_of::<ScriptTimeout>(py) => {
             return Ok(Finished::TimedOut { phase: Phase::Exec, abandoned: false, stopped, tests: None });
         }
-        Some(result) => Some(result?),
-        None => None,
-    };
-    let Some(outcome) = outcome else {
-        // Detached: `submit` may hold the worker lock while a new worker waits for the GIL.
-        py.detach(|| abandon(ident));
-        log::error!(
-            "{}: abandoned a worker thread still blocked 1 s after the timeout (code blocked inside C)",
-            job.display_path
-        );
-        return abandoned_at(py, &deadline, job.display_path, stopped);
+        result => result?,
     };
     let RunOutcome { phase: ended_in, error, tests } = outcome.bind(py).extract()?;
     let phase = match ended_in {
@@ -273,20 +315,24 @@ pub(crate) fn run(py: Python<'_>, job: Job<'_>) -> PyResult<Finished> {
     Ok(Finished::Ran(report))
 }
 
-/// Waits for the worker's answer until `timeout` passes or a stop is requested, looking at
-/// the stop flag every 50 ms (W4: interrupted within about a second).
+/// Waits for the worker's answer until `timeout` passed since the job started or a stop is
+/// requested, looking at the stop flag every 50 ms (W4: interrupted within about a second).
+/// A job not started yet (the worker is busy with another caller's) has used no time.
 fn wait_done(
-    rx: &mpsc::Receiver<Message>,
+    rx: &mpsc::Receiver<Done>,
+    started: &Started,
     timeout: Duration,
     stop: &AtomicBool,
-) -> Result<Message, mpsc::RecvTimeoutError> {
-    let deadline = Instant::now() + timeout;
+) -> Result<Done, mpsc::RecvTimeoutError> {
+    let poll = Duration::from_millis(50);
     loop {
         let now = Instant::now();
-        if now >= deadline || stop.load(Ordering::SeqCst) {
+        let left = started.at().map(|at| (at + timeout).saturating_duration_since(now));
+        // Only a started job is interrupted: the worker may be running another one.
+        if left.is_some_and(|left| left.is_zero() || stop.load(Ordering::SeqCst)) {
             return Err(mpsc::RecvTimeoutError::Timeout);
         }
-        match rx.recv_timeout((deadline - now).min(Duration::from_millis(50))) {
+        match rx.recv_timeout(left.unwrap_or(poll).min(poll)) {
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             other => return other,
         }
@@ -327,7 +373,7 @@ fn abandoned_at(
 
 /// Stops the worker: marks the deadline expired and raises `ScriptTimeout` in it, unless it
 /// finished in the meantime (both checks hold the GIL, so they cannot interleave).
-fn interrupt(py: Python<'_>, ident: u64, deadline: &Deadline) -> PyResult<()> {
+pub(super) fn interrupt(py: Python<'_>, ident: u64, deadline: &Deadline) -> PyResult<()> {
     if deadline.finished(py)? {
         return Ok(());
     }

@@ -87,6 +87,11 @@ impl Deadline {
         self.0.bind(py).getattr(pyo3::intern!(py, "finished"))?.extract()
     }
 
+    /// Whether the waiting thread marked it expired (the timeout or a stop interrupted it).
+    pub(super) fn expired(&self, py: Python<'_>) -> PyResult<bool> {
+        self.0.bind(py).getattr(pyo3::intern!(py, "expired"))?.extract()
+    }
+
     /// Marks the deadline expired: the run stops after the current test.
     pub(super) fn expire(&self, py: Python<'_>) -> PyResult<()> {
         self.0.bind(py).setattr(pyo3::intern!(py, "expired"), true)

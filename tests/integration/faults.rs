@@ -533,3 +533,27 @@ fn w1_saves_30_ms_apart_are_never_applied_half_written() {
 fn eval_version_is(version: usize) -> bool {
     eval::<i64>("sys.modules['game'].VERSION") == version as i64
 }
+
+#[test]
+fn w4_issue17_a_stop_request_interrupts_a_script_looping_in_a_load_group() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    let started = dir.path().join("started.txt");
+    dir.write("a.py", "A = 1\n");
+    dir.write("b.py", &format!("open({:?}, 'w').close()\nwhile True:\n    pass\n", started.display()));
+    let mut r = Reloader::builder().partial(true).test_timeout(Duration::from_secs(60)).build().unwrap();
+    let stop = r.stop_handle();
+    let asker = std::thread::spawn(move || {
+        wait_for_file(&started);
+        stop.request();
+    });
+    let report = r.add_directory("game", dir.path()).unwrap();
+    asker.join().unwrap();
+    let b = report.scripts.iter().find(|s| s.path.as_str() == "b.py").expect("b.py reported");
+    assert_eq!(b.outcome, Outcome::Pending, "{report}");
+    let problem = b.problem.as_ref().map(ToString::to_string).unwrap_or_default();
+    assert!(problem.contains("a stop was requested during module-level code"), "{problem}");
+    assert_eq!(report.scripts[0].outcome, Outcome::Loaded, "a.py ran before the stop: {report}");
+    assert_eq!(eval::<i64>("sys.modules['game'].A"), 1);
+    r.end_monitoring();
+}

@@ -360,3 +360,83 @@ fn issue17_duration_covers_the_whole_reload_and_its_breakdown_adds_up() {
     assert!(json["timings"]["compile_ms"].is_number(), "{json}");
     assert!(t.to_string().starts_with("read "), "{t}");
 }
+
+#[test]
+fn t6_issue17_a_script_blocked_in_c_while_loading_is_abandoned_and_the_scripts_after_it_still_run() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    dir.write("a.py", "A = 1\n");
+    dir.write("b.py", "import time\ntime.sleep(3)\nB = 2\n");
+    dir.write("c.py", "from game import A\nC = A + 1\n");
+    let mut r = Reloader::builder().partial(true).test_timeout(Duration::from_millis(200)).build().unwrap();
+    let report = r.add_directory("game", dir.path()).unwrap();
+    let outcomes: Vec<(&str, Outcome, u32)> =
+        report.scripts.iter().map(|s| (s.path.as_str(), s.outcome, s.executions)).collect();
+    assert_eq!(
+        outcomes,
+        [("a.py", Outcome::Loaded, 1), ("b.py", Outcome::Pending, 1), ("c.py", Outcome::Loaded, 1)],
+        "{report}"
+    );
+    assert!(
+        matches!(&report.scripts[1].problem, Some(ScriptProblem::Timeout { abandoned: true, .. })),
+        "{report}"
+    );
+    assert!(logs().iter().any(|l| l.starts_with("ERROR b.py: abandoned a worker thread")), "{:?}", logs());
+    assert_eq!(eval::<i64>("sys.modules['game'].C"), 2);
+    assert!(!eval::<bool>("hasattr(sys.modules['game'], 'B')"), "the abandoned script exported nothing");
+}
+
+#[test]
+fn t6_issue17_a_test_blocked_in_c_in_a_batch_is_abandoned_and_the_next_members_are_still_tested() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    let a = dir.write("a.py", "X = 1\n");
+    let b = dir.write("b.py", "Y = 1\n");
+    let mut r = Reloader::builder().test_timeout(Duration::from_millis(200)).build().unwrap();
+    r.add_directory("game", dir.path()).unwrap();
+    std::fs::write(&a, "X = 2\n\ndef test_slow():\n    import time\n    time.sleep(3)\n").unwrap();
+    std::fs::write(&b, "Y = 2\n\ndef test_y():\n    assert Y == 2\n").unwrap();
+    let reports = r.reload_batch([&a, &b]).unwrap();
+    let outcomes: Vec<(&str, Outcome)> = reports.iter().map(|r| (r.path.as_str(), r.outcome)).collect();
+    assert_eq!(outcomes, [("a.py", Outcome::Rejected), ("b.py", Outcome::Reloaded)], "{reports:?}");
+    assert!(
+        matches!(
+            &reports[0].reason,
+            Some(RejectReason::Script { problem: ScriptProblem::Timeout { abandoned: true, .. } })
+        ),
+        "{}",
+        reports[0]
+    );
+    assert_eq!(reports[1].tests.as_ref().map(|t| t.found), Some(1), "{}", reports[1]);
+    assert!(logs().iter().any(|l| l.starts_with("ERROR a.py: abandoned a worker thread")), "{:?}", logs());
+    assert_eq!(eval::<i64>("sys.modules['game'].X"), 1);
+    assert_eq!(eval::<i64>("sys.modules['game'].Y"), 2);
+}
+
+#[test]
+fn t6_issue17_module_code_blocked_in_c_in_a_batch_is_abandoned_and_the_next_members_still_build() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    let a = dir.write("a.py", "X = 1\n");
+    let b = dir.write("b.py", "Y = 1\n");
+    let mut r = Reloader::builder().test_timeout(Duration::from_millis(200)).build().unwrap();
+    r.add_directory("game", dir.path()).unwrap();
+    std::fs::write(&a, "import time\ntime.sleep(3)\nX = 2\n").unwrap();
+    std::fs::write(&b, "Y = 2\n").unwrap();
+    let reports = r.reload_batch([&a, &b]).unwrap();
+    let outcomes: Vec<(&str, Outcome)> = reports.iter().map(|r| (r.path.as_str(), r.outcome)).collect();
+    assert_eq!(outcomes, [("a.py", Outcome::Rejected), ("b.py", Outcome::Reloaded)], "{reports:?}");
+    assert!(
+        matches!(
+            &reports[0].reason,
+            Some(RejectReason::Script { problem: ScriptProblem::Timeout { abandoned: true, .. } })
+        ),
+        "{}",
+        reports[0]
+    );
+    assert!(logs().iter().any(|l| l.starts_with("ERROR a.py: abandoned a worker thread")), "{:?}", logs());
+    assert_eq!(eval::<i64>("sys.modules['game'].X"), 1);
+    assert_eq!(eval::<i64>("sys.modules['game'].Y"), 2);
+    std::fs::write(&a, "X = 3\n").unwrap();
+    assert_eq!(r.reload(&a).unwrap().outcome, Outcome::Reloaded, "its compiled code was not needed again");
+}
