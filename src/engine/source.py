@@ -24,6 +24,7 @@ from _relive_state_rule import Index, summarize
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _RELATIVE_IMPORT = re.compile(r"\bfrom\s+\.")
+_FUTURE_PLACE = re.compile(r"d?f*")
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _ANNOTATIONS_SETUP = None
 
@@ -49,6 +50,7 @@ class Facts:
         "future",
         "rewrites",
         "docstring",
+        "shape",
         "_summaries",
         "_values",
     )
@@ -74,6 +76,9 @@ class Facts:
         )
         self.rewrites = any(map(is_rewritten, nodes))  # T8: it holds a test that asserts
         self.docstring = bool(nodes) and _is_docstring(nodes[0])
+        # Per statement: "d" a string (a docstring if first), "f" a `__future__` import, "o"
+        # anything else: where `__future__` imports may be (see `_future_flags`).
+        self.shape = "".join(_shape(node) for node in nodes)
         self._summaries = self._values = None
 
     def summaries(self):
@@ -114,10 +119,12 @@ class Piece:
 class Source:
     """A script's text as pieces, ready to run and to compare with the next version."""
 
-    __slots__ = ("pieces", "flags", "suffix", "whole", "_summaries", "_index", "__weakref__")
+    __slots__ = ("pieces", "facts", "flags", "suffix", "whole", "_summaries", "_index", "__weakref__")
 
-    def __init__(self, pieces, flags, suffix, whole=None):
+    def __init__(self, pieces, flags, suffix, whole=None, facts=None):
         self.pieces = pieces
+        # One per piece; for a source compiled whole (a load), one for the whole text.
+        self.facts = facts if facts is not None else [p.facts for p in pieces]
         self.flags = flags
         self.suffix = suffix  # what its pieces were compiled with (see `_Compiling`)
         self.whole = whole  # the whole module's code, when it was compiled as one
@@ -136,7 +143,7 @@ class Source:
     def summaries(self):
         """R8's statement summaries, in order (state_rule.py)."""
         if self._summaries is None:
-            self._summaries = tuple(s for p in self.pieces for s in p.facts.summaries())
+            self._summaries = tuple(s for f in self.facts for s in f.summaries())
         return self._summaries
 
     def index(self):
@@ -147,15 +154,15 @@ class Source:
 
     def bindings(self):
         """Names its module-level statements bind other than by importing, sorted."""
-        return sorted(set().union(*(p.facts.bindings for p in self.pieces)))
+        return sorted(set().union(*(f.bindings for f in self.facts)))
 
     def imported(self):
         """Names only its import statements bind, sorted (never exported, L4)."""
-        imported = set().union(*(p.facts.imported for p in self.pieces))
-        return sorted(imported - set().union(*(p.facts.bindings for p in self.pieces)))
+        imported = set().union(*(f.imported for f in self.facts))
+        return sorted(imported - set().union(*(f.bindings for f in self.facts)))
 
     def from_imports(self):
-        return [i for p in self.pieces for i in p.facts.from_imports]
+        return [i for f in self.facts for i in f.from_imports]
 
     def imports(self):
         """(module, name) of its module-level `from MODULE import NAME` statements (L6)."""
@@ -164,18 +171,18 @@ class Source:
     def import_targets(self):
         """([(module, name)] of `from module import name`, [module] of `import module`)."""
         names = [(module, name) for module, name, _, level in self.from_imports() if not level and module]
-        modules = [name for p in self.pieces for name, _ in p.facts.module_imports]
+        modules = [name for f in self.facts for name, _ in f.module_imports]
         return names, modules
 
     def import_roots(self, namespaces):
         """(local name, module, attribute or None) of its module-level imports from relive
         namespaces (R8b)."""
         roots = []
-        for p in self.pieces:
-            for module, name, asname, level in p.facts.from_imports:
+        for f in self.facts:
+            for module, name, asname, level in f.from_imports:
                 if not level and module in namespaces and name != "*":
                     roots.append((asname or name, module, name))
-            for name, asname in p.facts.module_imports:
+            for name, asname in f.module_imports:
                 if name in namespaces and asname:
                     roots.append((asname, name, None))
                 elif name.split(".")[0] in namespaces:
@@ -185,30 +192,29 @@ class Source:
     def relive_bindings(self, namespaces):
         """Names its module-level imports bind from relive namespaces (R15)."""
         bound = set()
-        for p in self.pieces:
-            for module, name, asname, level in p.facts.from_imports:
+        for f in self.facts:
+            for module, name, asname, level in f.from_imports:
                 if not level and module in namespaces and name != "*":
                     bound.add(asname or name)
-            for name, asname in p.facts.module_imports:
+            for name, asname in f.module_imports:
                 if name in namespaces or name.split(".")[0] in namespaces:
                     bound.add(asname or name.split(".")[0])
         return bound
 
     def value_statements(self):
         """(binds, reads) of each top-level statement that is not a `def` or `class`."""
-        return [v for p in self.pieces for v in p.facts.values()]
+        return [v for f in self.facts for v in f.values()]
 
 
 def build(text, starts, filename, previous):
     """The `Source` of `text`, whose pieces start at `starts` ([(line, offset)], from
     split.rs), reusing what `previous` (a `Source` or None) compiled. Raises SyntaxError
     (and RelativeImportError) as compiling the whole text would."""
-    texts = _piece_texts(text, starts)
     if previous is not None:
-        source = _build_from(previous, texts, starts, filename)
+        source = _build_from(previous, _piece_texts(text, starts), starts, filename)
         if source is not None:
             return source
-    return _parse_whole(text, texts, starts, filename)
+    return _parse_whole(text, filename)
 
 
 def _piece_texts(text, starts):
@@ -240,9 +246,7 @@ def _build_from(previous, texts, starts, filename):
     pieces = []
     for index, (piece_text, (line, _), f) in enumerate(zip(texts, starts, found)):
         if isinstance(f, Piece):
-            code = f.code if reuse and f.line == line else None
-            if code is None and reuse and f.code is not None:
-                code = _moved(f.code, line - f.line)
+            code = _moved(f.code, line - f.line) if reuse else None
             facts, tree = f.facts, None
         else:
             code, (tree, facts) = None, f
@@ -285,38 +289,15 @@ def _moved(code, delta):
     return code.replace(co_firstlineno=code.co_firstlineno + delta, co_consts=tuple(consts))
 
 
-def _parse_whole(text, texts, starts, filename):
+def _parse_whole(text, filename):
     """The whole text parsed and compiled as one, as a fresh load does (its errors, with
-    its lines), and cut into pieces where split.rs saw statements start (into one piece if
-    it saw a wrong start): the pieces' own code waits until a reload reuses them."""
+    its lines). Its pieces are made when a reload first needs them: a load pays only for
+    what a fresh load does, and for reading the facts of the whole text."""
     tree = compile(text, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
     _reject_relative_imports(tree, filename, text)
-    groups = _group(tree.body, [line for line, _ in starts])
-    if groups is None or any(_future_flags_of(g) for g in groups[1:]):
-        groups, texts, starts = [tree.body], [text], [(1, 0)]
-    flags = _future_flags_of(groups[0])
-    facts = [Facts(nodes, piece_text, flags) for nodes, piece_text in zip(groups, texts)]
-    whole = _code(tree.body, True, flags, filename)
-    pieces = [
-        Piece(piece_text, line, index == 0, flags, None, f)
-        for index, (piece_text, (line, _), f) in enumerate(zip(texts, starts, facts))
-    ]
-    return Source(pieces, flags, _Compiling(filename, flags, facts).suffix, whole)
-
-
-def _group(body, lines):
-    """`body`'s statements by the piece they start in, or None if a piece would start
-    inside a statement or hold none."""
-    first_lines = [min([s.lineno] + [d.lineno for d in getattr(s, "decorator_list", ())]) for s in body]
-    if not set(lines[1:]) <= set(first_lines):
-        return None
-    groups = [[] for _ in lines]
-    piece = 0
-    for stmt, first in zip(body, first_lines):
-        while piece + 1 < len(lines) and first >= lines[piece + 1]:
-            piece += 1
-        groups[piece].append(stmt)
-    return groups
+    flags = _future_flags_of(tree.body)
+    facts = Facts(tree.body, text, flags)
+    return Source((), flags, None, _code(tree.body, True, flags, filename), [facts])
 
 
 class _Compiling:
@@ -375,14 +356,25 @@ def _future_flags_of(nodes):
 
 
 def _future_flags(facts):
-    """The `__future__` flags the first piece sets; -1 when another piece imports from
-    `__future__` (only the whole text's compile tells whether that is allowed)."""
-    if any(f.future for f in facts[1:]):
+    """The `__future__` flags of the pieces' `facts`; -1 when a `__future__` import is not
+    where a compile of the whole text accepts it (after a docstring and other `__future__`
+    imports only): then only that compile tells the error."""
+    shape = "".join(f.shape for f in facts)
+    last = shape.rfind("f")
+    if last >= 0 and not _FUTURE_PLACE.fullmatch(shape[: last + 1]):
         return -1
     flags = 0
-    for name in facts[0].future if facts else ():
+    for name in (name for f in facts for name in f.future):
         flags |= getattr(getattr(__future__, name, None), "compiler_flag", 0)
     return flags
+
+
+def _shape(node):
+    if _is_docstring(node):
+        return "d"
+    if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+        return "f"
+    return "o"
 
 
 def _annotations_setup():

@@ -101,10 +101,44 @@ fn r1_future_imports_apply_to_every_piece() {
     let report = reload(&mut r, &dir, "\ndef f(x: Undefined3) -> int:\n    return 3\n");
     assert_eq!(report.outcome, Outcome::Rejected, "{report}");
     assert!(report.to_string().contains("NameError"), "{report}");
-    // A future import after another statement is the error a fresh load gives.
-    let report = reload(&mut r, &dir, "X = 1\nfrom __future__ import annotations\n");
-    assert_eq!(report.outcome, Outcome::Rejected, "{report}");
-    assert!(report.to_string().contains("from __future__ imports must occur at the beginning"), "{report}");
+    // A future import after another statement is the error a fresh load gives, even after
+    // two strings (only the first is the docstring).
+    for text in
+        ["X = 1\nfrom __future__ import annotations\n", "'a'\n'b'\nfrom __future__ import annotations\n"]
+    {
+        let report = reload(&mut r, &dir, text);
+        assert_eq!(report.outcome, Outcome::Rejected, "{report}");
+        assert!(
+            report.to_string().contains("from __future__ imports must occur at the beginning"),
+            "{report}"
+        );
+    }
+}
+
+/// The common head of a module, a docstring then `from __future__ import annotations`,
+/// still lets a reload compile only what changed.
+#[test]
+fn r1_a_docstring_then_a_future_import_keeps_reloads_incremental() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    let text = |v: usize| {
+        format!(
+            "\"\"\"Pieces with a future head.\"\"\"\nfrom __future__ import annotations\n\ndef f(x: Later) -> int:\n    return {v}\n\ndef g():\n    return 0\n"
+        )
+    };
+    let mut r = loaded(&dir, "pieces_head", &text(1));
+    for v in 2..4 {
+        let report = reload(&mut r, &dir, &text(v));
+        assert_eq!(report.outcome, Outcome::Reloaded, "{report}");
+    }
+    assert_eq!(eval::<usize>("sys.modules['pieces_head'].f(0)"), 3);
+    assert_eq!(eval::<String>("sys.modules['pieces_head'].f.__annotations__['x']"), "Later");
+    // The source in effect is made of pieces, not one whole compile.
+    assert!(eval::<bool>(
+        "(lambda gc: [s.whole is None and len(s.pieces) == 4 for s in gc.get_objects() \
+           if type(s).__name__ == 'Source' and type(s).__module__ == '_relive_source' and s.pieces \
+           and s.pieces[0].text.startswith('\"\"\"Pieces with a future head')] == [True])(__import__('gc'))"
+    ));
 }
 
 #[test]
