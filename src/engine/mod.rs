@@ -42,6 +42,7 @@ mod reload;
 mod resolve;
 mod script;
 mod split;
+mod twins;
 mod update;
 mod verify;
 

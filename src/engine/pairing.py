@@ -14,7 +14,7 @@ from _relive_journal import MISSING
 from _relive_objects import (
     ATOMS,
     Rejected,
-    _bare_twins,
+    _twins,
     _cell,
     _globals_chain,
     _own_functions,
@@ -102,14 +102,7 @@ class Pairing:
         """A function whose statement did not change (source.py reused its code object) and
         that has nothing to patch: the candidate's maps to the retained one, with no pair to
         patch (issue 17: a reload's cost follows its change)."""
-        if not (
-            old.__code__ is new.__code__
-            and old.__globals__ is self.retained
-            and new.__globals__ is self.candidate
-            and id(old) not in self.paired_old
-            and id(new) not in self.memo
-            and _bare_twins(old, new)
-        ):
+        if not _twins(old, new, self.retained, self.candidate) or id(old) in self.paired_old or id(new) in self.memo:
             return False
         self.paired_old.add(id(old))
         self.memo[id(new)] = old
@@ -132,7 +125,7 @@ class Pairing:
 
     def pair_members(self, old, new):
         """Pair functions behind class members, or module-level values, of the same name."""
-        if type(old) is types.FunctionType and type(new) is types.FunctionType and self.pair_twins(old, new):
+        if self.pair_twins(old, new):
             return
         if (
             isinstance(old, types.FunctionType)

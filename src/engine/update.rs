@@ -48,7 +48,9 @@ pub(crate) fn state_rule_module(py: Python<'_>) -> &Bound<'_, PyModule> {
 /// `update.py`, loaded after the modules it imports.
 pub(crate) fn update_module(py: Python<'_>) -> &Bound<'_, PyModule> {
     JOURNAL.module(py);
-    OBJECTS.module(py);
+    if let Err(err) = super::twins::install(OBJECTS.module(py)) {
+        log::error!("cannot install relive's native twin check, the Python one is used: {err}");
+    }
     STATE_RULE.module(py);
     SHAPE_CHANGE.module(py);
     FINGERPRINT.module(py);

@@ -1,0 +1,178 @@
+//! Planning's commonest question, answered in Rust (issue 17): is a candidate function the
+//! twin of the retained one, made by the same unchanged statement, with nothing to patch?
+//!
+//! `objects.py`'s `_twins` says the same in Python; a reload asks it once per function the
+//! module defines, and reading a function's attributes from Python costs a microsecond or
+//! more (each `__code__` and `__globals__` read is an audit event). This reads the fields of
+//! the function objects directly. The extension module (`python` feature) is built for the
+//! stable ABI, which hides those fields: it keeps the Python version.
+
+use pyo3::prelude::*;
+
+/// Puts the Rust `_twins` into `objects` (`objects.py`), before the modules that import it
+/// load; without the CPython internals (the stable ABI), the Python one stays.
+pub(super) fn install(objects: &Bound<'_, PyModule>) -> PyResult<()> {
+    #[cfg(not(Py_LIMITED_API))]
+    if !objects.getattr("_twins")?.is_instance_of::<pyo3::types::PyCFunction>() {
+        objects.setattr("_twins", wrap_pyfunction!(twins, objects)?)?;
+    }
+    #[cfg(Py_LIMITED_API)]
+    let _ = objects;
+    Ok(())
+}
+
+/// Whether `old` (running in `retained`) and `new` (running in `candidate`) are functions
+/// of one code object without closures, defaults, annotations or attributes, with the same
+/// names, module and doc: patching `old` with `new` would change nothing.
+#[cfg(not(Py_LIMITED_API))]
+#[pyfunction]
+fn twins(
+    old: &Bound<'_, PyAny>,
+    new: &Bound<'_, PyAny>,
+    retained: &Bound<'_, PyAny>,
+    candidate: &Bound<'_, PyAny>,
+) -> PyResult<bool> {
+    use pyo3::ffi;
+    // SAFETY: both are checked to be functions before their fields are read; the pointers
+    // read are borrowed from objects the caller holds for the whole call.
+    unsafe {
+        if ffi::PyFunction_Check(old.as_ptr()) == 0 || ffi::PyFunction_Check(new.as_ptr()) == 0 {
+            return Ok(false);
+        }
+        let o = &*(old.as_ptr() as *const ffi::PyFunctionObject);
+        let n = &*(new.as_ptr() as *const ffi::PyFunctionObject);
+        let bare = |f: &ffi::PyFunctionObject| {
+            f.func_closure.is_null()
+                && f.func_defaults.is_null()
+                && f.func_kwdefaults.is_null()
+                && empty_dict_or_null(f.func_dict)
+                && empty_dict_or_null(f.func_annotations)
+        };
+        if !(o.func_code == n.func_code
+            && o.func_globals == retained.as_ptr()
+            && n.func_globals == candidate.as_ptr()
+            && bare(o)
+            && bare(n))
+        {
+            return Ok(false);
+        }
+        let py = old.py();
+        for (a, b) in [
+            (o.func_name, n.func_name),
+            (o.func_qualname, n.func_qualname),
+            (o.func_module, n.func_module),
+            (o.func_doc, n.func_doc),
+        ] {
+            if a == b {
+                continue;
+            }
+            if a.is_null() || b.is_null() {
+                return Ok(false);
+            }
+            let (a, b) = (Bound::from_borrowed_ptr(py, a), Bound::from_borrowed_ptr(py, b));
+            if !a.eq(&b)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// NULL, or an empty dict (annotations may also be a tuple until read: not empty then).
+#[cfg(not(Py_LIMITED_API))]
+unsafe fn empty_dict_or_null(object: *mut pyo3::ffi::PyObject) -> bool {
+    // SAFETY: `object` is NULL or a live object the caller borrowed.
+    object.is_null()
+        || unsafe { pyo3::ffi::PyDict_CheckExact(object) != 0 && pyo3::ffi::PyDict_Size(object) == 0 }
+}
+
+#[cfg(all(test, not(Py_LIMITED_API)))]
+mod tests {
+    use pyo3::prelude::*;
+
+    /// The Rust answer is the Python one (`objects.py`'s `_twins`) on twins and on each
+    /// way two functions can differ.
+    #[test]
+    fn the_rust_twin_check_answers_as_the_python_one() {
+        crate::python::attach(|py| {
+            super::super::update::update_module(py);
+            let objects = py.import("_relive_objects").unwrap();
+            let python = PyModule::from_code(
+                py,
+                &std::ffi::CString::new(include_str!("objects.py")).unwrap(),
+                c"objects_copy.py",
+                c"_relive_objects_python",
+            )
+            .unwrap()
+            .getattr("_twins")
+            .unwrap();
+            let rust = objects.getattr("_twins").unwrap();
+            assert!(rust.is_instance_of::<pyo3::types::PyCFunction>(), "the Rust check is installed");
+            let cases = PyModule::from_code(py, CASES, c"twins_cases.py", c"_relive_twins_cases").unwrap();
+            let pairs = cases.getattr("pairs").unwrap().call0().unwrap();
+            let mut answers = Vec::new();
+            for pair in pairs.try_iter().unwrap() {
+                let (label, old, new, retained, candidate): (
+                    String,
+                    Py<PyAny>,
+                    Py<PyAny>,
+                    Py<PyAny>,
+                    Py<PyAny>,
+                ) = pair.unwrap().extract().unwrap();
+                let args = (&old, &new, &retained, &candidate);
+                let expected: bool = python.call1(args).unwrap().extract().unwrap();
+                let got: bool = rust.call1(args).unwrap().extract().unwrap();
+                assert_eq!(got, expected, "{label}");
+                answers.push((label, got));
+            }
+            assert!(
+                answers.iter().any(|(_, twin)| *twin) && answers.iter().any(|(_, twin)| !twin),
+                "{answers:?}"
+            );
+        });
+    }
+
+    const CASES: &std::ffi::CStr = c"
+SOURCE = '''
+def f(x):
+    return x
+'''
+ANNOTATED = 'from __future__ import annotations\\ndef f(x: int) -> int:\\n    return x\\n'
+
+def make(source=SOURCE):
+    code = compile(source, 'twins.py', 'exec')
+    a, b = {'__name__': 'ns'}, {'__name__': 'ns'}
+    exec(code, a)
+    exec(code, b)
+    return a, b
+
+def pairs():
+    out = []
+    a, b = make()
+    out.append(('twins', a['f'], b['f'], a, b))
+    out.append(('globals swapped', a['f'], b['f'], b, a))
+    out.append(('not functions', 1, b['f'], a, b))
+    a, b = make(); b['f'].__defaults__ = (1,)
+    out.append(('defaults', a['f'], b['f'], a, b))
+    a, b = make(); a['f'].__kwdefaults__ = {'y': 1}
+    out.append(('kwdefaults', a['f'], b['f'], a, b))
+    a, b = make(); a['f'].tag = 1
+    out.append(('an attribute', a['f'], b['f'], a, b))
+    a, b = make(); a['f'].__dict__
+    out.append(('an empty dict read', a['f'], b['f'], a, b))
+    a, b = make(); a['f'].__doc__ = 'doc'
+    out.append(('doc', a['f'], b['f'], a, b))
+    a, b = make(); a['f'].__qualname__ = 'g'
+    out.append(('qualname', a['f'], b['f'], a, b))
+    a, b = make(); a['f'].__module__ = 'other'
+    out.append(('module', a['f'], b['f'], a, b))
+    a, b = make(); a['f'].__annotations__
+    out.append(('empty annotations read', a['f'], b['f'], a, b))
+    a, b = make(ANNOTATED)
+    out.append(('annotations', a['f'], b['f'], a, b))
+    a, b = make()
+    c, d = make()
+    out.append(('other code', a['f'], d['f'], a, d))
+    return out
+";
+}
