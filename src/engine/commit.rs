@@ -39,9 +39,53 @@ impl From<PyErr> for CommitError {
     }
 }
 
+/// What a journal entry changes (`Change` in `journal.py`, by number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    /// A class member, set or deleted without running a metaclass hook.
+    ClassMember,
+    /// An attribute.
+    Attribute,
+    /// A dict's or list's item.
+    Item,
+    /// A closure cell's contents.
+    Cell,
+    /// A set's or dict's contents.
+    Contents,
+    /// A dict refilled in a new key order.
+    Dict,
+    /// A list's or deque's items.
+    Sequence,
+}
+
+impl Change {
+    /// In `journal.py`'s numbering.
+    const ALL: [Change; 7] = [
+        Change::ClassMember,
+        Change::Attribute,
+        Change::Item,
+        Change::Cell,
+        Change::Contents,
+        Change::Dict,
+        Change::Sequence,
+    ];
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Change {
+    type Error = PyErr;
+
+    fn extract(object: pyo3::Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let number: usize = object.extract()?;
+        Change::ALL
+            .get(number)
+            .copied()
+            .ok_or_else(|| PyValueError::new_err(format!("unknown journal change {number}")))
+    }
+}
+
 /// One change made: what to put back.
 struct Undo<'py> {
-    kind: String,
+    kind: Change,
     target: Bound<'py, PyAny>,
     key: Bound<'py, PyAny>,
     old: Bound<'py, PyAny>,
@@ -109,12 +153,12 @@ impl<'py> Committer<'py> {
     /// Makes the change of one journal entry and records what it replaced.
     fn make(&mut self, entry: &Bound<'py, PyAny>) -> Result<(), CommitError> {
         let entry = entry.cast::<PyTuple>().map_err(PyErr::from)?;
-        let kind: String = entry.get_item(0)?.extract()?;
+        let kind: Change = entry.get_item(0)?.extract()?;
         let target = entry.get_item(1)?;
         let key = entry.get_item(2)?;
         let value = entry.get_item(3)?;
         let reject = entry.get_item(4)?;
-        match self.change(&kind, &target, &key, &value) {
+        match self.change(kind, &target, &key, &value) {
             Ok(old) => {
                 self.done.push(Undo { kind, target, key, old });
                 Ok(())
@@ -130,7 +174,7 @@ impl<'py> Committer<'py> {
     /// Makes one change; returns what it replaced.
     fn change(
         &self,
-        kind: &str,
+        kind: Change,
         target: &Bound<'py, PyAny>,
         key: &Bound<'py, PyAny>,
         value: &Bound<'py, PyAny>,
@@ -142,49 +186,50 @@ impl<'py> Committer<'py> {
 
     fn read(
         &self,
-        kind: &str,
+        kind: Change,
         target: &Bound<'py, PyAny>,
         key: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         Ok(match kind {
-            "cls" => target.getattr("__dict__")?.call_method1("get", (key, &self.missing))?,
-            "attr" => target.getattr(key.cast::<pyo3::types::PyString>()?)?,
-            "item" => match target.cast::<PyDict>() {
+            Change::ClassMember => target.getattr("__dict__")?.call_method1("get", (key, &self.missing))?,
+            Change::Attribute => target.getattr(key.cast::<pyo3::types::PyString>()?)?,
+            Change::Item => match target.cast::<PyDict>() {
                 Ok(dict) => dict.get_item(key)?.unwrap_or_else(|| self.missing.clone()),
                 Err(_) => target.get_item(key)?,
             },
-            "cell" => match target.getattr("cell_contents") {
+            Change::Cell => match target.getattr("cell_contents") {
                 Ok(value) => value,
                 Err(err) if err.is_instance_of::<PyValueError>(self.py) => self.missing.clone(),
                 Err(err) => return Err(err),
             },
-            "contents" => target.call_method0("copy")?,
-            "dict" => PyList::new(self.py, target.cast::<PyDict>()?.items())?.into_any(),
-            "sequence" => PyList::new(self.py, target.try_iter()?.collect::<PyResult<Vec<_>>>()?)?.into_any(),
-            other => return Err(PyValueError::new_err(format!("unknown journal entry {other:?}"))),
+            Change::Contents => target.call_method0("copy")?,
+            Change::Dict => PyList::new(self.py, target.cast::<PyDict>()?.items())?.into_any(),
+            Change::Sequence => {
+                PyList::new(self.py, target.try_iter()?.collect::<PyResult<Vec<_>>>()?)?.into_any()
+            }
         })
     }
 
     fn write(
         &self,
-        kind: &str,
+        kind: Change,
         target: &Bound<'py, PyAny>,
         key: &Bound<'py, PyAny>,
         value: &Bound<'py, PyAny>,
     ) -> PyResult<()> {
         let missing = value.is(&self.missing);
         match kind {
-            "cls" if missing => {
+            Change::ClassMember if missing => {
                 // A member already gone (undo of an added one) stays gone.
                 if target.getattr("__dict__")?.contains(key)? {
                     self.type_delattr.call1((target, key))?;
                 }
             }
-            "cls" => {
+            Change::ClassMember => {
                 self.type_setattr.call1((target, key, value))?;
             }
-            "attr" => target.setattr(key.cast::<pyo3::types::PyString>()?, value)?,
-            "item" => match target.cast::<PyDict>() {
+            Change::Attribute => target.setattr(key.cast::<pyo3::types::PyString>()?, value)?,
+            Change::Item => match target.cast::<PyDict>() {
                 Ok(dict) if missing => {
                     if dict.contains(key)? {
                         dict.del_item(key)?;
@@ -193,13 +238,13 @@ impl<'py> Committer<'py> {
                 Ok(dict) => dict.set_item(key, value)?,
                 Err(_) => target.set_item(key, value)?,
             },
-            "cell" if missing => target.delattr("cell_contents")?,
-            "cell" => target.setattr("cell_contents", value)?,
-            "contents" => {
+            Change::Cell if missing => target.delattr("cell_contents")?,
+            Change::Cell => target.setattr("cell_contents", value)?,
+            Change::Contents => {
                 target.call_method0("clear")?;
                 target.call_method1("update", (value,))?;
             }
-            "dict" => {
+            Change::Dict => {
                 let kind = if target.is_instance(&self.ordered_dict)? {
                     &self.ordered_dict
                 } else {
@@ -208,7 +253,7 @@ impl<'py> Committer<'py> {
                 kind.call_method1("clear", (target,))?;
                 kind.call_method1("update", (target, value))?;
             }
-            "sequence" => match target.cast::<PyList>() {
+            Change::Sequence => match target.cast::<PyList>() {
                 Ok(list) => {
                     let len = list.len();
                     list.as_sequence().set_slice(0, len, value)?;
@@ -218,7 +263,6 @@ impl<'py> Committer<'py> {
                     target.call_method1("extend", (value,))?;
                 }
             },
-            other => return Err(PyValueError::new_err(format!("unknown journal entry {other:?}"))),
         }
         Ok(())
     }
@@ -227,12 +271,59 @@ impl<'py> Committer<'py> {
     /// logged; the others are still undone.
     fn undo_all(&mut self) {
         while let Some(Undo { kind, target, key, old }) = self.done.pop() {
-            if let Err(err) = self.write(&kind, &target, &key, &old) {
+            if let Err(err) = self.write(kind, &target, &key, &old) {
                 log::error!(
                     "undoing a change of an apply failed: {}",
                     crate::python::PyFailure::from_err(self.py, &err)
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `journal.py`'s `Change` numbers its members as `Change::ALL` orders them.
+    #[test]
+    fn r2_journal_changes_are_numbered_alike_in_python_and_rust() {
+        crate::python::attach(|py| {
+            super::super::update::update_module(py);
+            let python: Vec<(String, usize)> = py
+                .import("_relive_journal")
+                .unwrap()
+                .getattr("Change")
+                .unwrap()
+                .try_iter()
+                .unwrap()
+                .map(|member| {
+                    let member = member.unwrap();
+                    (member.getattr("name").unwrap().extract().unwrap(), member.extract().unwrap())
+                })
+                .collect();
+            let rust: Vec<(String, usize)> = Change::ALL
+                .iter()
+                .enumerate()
+                .map(|(number, change)| (screaming_snake(&format!("{change:?}")), number))
+                .collect();
+            assert_eq!(python, rust);
+            assert!(
+                pyo3::types::PyInt::new(py, Change::ALL.len()).extract::<Change>().is_err(),
+                "an unknown number is an error"
+            );
+        });
+    }
+
+    /// `ClassMember` -> `CLASS_MEMBER`.
+    fn screaming_snake(name: &str) -> String {
+        let mut out = String::new();
+        for (i, c) in name.chars().enumerate() {
+            if c.is_uppercase() && i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_uppercase());
+        }
+        out
     }
 }

@@ -6,17 +6,33 @@ see a half-made change. The commit makes every change from Rust without running 
 bytecode (so the interpreter cannot switch threads in between), records what each change
 replaced, and undoes them in reverse order if one fails.
 
-An entry is `(kind, target, key, value, reject)`: `reject` is the one-line message (R7)
-when CPython refusing the change (a `TypeError`) means the reload is rejected, else None.
-Kinds: `cls` (a class member; `value` MISSING deletes it, with `type.__setattr__` so no
-metaclass hook runs), `attr`, `item` (a dict's or list's item; MISSING deletes), `cell`,
-`contents` (a set's or dict's contents), `dict` (a dict refilled in a new key order, through
-OrderedDict's own methods or dict's), `sequence` (a list's or deque's items).
+An entry is `(change, target, key, value, reject)`: `change` a `Change`, `reject` the
+one-line message (R7) when CPython refusing the change (a `TypeError`) means the reload is
+rejected, else None. Changes: `CLASS_MEMBER` (`value` MISSING deletes it, with
+`type.__setattr__` so no metaclass hook runs), `ATTRIBUTE`, `ITEM` (a dict's or list's item;
+MISSING deletes), `CELL`, `CONTENTS` (a set's or dict's contents), `DICT` (a dict refilled in
+a new key order, through OrderedDict's own methods or dict's), `SEQUENCE` (a list's or
+deque's items).
 
 Loaded by src/engine/update.rs before the apply's modules, which import it.
 """
 
+import enum
+
 MISSING = object()
+
+
+class Change(enum.IntEnum):
+    """What a journal entry changes: src/engine/commit.rs reads these numbers into its own
+    `Change` (a unit test there holds the two lists equal)."""
+
+    CLASS_MEMBER = 0
+    ATTRIBUTE = 1
+    ITEM = 2
+    CELL = 3
+    CONTENTS = 4
+    DICT = 5
+    SEQUENCE = 6
 
 
 class Journal:
@@ -31,24 +47,24 @@ class Journal:
     def set_class_attr(self, cls, name, value):
         if cls.__dict__.get(name, MISSING) is value:
             return
-        self._add("cls", cls, name, value)
+        self._add(Change.CLASS_MEMBER, cls, name, value)
 
     def del_class_attr(self, cls, name):
-        self._add("cls", cls, name, MISSING)
+        self._add(Change.CLASS_MEMBER, cls, name, MISSING)
 
     def set_attr(self, obj, name, value, reject=None):
         if getattr(obj, name) is value:
             return
-        self._add("attr", obj, name, value, reject)
+        self._add(Change.ATTRIBUTE, obj, name, value, reject)
 
     def set_item(self, container, key, value):
         old = container.get(key, MISSING) if isinstance(container, dict) else container[key]
         if old is value:
             return
-        self._add("item", container, key, value)
+        self._add(Change.ITEM, container, key, value)
 
     def del_item(self, container, key):
-        self._add("item", container, key, MISSING)
+        self._add(Change.ITEM, container, key, MISSING)
 
     def set_cell(self, cell, value):
         try:
@@ -57,18 +73,18 @@ class Journal:
             old = MISSING
         if old is value:
             return
-        self._add("cell", cell, None, value)
+        self._add(Change.CELL, cell, None, value)
 
     def replace_sequence(self, sequence, new_items):
         """Replace a list's or deque's items, keeping the object."""
-        self._add("sequence", sequence, None, list(new_items))
+        self._add(Change.SEQUENCE, sequence, None, list(new_items))
 
     replace_list = replace_sequence
 
     def replace_contents(self, container, new_items):
         """Replace a set's or dict's contents (rebuilt because its keys changed)."""
-        self._add("contents", container, None, list(new_items))
+        self._add(Change.CONTENTS, container, None, list(new_items))
 
     def rebuild_dict(self, container, items):
         """Refill a dict in a new key order, keeping the object (R8a)."""
-        self._add("dict", container, None, list(items))
+        self._add(Change.DICT, container, None, list(items))
