@@ -19,6 +19,7 @@ use super::dependents::Imports;
 use super::leaks::Leak;
 use super::namespace::{self, Claim};
 use super::reload::Change;
+use super::script;
 use super::update::{self, ApplyError, Candidate};
 use super::{Error, Mode, Reloader, Script};
 use crate::report::{Changes, Outcome, RejectReason, ReloadReport};
@@ -264,7 +265,7 @@ impl Reloader {
         &mut self,
         py: Python<'_>,
         member: &mut Member,
-        compiled: super::script::Compiled,
+        compiled: script::Compiled,
         globals: Bound<'_, PyDict>,
         exports: Vec<String>,
         (imports, test_imports): (Imports, Imports),
@@ -272,9 +273,7 @@ impl Reloader {
     ) -> Result<ReloadReport, Error> {
         let change = &member.change;
         let reclaimed = self.leaks.reclaim(&change.found.namespace, &exports);
-        self.registry
-            .bind(py)
-            .call_method1("add_script", (&globals, exports.clone()))
+        script::register_script(self.registry.bind(py), &globals, &exports)
             .map_err(|e| Error::python(py, &e))?;
         self.directories.get_mut(&change.directory).expect("registered").pending.remove(&change.found.file);
         let script = Script {
@@ -475,11 +474,7 @@ impl Reloader {
     ) -> Result<(), Error> {
         let script = &self.scripts[file];
         self.forget_contributions(py, script)?;
-        self.registry
-            .bind(py)
-            .call_method1("add_script", (globals, exports.to_vec()))
-            .map(drop)
-            .map_err(|e| Error::python(py, &e))
+        script::register_script(self.registry.bind(py), globals, exports).map_err(|e| Error::python(py, &e))
     }
 }
 
@@ -513,8 +508,7 @@ mod tests {
         crate::python::attach(|py| {
             let source = "from game import LIMIT\nfrom game.lib import n as foo\nimport game.lib\nimport os, game.x as x\nif True:\n    from game import lib\ndef f():\n    from game import hidden\n";
             let compiled =
-                super::super::script::compile(py, std::path::Path::new("t.py"), source.as_bytes(), None)
-                    .unwrap();
+                script::compile(py, std::path::Path::new("t.py"), source.as_bytes(), None).unwrap();
             let imports = Imports::of_source(py, compiled.source.bind(py)).unwrap();
             let pair = |m: &str, n: &str| (m.to_string(), n.to_string());
             assert_eq!(

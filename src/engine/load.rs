@@ -17,7 +17,7 @@ use super::candidate;
 use super::dependents::Imports;
 use super::directory::{self, FoundScript};
 use super::namespace::{self, DirId};
-use super::script::Compiled;
+use super::script::{self, Compiled};
 use super::{Directory, Error, Reloader, Script};
 use crate::python::PyFailure;
 use crate::report::{Duplicate, LoadReport, Outcome, ScriptLoad, ScriptProblem};
@@ -160,7 +160,7 @@ impl Reloader {
         for attempt in attempts {
             if let Some(globals) = &attempt.globals {
                 // Best effort: the registry only tells sibling imports apart (L4).
-                let _ = registry.call_method1("forget_script", (globals.bind(py),));
+                let _ = script::forget_script(registry, globals.bind(py));
             }
         }
         let names = self.namespaces.owned_by(id);

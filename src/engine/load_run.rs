@@ -87,7 +87,7 @@ impl Installer {
             self.owners.insert(key, i);
             installed.push(name);
         }
-        registry.call_method1("add_script", (globals, installed.clone()))?;
+        script::register_script(registry, globals, &installed)?;
         self.contributions[i] = installed.clone();
         Ok(installed)
     }

@@ -463,10 +463,7 @@ impl Reloader {
     }
 
     fn forget_contributions(&self, py: Python<'_>, script: &Script) -> Result<(), Error> {
-        self.registry
-            .bind(py)
-            .call_method1("forget_script", (script.globals.bind(py),))
-            .map(drop)
+        script::forget_script(self.registry.bind(py), script.globals.bind(py))
             .map_err(|e| Error::python(py, &e))
     }
 }

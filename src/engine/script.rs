@@ -256,6 +256,21 @@ pub(crate) fn new_registry(py: Python<'_>) -> PyResult<Py<PyAny>> {
     Ok(HELPER.module(py).getattr("Registry")?.call0()?.unbind())
 }
 
+/// Records in `registry` (`new_registry`) a script's globals and the objects it exports
+/// (L4: a sibling's import of them is told apart from the script's own definitions).
+pub(crate) fn register_script(
+    registry: &Bound<'_, PyAny>,
+    globals: &Bound<'_, PyDict>,
+    exports: &[String],
+) -> PyResult<()> {
+    registry.call_method1(pyo3::intern!(registry.py(), "add_script"), (globals, exports.to_vec())).map(drop)
+}
+
+/// Drops from `registry` exactly what `register_script` recorded for `globals`.
+pub(crate) fn forget_script(registry: &Bound<'_, PyAny>, globals: &Bound<'_, PyDict>) -> PyResult<()> {
+    registry.call_method1(pyo3::intern!(registry.py(), "forget_script"), (globals,)).map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

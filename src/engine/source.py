@@ -26,7 +26,8 @@ _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _RELATIVE_IMPORT = re.compile(r"\bfrom\s+\.")
 _FUTURE_PLACE = re.compile(r"d?f*")
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_ANNOTATIONS_SETUP = None
+# What a module with annotations runs first (CPython's SETUP_ANNOTATIONS, in fresh globals).
+_ANNOTATIONS_SETUP = compile("__annotations__ = {}", "<relive annotations>", "exec", dont_inherit=True)
 
 
 class RelativeImportError(SyntaxError):
@@ -137,7 +138,7 @@ class Source:
             return (self.whole,)
         parts = tuple(p.code for p in self.pieces)
         if any(p.facts.annotates for p in self.pieces[1:]):
-            return (_annotations_setup(),) + parts
+            return (_ANNOTATIONS_SETUP,) + parts
         return parts
 
     def summaries(self):
@@ -274,7 +275,7 @@ def _parse_piece(piece_text, flags, filename):
 def _moved(code, delta):
     """`code` and the code objects in it with their lines moved by `delta`; None when that
     cannot be done: a class body that records its first line as a constant (3.13's
-    `__firstlineno__`), or a piece compiled with the module's first line."""
+    `__firstlineno__`), or a move before line 1."""
     if delta == 0:
         return code
     if "__firstlineno__" in code.co_names or code.co_firstlineno + delta < 1:
@@ -346,12 +347,19 @@ def _is_docstring(node):
 
 
 def _future_flags_of(nodes):
+    """The compiler flags of the `__future__` imports among `nodes`."""
+    return _compiler_flags(
+        alias.name
+        for node in nodes
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__"
+        for alias in node.names
+    )
+
+
+def _compiler_flags(features):
     flags = 0
-    for node in nodes:
-        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
-            for alias in node.names:
-                feature = getattr(__future__, alias.name, None)
-                flags |= getattr(feature, "compiler_flag", 0)
+    for name in features:
+        flags |= getattr(getattr(__future__, name, None), "compiler_flag", 0)
     return flags
 
 
@@ -363,10 +371,7 @@ def _future_flags(facts):
     last = shape.rfind("f")
     if last >= 0 and not _FUTURE_PLACE.fullmatch(shape[: last + 1]):
         return -1
-    flags = 0
-    for name in (name for f in facts for name in f.future):
-        flags |= getattr(getattr(__future__, name, None), "compiler_flag", 0)
-    return flags
+    return _compiler_flags(name for f in facts for name in f.future)
 
 
 def _shape(node):
@@ -375,14 +380,6 @@ def _shape(node):
     if isinstance(node, ast.ImportFrom) and node.module == "__future__":
         return "f"
     return "o"
-
-
-def _annotations_setup():
-    """What a module with annotations runs first: an empty `__annotations__`."""
-    global _ANNOTATIONS_SETUP
-    if _ANNOTATIONS_SETUP is None:
-        _ANNOTATIONS_SETUP = compile("__annotations__ = {}", "<relive annotations>", "exec", dont_inherit=True)
-    return _ANNOTATIONS_SETUP
 
 
 def _module_level(nodes):
