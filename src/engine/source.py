@@ -247,6 +247,9 @@ def _build_from(previous, texts, starts, filename):
     pieces = []
     for index, (piece_text, (line, _), f) in enumerate(zip(texts, starts, found)):
         if isinstance(f, Piece):
+            if reuse and f.line == line:
+                pieces.append(f)  # the very piece: nothing about it changed
+                continue
             code = _moved(f.code, line - f.line) if reuse else None
             facts, tree = f.facts, None
         else:
