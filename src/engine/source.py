@@ -94,11 +94,14 @@ class Facts:
             self._derive()
         return self._values
 
-    def _derive(self):
-        tree = compile(self.text, "<relive piece>", "exec", ast.PyCF_ONLY_AST | self.flags, dont_inherit=True)
+    def _derive(self, nodes=None, first_line=1):
+        """Reads R8's summaries and R15's value statements from `nodes`, the statements of
+        `text` parsed with `text` starting at `first_line` (parsed now when not given)."""
+        if nodes is None:
+            nodes = compile(self.text, "<relive piece>", "exec", ast.PyCF_ONLY_AST | self.flags, dont_inherit=True).body
         lines = _LINE.findall(self.text)
-        self._summaries = tuple(summarize(node, lines, 1) for node in tree.body)
-        self._values = tuple(_value_statement(node) for node in tree.body if not isinstance(node, _DEFS))
+        self._summaries = tuple(summarize(node, lines, first_line) for node in nodes)
+        self._values = tuple(_value_statement(node) for node in nodes if not isinstance(node, _DEFS))
 
 
 class Piece:
@@ -211,8 +214,13 @@ def build(text, starts, filename, previous):
     """The `Source` of `text`, whose pieces start at `starts` ([(line, offset)], from
     split.rs), reusing what `previous` (a `Source` or None) compiled. Raises SyntaxError
     (and RelativeImportError) as compiling the whole text would."""
-    if previous is not None:
+    if previous is not None and previous.pieces:
         source = _build_from(previous, _piece_texts(text, starts), starts, filename)
+        if source is not None:
+            return source
+    elif previous is not None:
+        # The first reload after a load: one parse of the whole text makes every piece.
+        source = _build_first(text, _piece_texts(text, starts), starts, filename)
         if source is not None:
             return source
     return _parse_whole(text, filename)
@@ -272,7 +280,9 @@ def _parse_piece(piece_text, flags, filename):
         return None
     if _RELATIVE_IMPORT.search(piece_text) and _relative_import(tree):
         return None
-    return tree, Facts(tree.body, piece_text, flags)
+    facts = Facts(tree.body, piece_text, flags)
+    facts._derive(tree.body)  # the tree is at hand: a reload needs them right after
+    return tree, facts
 
 
 def _moved(code, delta):
@@ -302,6 +312,46 @@ def _parse_whole(text, filename):
     flags = _future_flags_of(tree.body)
     facts = Facts(tree.body, text, flags)
     return Source((), flags, None, _code(tree.body, True, flags, filename), [facts])
+
+
+def _build_first(text, texts, starts, filename):
+    """Every piece of `text` made from one parse of it, cut where split.rs saw statements
+    start; None when it saw a start inside a statement or a `__future__` import is out of
+    place (the whole text is then compiled as one)."""
+    tree = compile(text, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    _reject_relative_imports(tree, filename, text)
+    groups = _group(tree.body, [line for line, _ in starts])
+    if groups is None:
+        return None
+    flags = _future_flags_of(tree.body)
+    facts = []
+    for nodes, piece_text, (line, _) in zip(groups, texts, starts):
+        f = Facts(nodes, piece_text, flags)
+        f._derive(nodes, line)
+        facts.append(f)
+    if _future_flags(facts) != flags:
+        return None
+    compiling = _Compiling(filename, flags, facts)
+    pieces = [
+        Piece(piece_text, line, index == 0, flags, compiling.piece(piece_text, line, index == 0, f), f)
+        for index, (piece_text, (line, _), f) in enumerate(zip(texts, starts, facts))
+    ]
+    return Source(pieces, flags, compiling.suffix)
+
+
+def _group(body, lines):
+    """`body`'s statements by the piece they start in, or None if a piece would start
+    inside a statement or hold none."""
+    first_lines = [min([s.lineno] + [d.lineno for d in getattr(s, "decorator_list", ())]) for s in body]
+    if not set(lines[1:]) <= set(first_lines):
+        return None
+    groups = [[] for _ in lines]
+    piece = 0
+    for stmt, first in zip(body, first_lines):
+        while piece + 1 < len(lines) and first >= lines[piece + 1]:
+            piece += 1
+        groups[piece].append(stmt)
+    return groups
 
 
 class _Compiling:
