@@ -11,14 +11,13 @@ import functools
 import types
 
 from _relive_journal import MISSING
-from _relive_objects import LAYOUT, _bare_twins, _cell, _slot_names
+from _relive_objects import LAYOUT, _cell, _slot_names
 
 
 class Patcher:
     def patch_function(self, old, new):
-        """R5: the old function object takes the new code and attributes, cells by name."""
-        if old.__code__ is new.__code__ and _bare_twins(old, new):
-            return  # the statement did not change (source.py reused its code): nothing to do
+        """R5: the old function object takes the new code and attributes, cells by name.
+        (Twins, functions whose statement did not change, never come here: pairing.py.)"""
         for old_cell, new_cell in zip(old.__closure__ or (), new.__closure__ or ()):
             value = _cell(new_cell)
             if value is MISSING:
