@@ -16,11 +16,12 @@ what running the module's code does: a piece that is not the first one never set
 
 import __future__
 import ast
+import itertools
 import re
 import types
 
 from _relive_plain import is_rewritten, rewrite_statement
-from _relive_state_rule import Index, summarize
+from _relive_state_rule import Bound, Index, summarize
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _RELATIVE_IMPORT = re.compile(r"\bfrom\s+\.")
@@ -123,7 +124,7 @@ class Piece:
 class Source:
     """A script's text as pieces, ready to run and to compare with the next version."""
 
-    __slots__ = ("pieces", "facts", "flags", "suffix", "whole", "_summaries", "_index", "__weakref__")
+    __slots__ = ("pieces", "facts", "flags", "suffix", "whole", "_summaries", "_index", "_bound", "__weakref__")
 
     def __init__(self, pieces, flags, suffix, whole=None, facts=None):
         self.pieces = pieces
@@ -134,6 +135,7 @@ class Source:
         self.whole = whole  # the whole module's code, when it was compiled as one
         self._summaries = None
         self._index = None
+        self._bound = None
 
     def code(self):
         """The code objects to run in order into one globals dict."""
@@ -147,7 +149,7 @@ class Source:
     def summaries(self):
         """R8's statement summaries, in order (state_rule.py)."""
         if self._summaries is None:
-            self._summaries = tuple(s for f in self.facts for s in f.summaries())
+            self._summaries = tuple(itertools.chain.from_iterable(map(Facts.summaries, self.facts)))
         return self._summaries
 
     def index(self):
@@ -155,6 +157,29 @@ class Source:
         if self._index is None:
             self._index = Index(self.summaries())
         return self._index
+
+    def bound(self):
+        """What R8's state rule reads of the summaries when only a few statements changed
+        (state_rule.py's `Bound`)."""
+        if self._bound is None:
+            self._bound = Bound(self.summaries())
+        return self._bound
+
+    def delta(self, old):
+        """The statement summaries of the pieces only `old` has and of those only this
+        version has, when the pieces the two share are in the same order, each once; else
+        None. A piece both versions share is one object (`_build_from`), so this costs a
+        few set operations, not a look at every statement."""
+        if self.whole is not None or old.whole is not None:
+            return None
+        common = set(self.facts).intersection(old.facts)
+        if not common or len(set(self.facts)) != len(self.facts) or len(set(old.facts)) != len(old.facts):
+            return None
+        if [f for f in old.facts if f in common] != [f for f in self.facts if f in common]:
+            return None
+        removed = [s for f in old.facts if f not in common for s in f.summaries()]
+        added = [s for f in self.facts if f not in common for s in f.summaries()]
+        return removed, added
 
     def bindings(self):
         """Names its module-level statements bind other than by importing, sorted."""

@@ -10,6 +10,7 @@ What the rest of the script changes in a kept object is merged by R8a (merge.py)
 import ast
 import collections
 import hashlib
+import itertools
 
 
 def _stmt_kind(stmt):
@@ -130,6 +131,18 @@ def kept_names(old_source, new_source):
     summaries (`summarize`) of the version in effect and of the new one, in order (each
     source.py's `Source` keeps its summaries and their `Index`, computed once).
 
+    When the two versions share most of their pieces in the same order (`Source.delta`),
+    only the names the changed statements bind are compared (`_kept_after_delta`); the
+    answer is the same (a test compares the two on random edits)."""
+    delta = new_source.delta(old_source)
+    if delta is None:
+        return kept_names_in_full(old_source, new_source)
+    return _kept_after_delta(old_source, new_source, *delta)
+
+
+def kept_names_in_full(old_source, new_source):
+    """`kept_names` from every statement of both versions.
+
     A name's binding statements are compared in order (swapping `x = 1` and `x = 2` is a
     change). A statement that only mutates a name (`CONFIG["a"] = 2`, `LOG.append(x)`) does
     not un-keep it: R8a merges what the script left in the object into the kept one. Such a
@@ -164,6 +177,60 @@ def kept_names(old_source, new_source):
     # A name is kept when every statement binding it is.
     kept = set().union(*(new[i][2] for i in keep))
     return {name for name in kept if all(i in keep for i in new_index.binders[name])}
+
+
+def _kept_after_delta(old_source, new_source, removed, added):
+    """`kept_names` when the versions differ only by the statements `removed` and `added`,
+    the rest being the same statements in the same order: only names those bind can have
+    different binding sequences."""
+    touched = set().union(*(s[2] for s in removed), *(s[2] for s in added))
+    old_seq = _sequences(old_source.summaries(), touched)
+    new_seq = _sequences(new_source.summaries(), touched)
+    rebound = {name for name in touched if old_seq.get(name) != new_seq.get(name)}
+    changed_binds = {
+        name for name in rebound if _for_readers(old_seq.get(name, ())) != _for_readers(new_seq.get(name, ()))
+    }
+    plus = collections.Counter(s[0] for s in added)
+    minus = collections.Counter(s[0] for s in removed)
+    mutates = {s[0]: s[4] for s in removed}
+    mutates.update((s[0], s[4]) for s in added)
+    for fingerprint in (plus - minus).keys() | (minus - plus).keys():
+        changed_binds.update(mutates[fingerprint])
+    bound = new_source.bound()
+    keep = [s for s in bound.values if rebound.isdisjoint(s[2])]
+    dropped = set().union(*(s[2] for s in bound.values if not rebound.isdisjoint(s[2])))
+    while True:
+        readers = [s for s in keep if not changed_binds.isdisjoint(s[3])]
+        if not readers:
+            break
+        gone = set(map(id, readers))
+        keep = [s for s in keep if id(s) not in gone]
+        for s in readers:
+            changed_binds.update(s[2])
+            dropped.update(s[2])
+    # A name is kept when it is bound by value statements only, all of them kept.
+    return bound.value_names - bound.definition_names - dropped
+
+
+def _sequences(statements, names):
+    """name -> the (kind, fingerprint) of every statement binding it, in order, for `names`."""
+    sequences = {}
+    for fingerprint, kind, binds, _, _ in [s for s in statements if not names.isdisjoint(s[2])]:
+        for name in binds:
+            if name in names:
+                sequences.setdefault(name, []).append((kind, fingerprint))
+    return {name: tuple(seq) for name, seq in sequences.items()}
+
+
+class Bound:
+    """Per version: its value statements and the names value and other statements bind."""
+
+    __slots__ = ("values", "value_names", "definition_names")
+
+    def __init__(self, statements):
+        self.values = [s for s in statements if s[1] == "value"]
+        self.value_names = set(itertools.chain.from_iterable(s[2] for s in self.values))
+        self.definition_names = set(itertools.chain.from_iterable(s[2] for s in statements if s[1] != "value"))
 
 
 class Index:

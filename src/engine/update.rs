@@ -333,6 +333,85 @@ mod tests {
         assert_eq!(kept("A = 1\nB = 2\n", "B = 2\nA = 1\n"), ["A", "B"]);
     }
 
+    /// R8: the state rule read from the changed statements alone (`Source.delta`) answers
+    /// as the rule read from every statement, over random edits of a module: values changed,
+    /// added, removed, swapped, and only a comment changed.
+    #[test]
+    fn r8_kept_names_from_the_changed_pieces_equal_the_full_rule() {
+        const POOL: &[&str] = &[
+            "A = 1",
+            "A = 2",
+            "B = A + 1",
+            "C = [A, B]",
+            "C.append(3)",
+            "D = {}",
+            "D['k'] = B",
+            "def f():\n    return A",
+            "def f():\n    return 2",
+            "class K:\n    x = 1",
+            "class K:\n    x = B",
+            "E = K()",
+            "F = f()",
+            "a, b = 1, B",
+            "G = a + b",
+            "for i in range(2):\n    H = i",
+            "if A:\n    I = 1",
+            "B = 5",
+            "J = D",
+            "D.update(x=1)",
+            "x = 1",
+            "x = 2",
+            "A = 1  # one",
+            "a = 0",
+        ];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        crate::python::attach(|py| {
+            let state_rule = STATE_RULE.module(py);
+            let (mut fast, mut rounds) = (0, 0);
+            for _ in 0..40 {
+                let mut lines: Vec<&str> = (0..3 + next(6)).map(|_| POOL[next(POOL.len())]).collect();
+                let mut previous: Option<Py<PyAny>> = None;
+                for _ in 0..8 {
+                    let text = lines.join("\n") + "\n";
+                    let file = std::path::Path::new("t.py");
+                    let compiled =
+                        super::super::script::compile(py, file, text.as_bytes(), previous.as_ref());
+                    let source = compiled.expect("compiles").source;
+                    if let Some(old) = &previous {
+                        let args = (old.bind(py), source.bind(py));
+                        let full: std::collections::BTreeSet<String> = state_rule
+                            .call_method1("kept_names_in_full", args.clone())
+                            .unwrap()
+                            .extract()
+                            .unwrap();
+                        let quick: std::collections::BTreeSet<String> =
+                            state_rule.call_method1("kept_names", args).unwrap().extract().unwrap();
+                        assert_eq!(quick, full, "{:?} after an edit", lines);
+                        let delta = source.bind(py).call_method1("delta", (old.bind(py),)).unwrap();
+                        fast += usize::from(!delta.is_none());
+                        rounds += 1;
+                    }
+                    previous = Some(source);
+                    let at = next(lines.len());
+                    match next(4) {
+                        0 => lines[at] = POOL[next(POOL.len())],
+                        1 => lines.insert(at, POOL[next(POOL.len())]),
+                        2 if lines.len() > 2 => drop(lines.remove(at)),
+                        _ if at + 1 < lines.len() => lines.swap(at, at + 1),
+                        _ => lines.push(POOL[next(POOL.len())]),
+                    }
+                }
+            }
+            assert!(fast * 3 > rounds, "the quick path ran for {fast} of {rounds} reloads");
+        });
+    }
+
     /// R8a: a statement that mutates a kept name no longer re-runs its binding (the merge
     /// brings the change into the kept object), but readers of the name see a change.
     #[test]
