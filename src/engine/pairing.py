@@ -149,10 +149,29 @@ class Pairing:
         elif isinstance(old, functools._lru_cache_wrapper) and isinstance(new, functools._lru_cache_wrapper):
             self.pair_functions(old.__wrapped__, new.__wrapped__)
 
+    def pair_module_twins(self, kept):
+        """Pairs the module-level functions whose statements did not change and that have
+        nothing to patch (`pair_twins`), all at once: most of a big module's functions, so
+        the rest of the apply walks only the others (issue 17). Returns the others, as
+        (name, value) of the candidate's globals in order."""
+        retained, candidate = self.retained, self.candidate
+        twins = [name for name, new in candidate.items() if _twins(retained.get(name), new, retained, candidate)]
+        self.twins = set()
+        for name in twins:
+            old, new = retained[name], candidate[name]
+            if name in kept or id(old) in self.paired_old or id(new) in self.memo:
+                continue
+            self.paired_old.add(id(old))
+            self.memo[id(new)] = old
+            self.keep_alive.append(new)
+            self.twins.add(name)
+        return [item for item in candidate.items() if item[0] not in self.twins]
+
     def plan(self, kept, imported):
+        self.others = self.pair_module_twins(kept)
         # Values the candidate imported, or that are other scripts' contributions, are
         # live already: never walk or change them (R12: the walk stays inside the candidate).
-        for name, value in self.candidate.items():
+        for name, value in self.others:
             if isinstance(value, ATOMS):
                 continue
             if name in imported or id(value) in self.registry.contributed:
@@ -163,7 +182,7 @@ class Pairing:
                 if not isinstance(value, ATOMS):
                     self.memo[id(value)] = self.retained[name]
                     self.keep_alive.append(value)
-        for name, new in self.candidate.items():
+        for name, new in self.others:
             dunder = name.startswith("__") and name.endswith("__")
             if name in kept or dunder and not isinstance(new, types.FunctionType):
                 continue

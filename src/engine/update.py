@@ -44,6 +44,8 @@ class Apply(Pairing, Translator, Patcher, Merger, Contributions):
         self.wrapper_pairs = {}  # id(new) -> (old, new): foreign wrappers sharing their code
         self.forwarded = []  # (old, new) functions whose free variables changed
         self.class_objects = {}
+        self.twins = set()  # module-level names whose functions are in effect already
+        self.others = []  # the candidate's other globals, (name, value) in order
         self.replaced_kept = []  # kept names whose object R8a replaced
         self.installed = {}  # name -> what the commit puts into the retained globals
         self.next_base = None
@@ -95,7 +97,8 @@ class Apply(Pairing, Translator, Patcher, Merger, Contributions):
         return self.summary
 
     def update_globals(self, kept, prune):
-        for name, value in self.candidate.items():
+        # The module's twins (`pair_module_twins`) are in effect already.
+        for name, value in self.others:
             if name in (MARKER, "__builtins__"):
                 continue
             if name in kept and name in self.retained:
