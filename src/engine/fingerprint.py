@@ -85,6 +85,8 @@ class Snapshot:
         self.aliases = {}
         self.nodes = {}  # id(container) -> Node, so a container reached twice is one node
         self.path = set()
+        self.type_fps = {}  # class -> its fingerprint, for the classes without parameters
+        self.atom_digests = {}  # (str or int, value) -> digest: keys and values repeat
 
     def in_namespace(self, module):
         return isinstance(module, str) and (module == self.root or module.startswith(self.root + "."))
@@ -115,6 +117,13 @@ class Snapshot:
             alias = self.aliases.get(id(value))
             if alias is not None:
                 return _digest(("g", alias)), None
+        cls = type(value)
+        if cls is str or cls is int:
+            key = (cls, value)
+            digest = self.atom_digests.get(key)
+            if digest is None:
+                digest = self.atom_digests[key] = _digest(self.leaf(value, depth))
+            return digest, None
         kind = self.container_kind(value)
         if kind is not None and depth < MAX_DEPTH and id(value) not in self.path:
             node = self.nodes.get(id(value))
@@ -142,7 +151,13 @@ class Snapshot:
 
     def type_fp(self, value):
         cls = type(value)
+        fp = self.type_fps.get(cls)
+        if fp is not None:
+            return fp
         fp = (cls.__module__, cls.__qualname__)
+        if not isinstance(value, (collections.defaultdict, collections.deque)):
+            fp = self.type_fps[cls] = repr(fp)
+            return fp
         if isinstance(value, collections.defaultdict):
             fp += (self.leaf(value.default_factory, MAX_DEPTH),)
         if isinstance(value, collections.deque):

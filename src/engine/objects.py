@@ -126,3 +126,28 @@ def _twins(old, new, retained, candidate):
         and new.__globals__ is candidate
         and _bare_twins(old, new)
     )
+
+
+def _pair_module_twins(retained, candidate, kept, memo, paired_old, keep_alive):
+    """Pairs the functions of `candidate` that are twins (`_twins`) of the retained functions
+    of the same names, in order, as pairing.py's `pair_twins` pairs one: unless the name is
+    kept or either function is paired already, the retained function goes into `memo` under
+    the candidate's id, into `paired_old`, and the candidate's into `keep_alive`. Returns the
+    twins' names and the other (name, value) items, in order. src/engine/twins.rs replaces
+    this too."""
+    twins, others = set(), []
+    for name, new in candidate.items():
+        old = retained.get(name)
+        if (
+            _twins(old, new, retained, candidate)
+            and name not in kept
+            and id(old) not in paired_old
+            and id(new) not in memo
+        ):
+            paired_old.add(id(old))
+            memo[id(new)] = old
+            keep_alive.append(new)
+            twins.add(name)
+        else:
+            others.append((name, new))
+    return twins, others

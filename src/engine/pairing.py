@@ -10,14 +10,18 @@ import enum
 import functools
 import types
 
+import _relive_objects
 from _relive_journal import MISSING
 from _relive_objects import (
+    ATOM_TYPES,
     ATOMS,
+    LAYOUT,
     Rejected,
     _twins,
     _cell,
     _globals_chain,
     _own_functions,
+    _slot_names,
     _slots,
     _fmt_tuple,
 )
@@ -68,6 +72,53 @@ class Pairing:
                 prior = old.__dict__.get(name, MISSING)
                 if isinstance(prior, type) and prior.__qualname__ == member.__qualname__:
                     self.pair_class(prior, member)
+
+    def pair_class_twin(self, old, new):
+        """A class whose statement did not change and whose candidate holds nothing the
+        retained one lacks: every member the same object, an equal constant, a twin function
+        (`pair_twins`) or such a nested class; the same metaclass and bases. Updating it in
+        place would change nothing, so it is only paired, as `pair_class` would, and reported
+        updated (issue 17): its pairs go into `class_twins`, which the rest of the apply passes
+        over. Returns False, pairing nothing, for any other class."""
+        found = []
+        if not self._class_twins(old, new, found):
+            return False
+        for retained, candidate in found:
+            if isinstance(candidate, type):
+                self.class_pairs.append((retained, candidate))
+                self.class_twins.add(id(retained))
+            else:
+                self.paired_old.add(id(retained))
+            self.memo[id(candidate)] = retained
+            self.keep_alive.append(candidate)
+        return True
+
+    def _class_twins(self, old, new, found):
+        if type(old) is not type(new) or tuple(self.memo.get(id(b), b) for b in new.__bases__) != old.__bases__:
+            return False
+        old_dict, new_dict = old.__dict__, new.__dict__
+        if old_dict.keys() != new_dict.keys():
+            return False
+        found.append((old, new))
+        slots = _slot_names(new)
+        for name, member in new_dict.items():
+            if name in LAYOUT or name in slots:
+                continue
+            prior = old_dict[name]
+            if prior is member or _same_constant(prior, member):
+                continue
+            if isinstance(member, type):
+                if not (self.is_candidate_class(member) and self._class_twins(prior, member, found)):
+                    return False
+            elif (
+                _twins(prior, member, self.retained, self.candidate)
+                and id(prior) not in self.paired_old
+                and id(member) not in self.memo
+            ):
+                found.append((prior, member))
+            else:
+                return False
+        return True
 
     def pair_functions(self, old, new):
         """Pair functions that can be patched in place (same free-variable names, R5)."""
@@ -151,21 +202,13 @@ class Pairing:
 
     def pair_module_twins(self, kept):
         """Pairs the module-level functions whose statements did not change and that have
-        nothing to patch (`pair_twins`), all at once: most of a big module's functions, so
-        the rest of the apply walks only the others (issue 17). Returns the others, as
+        nothing to patch (`pair_twins`), all in one call: most of a big module's functions,
+        so the rest of the apply walks only the others (issue 17). Returns the others, as
         (name, value) of the candidate's globals in order."""
-        retained, candidate = self.retained, self.candidate
-        twins = [name for name, new in candidate.items() if _twins(retained.get(name), new, retained, candidate)]
-        self.twins = set()
-        for name in twins:
-            old, new = retained[name], candidate[name]
-            if name in kept or id(old) in self.paired_old or id(new) in self.memo:
-                continue
-            self.paired_old.add(id(old))
-            self.memo[id(new)] = old
-            self.keep_alive.append(new)
-            self.twins.add(name)
-        return [item for item in candidate.items() if item[0] not in self.twins]
+        self.twins, others = _relive_objects._pair_module_twins(
+            self.retained, self.candidate, kept, self.memo, self.paired_old, self.keep_alive
+        )
+        return others
 
     def plan(self, kept, imported):
         self.others = self.pair_module_twins(kept)
@@ -191,16 +234,20 @@ class Pairing:
                 continue
             if isinstance(new, type) and self.is_candidate_class(new):
                 if isinstance(old, type) and old.__module__ == self.ns and old.__qualname__ == new.__qualname__:
-                    self.pair_class(old, new)
+                    if not self.pair_class_twin(old, new):
+                        self.pair_class(old, new)
                 continue
             self.pair_members(old, new)
         for old, new in self.class_pairs:
+            if id(old) in self.class_twins:
+                continue
             for name, member in new.__dict__.items():
                 prior = old.__dict__.get(name, MISSING)
                 if prior is not MISSING and not isinstance(member, type):
                     self.pair_members(prior, member)
         for old, new in self.class_pairs:
-            self.validate(old, new)
+            if id(old) not in self.class_twins:
+                self.validate(old, new)
 
     def validate(self, old, new):
         """R7: reject what cannot be applied in place, before any change."""
@@ -232,3 +279,13 @@ class Pairing:
         for member, prior in enum_member_pairs(old, new):
             self.memo[id(member)] = prior
             self.keep_alive.append(member)
+
+
+def _same_constant(a, b):
+    """Equal immutable constants of one type (an atom, or a tuple of them): a class body's
+    `__module__`, `__doc__`, `__slots__`, `x = 1`."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is tuple:
+        return len(a) == len(b) and all(map(_same_constant, a, b))
+    return type(a) in ATOM_TYPES and a == b

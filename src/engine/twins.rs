@@ -15,6 +15,7 @@ pub(super) fn install(objects: &Bound<'_, PyModule>) -> PyResult<()> {
     #[cfg(not(Py_LIMITED_API))]
     if !objects.getattr("_twins")?.is_instance_of::<pyo3::types::PyCFunction>() {
         objects.setattr("_twins", wrap_pyfunction!(twins, objects)?)?;
+        objects.setattr("_pair_module_twins", wrap_pyfunction!(pair_module_twins, objects)?)?;
     }
     #[cfg(Py_LIMITED_API)]
     let _ = objects;
@@ -76,6 +77,48 @@ fn twins(
         }
         Ok(true)
     }
+}
+
+/// Pairs the functions of `candidate` that are twins (`twins`) of the retained functions
+/// of the same names, in order, as `pairing.py`'s `pair_twins` pairs one: unless the name
+/// is kept or either function is paired already, the retained function goes into `memo`
+/// under the candidate's id, into `paired_old`, and the candidate's into `keep_alive`.
+/// Returns the twins' names and the other (name, value) items, in order.
+#[cfg(not(Py_LIMITED_API))]
+#[pyfunction]
+fn pair_module_twins<'py>(
+    retained: &Bound<'py, pyo3::types::PyDict>,
+    candidate: &Bound<'py, pyo3::types::PyDict>,
+    kept: &Bound<'py, PyAny>,
+    memo: &Bound<'py, pyo3::types::PyDict>,
+    paired_old: &Bound<'py, pyo3::types::PySet>,
+    keep_alive: &Bound<'py, pyo3::types::PyList>,
+) -> PyResult<(Bound<'py, pyo3::types::PySet>, Bound<'py, pyo3::types::PyList>)> {
+    let py = retained.py();
+    let twins_found = pyo3::types::PySet::empty(py)?;
+    let others = pyo3::types::PyList::empty(py);
+    for (name, new) in candidate.iter() {
+        let old = retained.get_item(&name)?;
+        let paired = match old {
+            Some(old) if twins(&old, &new, retained.as_any(), candidate.as_any())? && !kept.contains(&name)? => {
+                let (old_id, new_id) = (old.as_ptr() as usize, new.as_ptr() as usize);
+                if paired_old.contains(old_id)? || memo.contains(new_id)? {
+                    false
+                } else {
+                    paired_old.add(old_id)?;
+                    memo.set_item(new_id, &old)?;
+                    keep_alive.append(&new)?;
+                    twins_found.add(&name)?;
+                    true
+                }
+            }
+            _ => false,
+        };
+        if !paired {
+            others.append((name, new))?;
+        }
+    }
+    Ok((twins_found, others))
 }
 
 /// NULL, or an empty dict (annotations may also be a tuple until read: not empty then).

@@ -39,6 +39,7 @@ class Apply(Pairing, Translator, Patcher, Merger, Contributions):
         self.memo = {}
         self.keep_alive = []
         self.class_pairs = []  # (retained, candidate), parents before nested classes
+        self.class_twins = set()  # id(retained) of pairs with nothing to update (pairing.py)
         self.function_pairs = {}  # id(new) -> (old, new)
         self.paired_old = set()  # id(old) of paired functions
         self.wrapper_pairs = {}  # id(new) -> (old, new): foreign wrappers sharing their code
@@ -65,7 +66,8 @@ class Apply(Pairing, Translator, Patcher, Merger, Contributions):
     def run(self, kept, imported, exports_old, exports_new, prune):
         imported = set(imported)
         self.plan(kept, imported)
-        for old, new in sorted(self.class_pairs, key=lambda p: len(p[0].__mro__)):
+        changing = [pair for pair in self.class_pairs if id(pair[0]) not in self.class_twins]
+        for old, new in sorted(changing, key=lambda p: len(p[0].__mro__)):
             bases = tuple(self.xlate(b) for b in new.__bases__)
             if bases != old.__bases__:
                 reject = (
@@ -88,7 +90,11 @@ class Apply(Pairing, Translator, Patcher, Merger, Contributions):
             # decorator set) follows the new version.
             self.copy_function_attributes(old, new)
         for old, new in self.class_pairs:
-            self.update_class(old, new)
+            if id(old) in self.class_twins:
+                self.summary["classes_updated"].append(old.__qualname__)
+                self.class_objects[old.__qualname__] = old
+            else:
+                self.update_class(old, new)
         self.next_base = self.merge_state(kept, imported, _base(self.retained), _base(self.candidate))
         self.update_globals(kept, prune)
         self.update_namespace(exports_old, exports_new, prune)
@@ -174,7 +180,11 @@ def apply(
     summary["class_objects"] = applying.class_objects
     # Classes this member's plan changes: only their caches can be stale after the commit.
     touched = {id(entry[1]) for entry in journal.entries[first:]}
-    changed = [old for old, _ in applying.class_pairs if _class_touched(old, touched)]
+    changed = [
+        old
+        for old, _ in applying.class_pairs
+        if id(old) not in applying.class_twins and _class_touched(old, touched)
+    ]
     batch.finishes.append(
         functools.partial(_finish, changed, registry, retained, applying.next_base, applying.next_contrib)
     )
