@@ -110,15 +110,19 @@ class Pairing:
             if isinstance(member, type):
                 if not (self.is_candidate_class(member) and self._class_twins(prior, member, found)):
                     return False
-            elif (
-                _twins(prior, member, self.retained, self.candidate)
-                and id(prior) not in self.paired_old
-                and id(member) not in self.memo
-            ):
-                found.append((prior, member))
             else:
-                return False
+                functions = _descriptor_functions(prior, member)
+                if functions is None or not all(self._function_twins(o, n) for o, n in functions):
+                    return False
+                found.extend(functions)
         return True
+
+    def _function_twins(self, old, new):
+        return (
+            _twins(old, new, self.retained, self.candidate)
+            and id(old) not in self.paired_old
+            and id(new) not in self.memo
+        )
 
     def pair_functions(self, old, new):
         """Pair functions that can be patched in place (same free-variable names, R5)."""
@@ -219,12 +223,6 @@ class Pairing:
                 continue
             if name in imported or id(value) in self.registry.contributed:
                 self.memo.setdefault(id(value), value)
-        for name in kept:
-            if name in self.retained and name in self.candidate:
-                value = self.candidate[name]
-                if not isinstance(value, ATOMS):
-                    self.memo[id(value)] = self.retained[name]
-                    self.keep_alive.append(value)
         for name, new in self.others:
             dunder = name.startswith("__") and name.endswith("__")
             if name in kept or dunder and not isinstance(new, types.FunctionType):
@@ -238,6 +236,14 @@ class Pairing:
                         self.pair_class(old, new)
                 continue
             self.pair_members(old, new)
+        # A kept name's candidate value stands for its current object, unless it is a
+        # function or class paired by its own name above (`ALIAS = f`: `f` is still patched).
+        for name in kept:
+            if name in self.retained and name in self.candidate:
+                value = self.candidate[name]
+                if not isinstance(value, ATOMS) and id(value) not in self.memo:
+                    self.memo[id(value)] = self.retained[name]
+                    self.keep_alive.append(value)
         for old, new in self.class_pairs:
             if id(old) in self.class_twins:
                 continue
@@ -289,3 +295,26 @@ def _same_constant(a, b):
     if type(a) is tuple:
         return len(a) == len(b) and all(map(_same_constant, a, b))
     return type(a) in ATOM_TYPES and a == b
+
+
+_DESCRIBED = ("__doc__", "__name__", "__qualname__", "__annotations__")
+
+
+def _descriptor_functions(old, new):
+    """The (old, new) functions behind two class members that are the same kind of thing
+    with the same attributes, or None: plain functions, `staticmethod`, `classmethod` and
+    `property` objects (what `Patcher.install_member` keeps in place)."""
+    if type(old) is not type(new):
+        return None
+    if isinstance(new, types.FunctionType):
+        return [(old, new)]
+    if type(new) in (staticmethod, classmethod):
+        if any(getattr(old, a, None) != getattr(new, a, None) for a in _DESCRIBED):
+            return None
+        return [(old.__func__, new.__func__)]
+    if type(new) is property and old.__doc__ == new.__doc__:
+        parts = [(getattr(old, p), getattr(new, p)) for p in ("fget", "fset", "fdel")]
+        if any((o is None) != (n is None) for o, n in parts):
+            return None
+        return [(o, n) for o, n in parts if n is not None]
+    return None

@@ -127,9 +127,13 @@ class Apply(Pairing, Translator, Patcher, Merger, Contributions):
                     self.journal.del_item(self.retained, name)
 
     def update_namespace(self, exports_old, exports_new, prune):
+        names = self.module.__dict__
         for name in exports_new:
             value = self.installed.get(name, MISSING)
-            self.set_namespace(name, self.retained[name] if value is MISSING else value)
+            if value is MISSING:
+                value = self.retained[name]
+            if names.get(name, MISSING) is not value:
+                self.journal.set_item(names, name, value)
         exported = set(exports_new)  # a list: `in` on it made this quadratic in the exports
         for name in exports_old:
             if name in exported:
@@ -137,9 +141,6 @@ class Apply(Pairing, Translator, Patcher, Merger, Contributions):
             if name in self.candidate or prune:
                 if self.module.__dict__.get(name, MISSING) is not MISSING:
                     self.journal.del_item(self.module.__dict__, name)
-
-    def set_namespace(self, name, value):
-        self.journal.set_item(self.module.__dict__, name, value)
 
 
 def _base(g):

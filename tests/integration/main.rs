@@ -19,6 +19,7 @@ mod r8a;
 mod r8b_property;
 mod testgate;
 mod threads;
+mod twins;
 mod update;
 mod util;
 mod verify;
