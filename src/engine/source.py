@@ -17,6 +17,7 @@ what running the module's code does: a piece that is not the first one never set
 import __future__
 import ast
 import itertools
+import operator
 import re
 import types
 
@@ -27,6 +28,11 @@ _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _RELATIVE_IMPORT = re.compile(r"\bfrom\s+\.")
 _FUTURE_PLACE = re.compile(r"d?f*")
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_BINDINGS = operator.attrgetter("bindings")
+_IMPORTED = operator.attrgetter("imported")
+_FROM_IMPORTS = operator.attrgetter("from_imports")
+_FUTURE = operator.attrgetter("future")
+_SHAPE = operator.attrgetter("shape")
 # What a module with annotations runs first (CPython's SETUP_ANNOTATIONS, in fresh globals).
 _ANNOTATIONS_SETUP = compile("__annotations__ = {}", "<relive annotations>", "exec", dont_inherit=True)
 
@@ -183,15 +189,15 @@ class Source:
 
     def bindings(self):
         """Names its module-level statements bind other than by importing, sorted."""
-        return sorted(set().union(*(f.bindings for f in self.facts)))
+        return sorted(set().union(*map(_BINDINGS, self.facts)))
 
     def imported(self):
         """Names only its import statements bind, sorted (never exported, L4)."""
-        imported = set().union(*(f.imported for f in self.facts))
-        return sorted(imported - set().union(*(f.bindings for f in self.facts)))
+        imported = set().union(*map(_IMPORTED, self.facts))
+        return sorted(imported.difference(*map(_BINDINGS, self.facts)))
 
     def from_imports(self):
-        return [i for f in self.facts for i in f.from_imports]
+        return list(itertools.chain.from_iterable(map(_FROM_IMPORTS, self.facts)))
 
     def imports(self):
         """(module, name) of its module-level `from MODULE import NAME` statements (L6)."""
@@ -260,18 +266,17 @@ def _build_from(previous, texts, starts, filename):
     """Pieces that did not change reused, the others parsed and compiled on their own;
     None when a piece does not (the caller then parses the whole text)."""
     known = {p.text: p for p in previous.pieces}
-    flags = previous.flags
-    found = []  # per piece: the previous version's piece, or (its syntax tree, its facts)
-    for index, piece_text in enumerate(texts):
-        old = known.get(piece_text)
-        if old is not None and old.flags == flags and old.first == (index == 0):
-            found.append(old)
-            continue
-        parsed = _parse_piece(piece_text, flags, filename)
-        if parsed is None:
+    flags = previous.flags  # every piece of `previous` was compiled with them
+    # Per piece: the previous version's piece, or (its syntax tree, its facts). A piece
+    # that was first, or is first now, changes meaning (a docstring): it is parsed again.
+    found = list(map(known.get, texts))
+    first = previous.pieces[0]
+    changed = [i for i, old in enumerate(found) if old is None or (old is first) != (i == 0)]
+    for index in changed:
+        found[index] = _parse_piece(texts[index], flags, filename)
+        if found[index] is None:
             return None
-        found.append(parsed)
-    facts = [f.facts if isinstance(f, Piece) else f[1] for f in found]
+    facts = [f.facts if type(f) is Piece else f[1] for f in found]
     if _future_flags(facts) != flags:
         return None
     compiling = _Compiling(filename, flags, facts)
@@ -279,7 +284,7 @@ def _build_from(previous, texts, starts, filename):
     reuse = compiling.suffix == previous.suffix
     pieces = []
     for index, (piece_text, (line, _), f) in enumerate(zip(texts, starts, found)):
-        if isinstance(f, Piece):
+        if type(f) is Piece:
             if reuse and f.line == line:
                 pieces.append(f)  # the very piece: nothing about it changed
                 continue
@@ -388,7 +393,7 @@ class _Compiling:
     def __init__(self, filename, flags, facts):
         self.filename = filename
         self.flags = flags
-        names = sorted(set().union(*(f.imported for f in facts)))
+        names = sorted(set().union(*map(_IMPORTED, facts)))
         self.suffix = f"\nif 0: import {', '.join(names)}\n" if names else ""
 
     def piece(self, text, line, first, facts, tree=None):
@@ -445,11 +450,11 @@ def _future_flags(facts):
     """The `__future__` flags of the pieces' `facts`; -1 when a `__future__` import is not
     where a compile of the whole text accepts it (after a docstring and other `__future__`
     imports only): then only that compile tells the error."""
-    shape = "".join(f.shape for f in facts)
+    shape = "".join(map(_SHAPE, facts))
     last = shape.rfind("f")
     if last >= 0 and not _FUTURE_PLACE.fullmatch(shape[: last + 1]):
         return -1
-    return _compiler_flags(name for f in facts for name in f.future)
+    return _compiler_flags(itertools.chain.from_iterable(map(_FUTURE, facts)))
 
 
 def _shape(node):

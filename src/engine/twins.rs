@@ -100,7 +100,9 @@ fn pair_module_twins<'py>(
     for (name, new) in candidate.iter() {
         let old = retained.get_item(&name)?;
         let paired = match old {
-            Some(old) if twins(&old, &new, retained.as_any(), candidate.as_any())? && !kept.contains(&name)? => {
+            Some(old)
+                if twins(&old, &new, retained.as_any(), candidate.as_any())? && !kept.contains(&name)? =>
+            {
                 let (old_id, new_id) = (old.as_ptr() as usize, new.as_ptr() as usize);
                 if paired_old.contains(old_id)? || memo.contains(new_id)? {
                     false
@@ -174,6 +176,62 @@ mod tests {
             );
         });
     }
+
+    /// `pair_module_twins` in Rust pairs what `objects.py`'s `_pair_module_twins` pairs, in
+    /// the same order, skipping kept names and functions paired already.
+    #[test]
+    fn the_rust_module_pairing_answers_as_the_python_one() {
+        crate::python::attach(|py| {
+            super::super::update::update_module(py);
+            let objects = py.import("_relive_objects").unwrap();
+            let python = PyModule::from_code(
+                py,
+                &std::ffi::CString::new(include_str!("objects.py")).unwrap(),
+                c"objects_copy.py",
+                c"_relive_objects_python",
+            )
+            .unwrap()
+            .getattr("_pair_module_twins")
+            .unwrap();
+            let rust = objects.getattr("_pair_module_twins").unwrap();
+            assert!(rust.is_instance_of::<pyo3::types::PyCFunction>(), "the Rust pairing is installed");
+            let case =
+                PyModule::from_code(py, MODULE_CASE, c"module_case.py", c"_relive_module_case").unwrap();
+            let run = |pair: &Bound<'_, PyAny>| -> (Vec<String>, Vec<String>, usize, usize) {
+                case.getattr("run").unwrap().call1((pair,)).unwrap().extract().unwrap()
+            };
+            let (expected, got) = (run(&python), run(&rust));
+            assert_eq!(got, expected);
+            assert_eq!(got.0, ["f", "h"], "{got:?}");
+        });
+    }
+
+    const MODULE_CASE: &std::ffi::CStr = c"
+SOURCE = '''
+def f():
+    return 1
+def g():
+    return 2
+def h():
+    return 3
+def k():
+    return 4
+X = 1
+'''
+
+def run(pair):
+    code = compile(SOURCE, 'module_case.py', 'exec')
+    retained, candidate = {'__name__': 'ns'}, {'__name__': 'ns'}
+    exec(code, retained)
+    exec(code, candidate)
+    retained['g'].tag = 1                   # not a twin
+    candidate['f2'] = candidate['f']        # one function under two names: paired once
+    retained['f2'] = retained['f']
+    memo = {id(candidate['k']): None}       # paired already
+    paired_old, keep_alive = set(), []
+    twins, others = pair(retained, candidate, {'X'}, memo, paired_old, keep_alive)
+    return sorted(twins), [name for name, _ in others], len(memo), len(keep_alive)
+";
 
     const CASES: &std::ffi::CStr = c"
 SOURCE = '''
