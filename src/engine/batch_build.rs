@@ -21,7 +21,7 @@ use super::reload::{Change, script_error};
 use super::script::{self, Compiled};
 use super::{Error, Reloader, update};
 use crate::report::{RejectReason, ScriptPath, Wait};
-use crate::testing::group::{self, GroupEnd, Here};
+use crate::testing::group::{self, Here};
 use crate::testing::view::View;
 
 /// A member's build, owned.
@@ -138,34 +138,24 @@ impl Reloader {
         }
         let items = Arc::new(items);
         let gate = Arc::new(self.gate(py)?);
-        let results: Arc<Mutex<Vec<Outcome>>> = Arc::default();
-        let work = {
-            let (gate, items, results, paths) = (gate.clone(), items.clone(), results.clone(), paths.clone());
-            let (view, mut progress) = (view.clone_ref(py), progress.clone());
-            move |py: Python<'_>, here: &Here| {
-                for item in items.iter() {
-                    let built = build_item(py, &gate, item, &progress, &paths, &view, here);
-                    if here.cancelled() {
-                        return;
-                    }
-                    if let Some(Ok(built)) = &built {
-                        progress.record(item, built);
-                    }
-                    let error = matches!(built, Some(Err(_)));
-                    results.lock().unwrap_or_else(|p| p.into_inner()).push(built);
-                    if error {
-                        return;
-                    }
+        let step = {
+            let (gate, paths, view, mut progress) =
+                (gate.clone(), paths.clone(), view.clone_ref(py), progress.clone());
+            move |py: Python<'_>, item: &Item, here: &Here| {
+                let built = build_item(py, &gate, item, &progress, &paths, &view, here);
+                if let Some(Ok(built)) = &built {
+                    progress.record(item, built);
                 }
+                let go_on = !matches!(built, Some(Err(_)));
+                (built, go_on)
             }
         };
         let started = Instant::now();
-        let end = group::run_group(py, gate.stop(), work).map_err(|e| Error::python(py, &e))?;
-        let results = std::mem::take(&mut *results.lock().unwrap_or_else(|p| p.into_inner()));
-        let taken = results.len();
+        let taken = group::run_items(py, gate.stop(), &items, step).map_err(|e| Error::python(py, &e))?;
+        let count = taken.results.len();
         let mut took_ms = 0.0;
         let mut error = None;
-        for (item, built) in items.iter().zip(results) {
+        for (item, built) in items.iter().zip(taken.results) {
             match built {
                 Some(Ok(built)) => {
                     progress.record(item, &built);
@@ -187,8 +177,8 @@ impl Reloader {
         if let Some(err) = error {
             return Err(err);
         }
-        let GroupEnd::Abandoned(finished) = end else { return Ok(items.len()) };
-        let item = &items[taken];
+        let Some(finished) = taken.abandoned else { return Ok(items.len()) };
+        let item = &items[count];
         let problem = match gate.ran(py, &item.change.found, finished, started.elapsed()) {
             Ran::Failed(problem) => problem,
             _ => unreachable!("an abandoned run timed out"),
@@ -202,7 +192,7 @@ impl Reloader {
         };
         progress.record(item, &built);
         settle(&mut members[item.index], built);
-        Ok(taken + 1)
+        Ok(count + 1)
     }
 
     /// Makes a member's script ready to run: a new script's namespace exists, a re-created

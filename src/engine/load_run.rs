@@ -24,7 +24,7 @@ use super::{Error, Reloader};
 use crate::python::PyFailure;
 use crate::report::{Duplicate, ScriptPath, ScriptProblem, Wait};
 use crate::testing::TestReport;
-use crate::testing::group::{self, GroupEnd, Here};
+use crate::testing::group::{self, Here};
 use crate::testing::view::View;
 
 /// Where a load's exports go (L5): each name to the first script in sorted path order that
@@ -321,32 +321,23 @@ impl Reloader {
             });
         }
         let items = Arc::new(items);
-        let results: Arc<Mutex<Vec<Result<Tried, Error>>>> = Arc::default();
-        let work = {
-            let (shared, items, results) = (shared.clone(), items.clone(), results.clone());
-            move |py: Python<'_>, here: &Here| {
-                for item in items.iter() {
-                    let tried = try_fresh(py, &shared, item, |py, job| here.run(py, job));
-                    if here.cancelled() {
-                        return;
-                    }
-                    let go_on = matches!(tried, Ok(Tried::Exported { .. }));
-                    results.lock().unwrap_or_else(|p| p.into_inner()).push(tried);
-                    if !go_on {
-                        return;
-                    }
-                }
+        let step = {
+            let shared = shared.clone();
+            move |py: Python<'_>, item: &Item, here: &Here| {
+                let tried = try_fresh(py, &shared, item, |py, job| here.run(py, job));
+                let go_on = matches!(tried, Ok(Tried::Exported { .. }));
+                (tried, go_on)
             }
         };
-        let end = group::run_group(py, shared.gate.stop(), work).map_err(|e| Error::python(py, &e))?;
-        let results = std::mem::take(&mut *results.lock().unwrap_or_else(|p| p.into_inner()));
-        let mut ran = Vec::with_capacity(results.len());
-        for (item, tried) in items.iter().zip(results) {
+        let taken =
+            group::run_items(py, shared.gate.stop(), &items, step).map_err(|e| Error::python(py, &e))?;
+        let mut ran = Vec::with_capacity(taken.results.len() + 1);
+        for (item, tried) in items.iter().zip(taken.results) {
             attempts[item.index].executions += 1;
             let executed = attempts[item.index].absorb(py, tried?, shared.gate.namespaces())?;
             ran.push((item.index, executed));
         }
-        if let GroupEnd::Abandoned(finished) = end {
+        if let Some(finished) = taken.abandoned {
             let item = &items[ran.len()];
             attempts[item.index].executions += 1;
             let globals = item.globals.bind(py);
