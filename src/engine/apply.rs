@@ -222,7 +222,7 @@ impl Reloader {
         if !dependent {
             script.version += 1;
             script.bytes = std::mem::take(&mut member.bytes);
-            script.source = compiled.source;
+            script.source = compiled.source.clone_ref(py);
         }
         script.contributions = exports;
         script.globals = globals.unbind();
@@ -265,7 +265,7 @@ impl Reloader {
         &mut self,
         py: Python<'_>,
         member: &mut Member,
-        compiled: script::Compiled,
+        compiled: std::sync::Arc<script::Compiled>,
         globals: Bound<'_, PyDict>,
         exports: Vec<String>,
         (imports, test_imports): (Imports, Imports),
@@ -284,7 +284,7 @@ impl Reloader {
             version: 1,
             contributions: exports,
             bytes: std::mem::take(&mut member.bytes),
-            source: compiled.source,
+            source: compiled.source.clone_ref(py),
             imports,
             test_imports,
         };

@@ -16,15 +16,18 @@
 //!    memo, or, if anything fails, none of it does and the decision is made again.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use super::batch_step::Policy;
 use super::dependents::{Imports, Target};
 use super::reload::{Change, report_for};
 use super::script::{self, Compiled};
 use super::{Error, Reloader, resolve, update};
+use crate::python::PyFailure;
 use crate::report::{Outcome, RejectReason, ReloadReport, ScriptPath, ScriptProblem, Timings, Wait};
 use crate::testing::TestReport;
 use crate::testing::view::View;
@@ -65,8 +68,9 @@ pub(super) struct Failure {
 pub(super) struct Member {
     pub(super) change: Change,
     pub(super) bytes: Vec<u8>,
-    /// `None` for a member that is only retested.
-    pub(super) compiled: Option<Compiled>,
+    /// `None` for a member that is only retested (or, in a load, did not compile). Shared
+    /// with the worker while the member runs there.
+    pub(super) compiled: Option<Arc<Compiled>>,
     pub(super) role: Role,
     pub(super) kind: Kind,
     pub(super) start: Instant,
@@ -82,6 +86,19 @@ pub(super) struct Member {
     pub(super) elapsed: Duration,
     pub(super) tests: Option<TestReport>,
     pub(super) failure: Option<Failure>,
+    /// How many times its module-level code ran (a load re-runs a woken script, L6).
+    pub(super) executions: u32,
+    /// Why it waits, while a load has it parked (L6).
+    pub(super) parked: Option<Parked>,
+}
+
+/// A member of a load parked until a relive name is exported (L6).
+pub(super) struct Parked {
+    /// The import failure it waits on (its blocked report, if it is never woken).
+    pub(super) failure: PyFailure,
+    /// Its candidate, when its module-level code passed and only its test file waits: once
+    /// woken, only its tests run again.
+    pub(super) tests_waiting: Option<Py<PyDict>>,
 }
 
 impl Member {
@@ -96,7 +113,7 @@ impl Member {
         Member {
             change,
             bytes,
-            compiled,
+            compiled: compiled.map(Arc::new),
             role,
             kind,
             before: Vec::new(),
@@ -108,6 +125,8 @@ impl Member {
             elapsed: Duration::ZERO,
             tests: None,
             failure: None,
+            executions: 0,
+            parked: None,
         }
     }
 
@@ -257,8 +276,8 @@ impl Reloader {
         let deps: Vec<Vec<usize>> = members.iter().map(|m| m.upstream.iter().copied().collect()).collect();
         let order = resolve::static_order(&deps);
         let view = View::new(py).map_err(|e| Error::python(py, &e))?;
-        let built = self.build_members(py, &mut members, &order, &view);
-        let tested = built.and_then(|()| self.test_members(py, &mut members, &order, &view));
+        let built = self.build_members(py, &mut members, &order, &Policy::Reload(view.clone_ref(py)));
+        let tested = built.and_then(|_| self.test_members(py, &mut members, &order, &view));
         let candidates: Vec<Bound<'_, PyDict>> =
             members.iter().filter_map(|m| m.candidate.as_ref().map(|c| c.bind(py).clone())).collect();
         let proxies = view.release(py, &candidates).map_err(|e| Error::python(py, &e))?;

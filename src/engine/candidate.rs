@@ -1,7 +1,7 @@
 //! Checking a candidate before anything goes live (R1, T2): execute its module-level code,
 //! then run its tests, both bounded by the per-script timeout (T6).
 //!
-//! Used alike by loads (`load_run`: [`Gate::check`], each script with its own view) and batches
+//! Used alike by loads (`load_step`: [`Gate::check`], each script with its own view) and batches
 //! (`batch_build`: [`Gate::exec`], then `batch_test`: [`Tester::test`] once every member ran), so a script meets
 //! the same gate on its first load and on every change; a test file waiting for a relive
 //! name blocks its script the same way in both (`test_file_wait`, L6).
@@ -47,7 +47,7 @@ pub(crate) enum Ran {
 /// rejects it with the report so far.
 pub(crate) type Tested = Result<Option<TestReport>, (ScriptProblem, Option<TestReport>)>;
 
-/// What running a candidate needs, owned, so that a load's attempts (`load_run.rs`) and a
+/// What running a candidate needs, owned, so that a load's members (`load_step.rs`) and a
 /// batch's builds (`batch_build.rs`) can run on the worker thread one after the other
 /// (issue 17).
 pub(crate) struct Gate {
