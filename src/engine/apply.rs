@@ -17,22 +17,12 @@ use super::batch::{Kind, Member, Role, close_rejections, member_report};
 use super::batch_helper::BatchApply;
 use super::dependents::Imports;
 use super::leaks::Leak;
-use super::namespace::{self, Claim};
+use super::namespace::{self, BatchClaims, Claim};
 use super::reload::Change;
 use super::script;
 use super::update::{self, ApplyError, Candidate};
 use super::{Error, Mode, Reloader, Script};
 use crate::report::{Changes, Outcome, RejectReason, ReloadReport};
-
-/// The names the members of a batch applied so far claimed (L5): a member applied later
-/// but earlier in path order takes them over.
-#[derive(Default)]
-struct BatchClaims {
-    /// (namespace, name) -> the member holding it, and its path.
-    holders: BTreeMap<(String, String), (usize, crate::report::ScriptPath)>,
-    /// (member, name): names members applied earlier lost to a later one.
-    lost: Vec<(usize, String)>,
-}
 
 /// What applying one member did.
 pub(super) struct Applied {
@@ -87,7 +77,7 @@ impl Reloader {
                     Ok(()) => {
                         batch.close().map_err(|e| Error::python(py, &e))?;
                         // L5: a name a member applied earlier claimed went to one earlier in path order.
-                        for (holder, name) in claims.lost {
+                        for (holder, name) in claims.take_lost() {
                             if let Some(done) = applied.get_mut(&holder) {
                                 done.exports.retain(|n| n != &name);
                             }
@@ -346,28 +336,26 @@ impl Reloader {
         let namespace = &change.found.namespace;
         let mut claimed = Vec::new();
         for name in exports {
-            let key = (namespace.clone(), name.clone());
             let subnamespace = self.namespaces.module(py, &format!("{namespace}.{name}")).is_some();
-            if let Some((holder, holder_path)) = claims.holders.get(&key).filter(|(h, _)| *h != me).cloned() {
-                match namespace::claim(&change.found.path, subnamespace, Some(&holder_path)) {
-                    Claim::SubNamespace | Claim::Free => {}
-                    Claim::Kept => {
-                        log::warn!(
-                            "duplicate name {namespace}.{name}: {} ignored, {holder_path} kept",
-                            change.found.path
-                        );
-                        continue;
-                    }
-                    Claim::TakenOver => {
-                        log::warn!(
-                            "duplicate name {namespace}.{name}: {holder_path} ignored, {} kept",
-                            change.found.path
-                        );
-                        claims.lost.push((holder, name.clone()));
-                        claims.holders.insert(key, (me, change.found.path.clone()));
-                        claimed.push(name);
-                        continue;
-                    }
+            // First against the members of the batch applied before this one.
+            match claims.claim(me, &change.found.path, namespace, &name, subnamespace) {
+                (Claim::SubNamespace | Claim::Free, _) => {}
+                (Claim::Kept, holder) => {
+                    let holder = holder.expect("a kept name has a holder");
+                    log::warn!(
+                        "duplicate name {namespace}.{name}: {} ignored, {holder} kept",
+                        change.found.path
+                    );
+                    continue;
+                }
+                (Claim::TakenOver, holder) => {
+                    let holder = holder.expect("a name taken over has a holder");
+                    log::warn!(
+                        "duplicate name {namespace}.{name}: {holder} ignored, {} kept",
+                        change.found.path
+                    );
+                    claimed.push(name);
+                    continue;
                 }
             }
             // Cheap cases first, so a reload does not scan every script (scale, issue 7): a
@@ -417,7 +405,7 @@ impl Reloader {
                 }
                 Claim::Free => {}
             }
-            claims.holders.insert(key, (me, change.found.path.clone()));
+            claims.hold(me, &change.found.path, namespace, &name);
             claimed.push(name);
         }
         claimed

@@ -15,7 +15,7 @@ use super::batch::Parked;
 use super::batch_step::{Built, Item};
 use super::candidate::{Checked, Gate, test_file_wait};
 use super::directory::FoundScript;
-use super::namespace::{self, Claim};
+use super::namespace::{BatchClaims, Claim};
 use super::script::{self, Compiled};
 use crate::python::PyFailure;
 use crate::report::{Duplicate, RejectReason, ScriptPath, ScriptProblem};
@@ -26,14 +26,20 @@ use crate::testing::run::{Finished, Job};
 pub(super) struct Installer {
     modules: BTreeMap<String, Py<PyModule>>,
     paths: Vec<ScriptPath>,
-    owners: BTreeMap<(String, String), usize>,
+    claims: BatchClaims,
     duplicates: Vec<Duplicate>,
-    /// What each attempt contributes so far, by index.
+    /// What each member installed, by index (less what it lost since: `claims`).
     contributions: Vec<Vec<String>>,
 }
 
 impl Installer {
-    /// Puts the exports of attempt `i` into its namespace; the first script in sorted path
+    /// An installer for the members at `paths` into the namespace modules `modules`.
+    pub(super) fn new(modules: BTreeMap<String, Py<PyModule>>, paths: Vec<ScriptPath>) -> Installer {
+        let contributions = vec![Vec::new(); paths.len()];
+        Installer { modules, paths, claims: BatchClaims::default(), duplicates: Vec::new(), contributions }
+    }
+
+    /// Puts the exports of member `i` into its namespace; the first script in sorted path
     /// order wins a duplicated name, and a sub-namespace wins over any script (L5).
     fn install(
         &mut self,
@@ -47,56 +53,44 @@ impl Installer {
         let module = self.modules[namespace].bind(py).clone();
         let mut installed = Vec::new();
         for name in names {
-            let key = (namespace.to_string(), name.clone());
-            let holder = self.owners.get(&key).copied();
             let subnamespace = self.modules.contains_key(&format!("{namespace}.{name}"));
             let claimant = &self.paths[i];
-            let (kept, ignored) =
-                match namespace::claim(claimant, subnamespace, holder.map(|h| &self.paths[h])) {
-                    Claim::SubNamespace => (Some(format!("namespace {namespace}.{name}")), i),
-                    Claim::Kept => {
-                        let holder = holder.expect("a kept name has a holder");
-                        (Some(self.paths[holder].to_string()), i)
-                    }
-                    Claim::TakenOver => {
-                        let holder = holder.expect("a name taken over has a holder");
-                        self.contributions[holder].retain(|n| n != &name);
-                        (Some(claimant.to_string()), holder)
-                    }
-                    Claim::Free => (None, i),
-                };
-            if let Some(kept) = kept {
-                let duplicate = Duplicate {
-                    namespace: namespace.to_string(),
-                    name: name.clone(),
-                    kept,
-                    ignored: self.paths[ignored].clone(),
-                };
-                self.duplicates.push(duplicate);
-                if ignored == i {
+            let duplicate = |kept: String, ignored: &ScriptPath| Duplicate {
+                namespace: namespace.to_string(),
+                name: name.clone(),
+                kept,
+                ignored: ignored.clone(),
+            };
+            match self.claims.claim(i, claimant, namespace, &name, subnamespace) {
+                (Claim::SubNamespace, _) => {
+                    self.duplicates.push(duplicate(format!("namespace {namespace}.{name}"), claimant));
                     continue;
                 }
+                (Claim::Kept, holder) => {
+                    let holder = holder.expect("a kept name has a holder");
+                    self.duplicates.push(duplicate(holder.to_string(), claimant));
+                    continue;
+                }
+                (Claim::TakenOver, holder) => {
+                    let holder = holder.expect("a name taken over has a holder");
+                    self.duplicates.push(duplicate(claimant.to_string(), &holder));
+                }
+                (Claim::Free, _) => self.claims.hold(i, claimant, namespace, &name),
             }
             module.setattr(name.as_str(), globals.get_item(&name)?)?;
-            self.owners.insert(key, i);
             installed.push(name);
         }
         script::register_script(registry, globals, &installed)?;
         self.contributions[i] = installed.clone();
         Ok(installed)
     }
-}
-
-impl Installer {
-    /// An installer for the members at `paths` into the namespace modules `modules`.
-    pub(super) fn new(modules: BTreeMap<String, Py<PyModule>>, paths: Vec<ScriptPath>) -> Installer {
-        let contributions = vec![Vec::new(); paths.len()];
-        Installer { modules, paths, owners: BTreeMap::new(), duplicates: Vec::new(), contributions }
-    }
 
     /// What each member holds in the end, by index, and the duplicates found, sorted (L5).
     /// (A worker abandoned during the load may still hold the installer: it is emptied.)
     pub(super) fn finish(&mut self) -> (Vec<Vec<String>>, Vec<Duplicate>) {
+        for (holder, name) in self.claims.take_lost() {
+            self.contributions[holder].retain(|n| n != &name);
+        }
         let mut duplicates = std::mem::take(&mut self.duplicates);
         duplicates.sort_by(|a: &Duplicate, b| {
             (&a.namespace, &a.name, &a.ignored).cmp(&(&b.namespace, &b.name, &b.ignored))
