@@ -21,7 +21,7 @@ use super::namespace::{self, BatchClaims, Claim};
 use super::reload::Change;
 use super::script;
 use super::update::{self, ApplyError, Candidate};
-use super::{Error, Mode, Reloader, Script};
+use super::{Error, Mode, Reloader};
 use crate::report::{Changes, Outcome, RejectReason, ReloadReport};
 
 /// What applying one member did.
@@ -187,7 +187,7 @@ impl Reloader {
             log::info!("{report}");
             return Ok(report);
         }
-        let compiled = member.compiled.take().expect("built members compiled");
+        let compiled = member.compiled.clone().expect("built members compiled");
         // A dependent's file and test file did not change (a change would be in the batch).
         let (imports, test_imports) = match (member.role, self.scripts.get(&file)) {
             (Role::Dependent, Some(script)) => (script.imports.clone(), script.test_imports.clone()),
@@ -199,7 +199,7 @@ impl Reloader {
         let globals = applied.globals.bind(py).clone();
         let exports = applied.exports.clone();
         if member.kind == Kind::New {
-            return self.commit_new(py, member, compiled, globals, exports, (imports, test_imports), tests);
+            return self.commit_new(py, member, globals, exports, (imports, test_imports), tests);
         }
         let module = self.namespaces.module(py, &member.change.found.namespace).expect("in effect");
         let candidate = member.candidate.as_ref().expect("built").bind(py).clone();
@@ -255,10 +255,9 @@ impl Reloader {
         &mut self,
         py: Python<'_>,
         member: &mut Member,
-        compiled: std::sync::Arc<script::Compiled>,
         globals: Bound<'_, PyDict>,
         exports: Vec<String>,
-        (imports, test_imports): (Imports, Imports),
+        imports: (Imports, Imports),
         tests: Option<crate::testing::TestReport>,
     ) -> Result<ReloadReport, Error> {
         let change = &member.change;
@@ -266,19 +265,9 @@ impl Reloader {
         script::register_script(self.registry.bind(py), &globals, &exports)
             .map_err(|e| Error::python(py, &e))?;
         self.directories.get_mut(&change.directory).expect("registered").pending.remove(&change.found.file);
-        let script = Script {
-            directory: change.directory,
-            path: change.found.path.clone(),
-            namespace: change.found.namespace.clone(),
-            globals: globals.unbind(),
-            version: 1,
-            contributions: exports,
-            bytes: std::mem::take(&mut member.bytes),
-            source: compiled.source.clone_ref(py),
-            imports,
-            test_imports,
-        };
-        self.scripts.insert(change.found.file.clone(), script);
+        let file = change.found.file.clone();
+        let script = member.first_version(py, globals.unbind(), exports, imports);
+        self.scripts.insert(file, script);
         let report = ReloadReport {
             version: Some(1),
             changes: Some(Changes { reclaimed, ..Changes::default() }),

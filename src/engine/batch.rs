@@ -1,12 +1,19 @@
 //! One batch, one pipeline (R14, R15, T1): build every candidate, test them all, then apply
 //! all of them or reject the failing ones together with what they touch.
 //!
+//! A directory's load is a batch too (`load.rs`): its scripts are new members, and they
+//! run through the same step 2 under the load policy (`batch_step::Policy::Load`): each is
+//! tested as it runs and installs its exports at once (L5), and one waiting for a relive
+//! name is parked until it is exported (L6); its decision is all or nothing (L7) unless
+//! `partial`. The reload policy is what follows.
+//!
 //! 1. *Members*: the changed scripts, plus their dependents (R15, `dependents.rs`): scripts
 //!    that import their names, transitively, are rebuilt; scripts whose test files import
 //!    them are retested.
-//! 2. *Build* (`batch_build.rs`), in dependency order (L6): each candidate executes inside
-//!    the batch's view, so it imports the candidates built before it, and joins the view
-//!    once it ran; the members in effect run as one worker job.
+//! 2. *Build* (`batch_build.rs`), in dependency order (L6), as the resolver hands the
+//!    members out: each candidate executes inside the batch's view, so it imports the
+//!    candidates built before it, and joins the view once it ran; the members in effect run
+//!    as one worker job.
 //! 3. *Test* (`batch_test.rs`): every member's tests run with every candidate of the batch
 //!    in view (T1), all in one worker job.
 //! 4. *Decide*: a failing member takes with it what was built against it and, when its
@@ -26,7 +33,7 @@ use super::batch_step::Policy;
 use super::dependents::{Imports, Target};
 use super::reload::{Change, report_for};
 use super::script::{self, Compiled};
-use super::{Error, Reloader, resolve, update};
+use super::{Error, Reloader, Script, resolve, update};
 use crate::python::PyFailure;
 use crate::report::{Outcome, RejectReason, ReloadReport, ScriptPath, ScriptProblem, Timings, Wait};
 use crate::testing::TestReport;
@@ -136,6 +143,30 @@ impl Member {
 
     pub(super) fn path(&self) -> &ScriptPath {
         &self.change.found.path
+    }
+
+    /// The script a new member becomes in effect, as version 1 (a load's, or a new script
+    /// of a reload, W2), with `globals` and the names it holds.
+    pub(super) fn first_version(
+        &mut self,
+        py: Python<'_>,
+        globals: Py<PyDict>,
+        contributions: Vec<String>,
+        (imports, test_imports): (Imports, Imports),
+    ) -> Script {
+        let compiled = self.compiled.as_ref().expect("in effect, so compiled");
+        Script {
+            directory: self.change.directory,
+            path: self.change.found.path.clone(),
+            namespace: self.change.found.namespace.clone(),
+            globals,
+            version: 1,
+            contributions,
+            bytes: std::mem::take(&mut self.bytes),
+            source: compiled.source.clone_ref(py),
+            imports,
+            test_imports,
+        }
     }
 }
 

@@ -51,17 +51,16 @@ impl Reloader {
                 settle(members, first, built, &mut progress, &mut resolver);
                 continue;
             }
+            // A reload's new or re-created script is made ready first (W3), and runs alone.
+            let unready =
+                |m: &Member| !policy.is_load() && m.kind != Kind::InEffect && m.role != Role::Retest;
+            let retests = |m: &Member| m.parked.as_ref().is_some_and(|p| p.tests_waiting.is_some());
             let mut group = vec![first];
-            let alone = |m: &Member| {
-                // A reload's new or re-created script is made ready first (W3).
-                let prepared = !policy.is_load() && m.kind != Kind::InEffect && m.role != Role::Retest;
-                prepared || m.parked.as_ref().is_some_and(|p| p.tests_waiting.is_some())
-            };
-            if alone(&members[first]) {
+            if unready(&members[first]) {
                 self.prepare_member(py, &mut members[first])?;
             } else if resolver.is_calm() {
                 // Nothing is parked: no export can wake a member ranked before the rest.
-                while let Some(j) = resolver.next_if(|j| !alone(&members[j])) {
+                while let Some(j) = resolver.next_if(|j| !unready(&members[j]) && !retests(&members[j])) {
                     if members[j].compiled.is_some() {
                         group.push(j);
                     }

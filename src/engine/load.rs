@@ -26,7 +26,7 @@ use super::namespace::{self, DirId};
 use super::reload::Change;
 use super::resolve;
 use super::script;
-use super::{Directory, Error, Reloader, Script};
+use super::{Directory, Error, Reloader};
 use crate::python::PyFailure;
 use crate::report::{Duplicate, LoadReport, Outcome, RejectReason, ScriptLoad, ScriptProblem, Wait};
 
@@ -178,20 +178,11 @@ impl Reloader {
             let file = member.change.found.file.clone();
             match (&member.failure, member.candidate.take()) {
                 (None, Some(globals)) => {
-                    let compiled = member.compiled.as_ref().expect("ran, so compiled");
-                    let script = Script {
-                        directory: id,
-                        path: member.change.found.path.clone(),
-                        namespace: member.change.found.namespace.clone(),
-                        globals,
-                        version: 1,
-                        contributions: std::mem::take(&mut member.exports),
-                        bytes: std::mem::take(&mut member.bytes),
-                        source: compiled.source.clone_ref(py),
-                        imports: Imports::of_source(py, compiled.source.bind(py)).unwrap_or_default(),
-                        test_imports: Imports::of_test_file(py, &file),
-                    };
-                    self.scripts.insert(file, script);
+                    let source = member.compiled.as_ref().expect("ran, so compiled").source.bind(py);
+                    let imports = Imports::of_source(py, source).unwrap_or_default();
+                    let imports = (imports, Imports::of_test_file(py, &file));
+                    let exports = std::mem::take(&mut member.exports);
+                    self.scripts.insert(file, member.first_version(py, globals, exports, imports));
                 }
                 (failure, _) => {
                     pending.insert(file, failure.as_ref().and_then(|f| f.wait.clone()));
