@@ -296,8 +296,16 @@ impl Reloader {
             }
         };
         let report = if pending {
+            // W2: a pending script rejected along with another member of its batch waits for
+            // what it waited for before.
+            let wait = match &failure.reason {
+                RejectReason::DependsOnRejected { .. } | RejectReason::NeedsRejected { .. } => {
+                    member.waited.clone().or(failure.wait)
+                }
+                _ => failure.wait,
+            };
             let directory = self.directories.get_mut(&member.change.directory).expect("registered");
-            directory.pending.insert(file, failure.wait);
+            directory.pending.insert(file, wait);
             ReloadReport { reason: Some(failure.reason), tests, ..member_report(member, Outcome::Pending) }
         } else {
             ReloadReport {

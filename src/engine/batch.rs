@@ -31,6 +31,7 @@ use pyo3::types::PyDict;
 
 use super::batch_step::Policy;
 use super::dependents::{Imports, Target};
+use super::pending::Waiters;
 use super::reload::{Change, report_for};
 use super::script::{self, Compiled};
 use super::{Error, Reloader, Script, resolve, update};
@@ -97,6 +98,9 @@ pub(super) struct Member {
     pub(super) executions: u32,
     /// Why it waits, while a load has it parked (L6).
     pub(super) parked: Option<Parked>,
+    /// What it waited for as a pending script before it joined the batch (W2): it waits
+    /// for that again if it is rejected along with another member.
+    pub(super) waited: Option<Wait>,
 }
 
 /// A member of a load parked until a relive name is exported (L6).
@@ -134,6 +138,7 @@ impl Member {
             failure: None,
             executions: 0,
             parked: None,
+            waited: None,
         }
     }
 
@@ -269,6 +274,27 @@ impl Reloader {
         Ok(members)
     }
 
+    /// The members that member `m` (a new script joining a batch, W2) imports from, its test
+    /// file included.
+    pub(super) fn upstream_of(
+        &self,
+        py: Python<'_>,
+        members: &[Member],
+        m: usize,
+    ) -> Result<BTreeSet<usize>, Error> {
+        let member = &members[m];
+        let source = member.compiled.as_ref().expect("a joining member compiled").source.bind(py);
+        let own = Imports::of_source(py, source).map_err(|e| Error::python(py, &e))?;
+        let test = Imports::of_test_file(py, &member.change.found.file);
+        Ok((0..members.len())
+            .filter(|&u| u != m)
+            .filter(|&u| {
+                let target = self.target_of(members, &[], u);
+                own.reach(&target) || test.reach(&target)
+            })
+            .collect())
+    }
+
     /// Member `i` (counting `joined` after `members`) as others may import from it: its
     /// namespace, its names in effect and its candidate's top-level bindings.
     fn target_of<'a>(
@@ -303,12 +329,19 @@ impl Reloader {
         py: Python<'_>,
         mut members: Vec<Member>,
         announce_failures: bool,
+        waiters: Option<&mut Waiters>,
     ) -> Result<Vec<ReloadReport>, Error> {
         let deps: Vec<Vec<usize>> = members.iter().map(|m| m.upstream.iter().copied().collect()).collect();
         let order = resolve::static_order(&deps);
         let view = View::new(py).map_err(|e| Error::python(py, &e))?;
-        let built = self.build_members(py, &mut members, &order, &Policy::Reload(view.clone_ref(py)));
-        let tested = built.and_then(|_| self.test_members(py, &mut members, &order, &view));
+        let policy = Policy::Reload(view.clone_ref(py));
+        let (order, tested) = match self.build_members(py, &mut members, &order, &policy, waiters) {
+            Ok((_, order)) => {
+                let tested = self.test_members(py, &mut members, &order, &view);
+                (order, tested)
+            }
+            Err(err) => (order, Err(err)),
+        };
         let candidates: Vec<Bound<'_, PyDict>> =
             members.iter().filter_map(|m| m.candidate.as_ref().map(|c| c.bind(py).clone())).collect();
         let proxies = view.release(py, &candidates).map_err(|e| Error::python(py, &e))?;

@@ -21,6 +21,7 @@ use pyo3::types::PyDict;
 
 use super::batch::{Kind, Member, Role};
 use super::batch_step::{self, Built, Context, Item, Policy, Progress};
+use super::pending::Waiters;
 use super::resolve::Resolver;
 use super::script;
 use super::{Error, Reloader, load_step};
@@ -29,18 +30,22 @@ use crate::testing::group::{self, Here};
 use crate::testing::view::View;
 
 impl Reloader {
-    /// Runs the members in `order` (see `resolve::static_order`) as `policy` says; returns
-    /// the members a load left parked, with what each waits for (L6).
+    /// Runs the members in `order` (see `resolve::static_order`) as `policy` says. With
+    /// `waiters`, the batch grows while it runs: a waiting script that what a member exports
+    /// wakes joins it (W2). Returns the members a load left parked, with what each waits for
+    /// (L6), and the order of every member, those that joined last.
     pub(super) fn build_members(
         &mut self,
         py: Python<'_>,
-        members: &mut [Member],
+        members: &mut Vec<Member>,
         order: &[usize],
         policy: &Policy,
-    ) -> Result<BTreeMap<usize, Wait>, Error> {
+        mut waiters: Option<&mut Waiters>,
+    ) -> Result<(BTreeMap<usize, Wait>, Vec<usize>), Error> {
         let mut progress = Progress::new(members.iter().map(|m| m.failure.is_some()).collect());
-        let paths: Arc<Vec<ScriptPath>> = Arc::new(members.iter().map(|m| m.path().clone()).collect());
+        let mut paths: Arc<Vec<ScriptPath>> = Arc::new(members.iter().map(|m| m.path().clone()).collect());
         let mut resolver = Resolver::new(order);
+        let mut order = order.to_vec();
         while let Some(first) = resolver.next() {
             // Not compiled: only retested (step 3), or a load's that failed already.
             if members[first].compiled.is_none() {
@@ -71,8 +76,22 @@ impl Reloader {
             for &j in &group[ran..] {
                 resolver.requeue(j);
             }
+            if let Some(waiters) = waiters.as_deref_mut().filter(|w| !w.is_empty()) {
+                let exported: BTreeSet<(String, String)> = group[..ran]
+                    .iter()
+                    .map(|&j| &members[j])
+                    .filter(|m| m.failure.is_none() && m.candidate.is_some())
+                    .flat_map(|m| m.exports.iter().map(|n| (m.change.found.namespace.clone(), n.clone())))
+                    .collect();
+                for joined in self.join_woken(py, members, waiters, &exported)? {
+                    progress.join();
+                    resolver.join(joined);
+                    order.push(joined);
+                    paths = Arc::new(members.iter().map(|m| m.path().clone()).collect());
+                }
+            }
         }
-        Ok(resolver.into_parked())
+        Ok((resolver.into_parked(), order))
     }
 
     /// Runs the members of `group` on the worker, in order; returns how many were taken

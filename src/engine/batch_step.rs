@@ -101,6 +101,11 @@ impl Progress {
         Progress { failed, failed_bindings: BTreeMap::new() }
     }
 
+    /// A member joined the batch (W2).
+    pub(super) fn join(&mut self) {
+        self.failed.push(false);
+    }
+
     pub(super) fn record(&mut self, index: usize, change: &Change, bindings: &[String], built: &Built) {
         if built.failure.is_none() {
             return;

@@ -134,8 +134,15 @@ impl Reloader {
             .collect();
         let installer =
             Arc::new(Mutex::new(Installer::new(modules, members.iter().map(|m| m.path().clone()).collect())));
-        let parked =
-            self.build_members(py, members, &resolve::static_order(&deps), &Policy::Load(installer.clone()))?;
+        let parked = self
+            .build_members(
+                py,
+                members,
+                &resolve::static_order(&deps),
+                &Policy::Load(installer.clone()),
+                None,
+            )?
+            .0;
         let cycles = resolve::cycles(&parked, |_, wait| match wait {
             Wait::Name { namespace, name } => binders.get(namespace, name),
             _ => None,

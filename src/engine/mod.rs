@@ -16,7 +16,8 @@
 //!   members and their dependents, build, test, decide; its builds in `batch_build`, the
 //!   resolver-driven run of a batch's members, shared with loads, one member's run by the
 //!   batch's policy in `batch_step`; its tests in `batch_test`),
-//!   `dependents` (R15's import graph),
+//!   `dependents` (R15's import graph), `pending` (W2: pending scripts retried as one
+//!   batch that grows while it runs, as the scripts it wakes join it),
 //!   `apply` (putting a batch into effect), `batch_helper` (`batch.py`'s typed wrapper: the
 //!   batch's journal and translation memo, import targets), `update` (applying one script in
 //!   place, with the Python in `update.py`, `journal.py`, `state_rule.py` and
@@ -40,6 +41,7 @@ mod leaks;
 mod load;
 mod load_step;
 mod namespace;
+mod pending;
 mod pump;
 mod reload;
 mod resolve;
