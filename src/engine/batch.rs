@@ -5,7 +5,7 @@
 //! run through the same step 2 under the load policy (`batch_step::Policy::Load`): each is
 //! tested as it runs and installs its exports at once (L5), and one waiting for a relive
 //! name is parked until it is exported (L6); its decision is all or nothing (L7) unless
-//! `partial`. The reload policy is what follows.
+//! `partial` (`load_kept`). The reload policy is what follows.
 //!
 //! 1. *Members*: the changed scripts, plus their dependents (R15, `dependents.rs`): scripts
 //!    that import their names, transitively, are rebuilt; scripts whose test files import
@@ -382,6 +382,13 @@ impl Reloader {
     }
 }
 
+/// Step 4 under the load policy (L7): what passed is kept when nothing failed, or when the
+/// load is `partial`. No member goes with another: a load member's exports go into effect
+/// only once it passed, so nothing ran against a candidate that failed.
+pub(super) fn load_kept(members: &[Member], partial: bool) -> bool {
+    partial || members.iter().all(|m| m.failure.is_none())
+}
+
 /// Step 4: which members go with a failing one.
 ///
 /// A member built against a failing member's candidate (it imported from it after the
@@ -515,5 +522,19 @@ mod tests {
         close_rejections(&mut members);
         assert_eq!(reason(&members[1]), None);
         assert!(reason(&members[0]).is_some_and(|r| r.starts_with("tests failed")));
+    }
+
+    #[test]
+    fn l7_a_load_keeps_nothing_when_a_member_failed_unless_partial() {
+        let mut members = vec![
+            member("a.py", Role::Changed, Kind::New, &[]),
+            member("b.py", Role::Changed, Kind::New, &[0]),
+        ];
+        assert!(load_kept(&members, false));
+        members[1].fail(tests_failed(), None, true, false);
+        assert!(!load_kept(&members, false));
+        assert!(load_kept(&members, true));
+        close_rejections(&mut members);
+        assert_eq!(reason(&members[0]), None, "a new member takes no one with it");
     }
 }

@@ -11,6 +11,10 @@
 //! is made ready first (its namespace, W3) and runs on its own. Which member is skipped
 //! because what it imports from failed, and which failure names the rejected script a
 //! member needed, is decided as the members run, exactly as when each was its own job.
+//!
+//! A batch can grow while it runs: given waiting scripts (W2's retries, `pending.rs`), each
+//! that a member's exports wake joins the batch (`Resolver::join`), ranked after the
+//! members so far, and runs, is tested and is decided with them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
 
-use super::batch::{Kind, Member, Role};
+use super::batch::{self, Kind, Member, Role};
 use super::batch_step::Policy;
 use super::candidate;
 use super::dependents::Imports;
@@ -63,9 +63,8 @@ impl Reloader {
                 return Err(err);
             }
         };
-        let failed = members.iter().any(|m| m.failure.is_some());
         let partial = self.config.partial;
-        let kept = !failed || partial;
+        let kept = batch::load_kept(&members, partial);
         if kept {
             if let Some(watcher) = self.watcher.as_mut()
                 && let Err(err) = watcher.watch(&root)
