@@ -240,8 +240,8 @@ fn settle(members: &mut [Member], i: usize, built: Built, progress: &mut Progres
         member.timings.execute_ms = ms;
         member.executions += 1;
     }
-    if built.tests.is_some() {
-        member.tests = built.tests;
+    if let Some(tests) = built.tests {
+        member.tests = tests;
     }
     member.exports = built.exports;
     member.candidate = built.candidate;

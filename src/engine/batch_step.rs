@@ -81,8 +81,8 @@ pub(super) struct Built {
     pub(super) failure: Option<(RejectReason, Option<Wait>, bool, bool)>,
     /// How long its run took; `None` when it did not run.
     pub(super) execute_ms: Option<f64>,
-    /// Its tests, when they ran with its code (a load).
-    pub(super) tests: Option<TestReport>,
+    /// When its tests ran with its code (a load): their report, if any.
+    pub(super) tests: Option<Option<TestReport>>,
     /// A load parks it until what it waits for is exported (L6).
     pub(super) park: Option<(Wait, Parked)>,
 }

@@ -151,7 +151,7 @@ pub(super) fn outcome(
     let mut built = Built::default();
     let err = match checked {
         Checked::Passed(tests) => {
-            built.tests = tests;
+            built.tests = Some(tests);
             let registry = gate.registry(py);
             match script::exports(py, compiled, globals, &found.namespace, &registry) {
                 Ok(names) => {
@@ -174,7 +174,7 @@ pub(super) fn outcome(
                 built.park = Some((wait, parked));
                 return Ok(built);
             }
-            built.tests = tests;
+            built.tests = Some(tests);
             built.failure = Some((RejectReason::Script { problem }, None, true, false));
             return Ok(built);
         }
