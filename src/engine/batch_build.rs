@@ -18,7 +18,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::Instant;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -144,28 +143,22 @@ impl Reloader {
                 (built, go_on)
             }
         };
-        let started = Instant::now();
         let stop = context.gate.stop();
         let taken = group::run_items(py, stop, &items, step).map_err(|e| Error::python(py, &e))?;
         let count = taken.results.len();
-        let mut took_ms = 0.0;
         let mut error = None;
         for (item, built) in items.iter().zip(taken.results) {
             match built {
-                Ok(built) => {
-                    took_ms += built.execute_ms.unwrap_or_default();
-                    settle(members, item.index, built, progress, resolver);
-                }
+                Ok(built) => settle(members, item.index, built, progress, resolver),
                 Err(err) => error = error.or(Some(err)),
             }
         }
         if let Some(err) = error {
             return Err(err);
         }
-        let Some(finished) = taken.abandoned else { return Ok(count) };
+        let Some(abandoned) = taken.abandoned else { return Ok(count) };
         let item = &items[count];
-        let ms = started.elapsed().as_secs_f64() * 1000.0 - took_ms;
-        let built = batch_step::abandoned(py, &context, item, finished, started.elapsed(), ms)?;
+        let built = batch_step::abandoned(py, &context, item, abandoned)?;
         settle(members, item.index, built, progress, resolver);
         Ok(count + 1)
     }

@@ -21,7 +21,7 @@ use super::script::{self, Compiled};
 use super::{Error, update};
 use crate::report::{RejectReason, ScriptPath, Wait};
 use crate::testing::TestReport;
-use crate::testing::group::Here;
+use crate::testing::group::{Abandoned, Here};
 use crate::testing::run::{Finished, Job};
 use crate::testing::view::View;
 
@@ -195,20 +195,19 @@ fn build(
 }
 
 /// How the member whose worker was abandoned (blocked inside C after its timeout, T6) went,
-/// from how its job ended; `ms`: how long it ran.
+/// from how its job ended.
 pub(super) fn abandoned(
     py: Python<'_>,
     context: &Context,
     item: &Item,
-    finished: Finished,
-    elapsed: Duration,
-    ms: f64,
+    Abandoned { finished, ms }: Abandoned,
 ) -> Result<Built, Error> {
     if let Policy::Load(installer) = &context.policy {
         let mut built = load_step::abandoned(py, &context.gate, installer, item, finished)?;
         built.execute_ms = Some(ms);
         return Ok(built);
     }
+    let elapsed = Duration::from_secs_f64(ms / 1000.0);
     let problem = match context.gate.ran(py, &item.change.found, finished, elapsed) {
         Ran::Failed(problem) => problem,
         _ => unreachable!("an abandoned run timed out"),

@@ -79,19 +79,16 @@ impl Reloader {
                 (outcome, go_on)
             }
         };
-        let started = Instant::now();
         let taken = group::run_items(py, tester.stop(), &items, step).map_err(|e| Error::python(py, &e))?;
-        let mut took_ms = 0.0;
         let count = taken.results.len();
         for (item, outcome) in items.iter().zip(taken.results) {
             if let Some((tested, ms)) = outcome {
-                took_ms += ms;
                 settle(&mut members[item.index], tested?, ms);
             }
         }
-        let Some(finished) = taken.abandoned else { return Ok(items.len()) };
-        let ms = started.elapsed().as_secs_f64() * 1000.0 - took_ms;
-        settle(&mut members[items[count].index], tester.tested(py, finished), ms);
+        let Some(abandoned) = taken.abandoned else { return Ok(items.len()) };
+        let tested = tester.tested(py, abandoned.finished);
+        settle(&mut members[items[count].index], tested, abandoned.ms);
         Ok(count + 1)
     }
 

@@ -103,7 +103,15 @@ pub(crate) struct Taken<R> {
     pub(crate) results: Vec<R>,
     /// The worker was abandoned while it ran the item after the last one taken (blocked
     /// inside C after its timeout, T6): how that item's job ended.
-    pub(crate) abandoned: Option<Finished>,
+    pub(crate) abandoned: Option<Abandoned>,
+}
+
+/// The item whose worker was abandoned.
+pub(crate) struct Abandoned {
+    /// How its job ended.
+    pub(crate) finished: Finished,
+    /// How long its step had run when it was given up, in ms.
+    pub(crate) ms: f64,
 }
 
 /// Runs `step` for each of `items`, in order, on the worker as one group; `step` says what
@@ -120,10 +128,13 @@ where
     R: Send + 'static,
 {
     let results: Arc<Mutex<Vec<R>>> = Arc::default();
+    // When the step running now began.
+    let began: Arc<Mutex<Instant>> = Arc::new(Mutex::new(Instant::now()));
     let work = {
-        let (items, results) = (items.clone(), results.clone());
+        let (items, results, began) = (items.clone(), results.clone(), began.clone());
         move |py: Python<'_>, here: &Here| {
             for item in items.iter() {
+                *began.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
                 let (result, go_on) = step(py, item, here);
                 if here.cancelled() {
                     return;
@@ -139,7 +150,10 @@ where
     let results = std::mem::take(&mut *results.lock().unwrap_or_else(|p| p.into_inner()));
     let abandoned = match end {
         GroupEnd::Done => None,
-        GroupEnd::Abandoned(finished) => Some(finished),
+        GroupEnd::Abandoned(finished) => {
+            let began = *began.lock().unwrap_or_else(|p| p.into_inner());
+            Some(Abandoned { finished, ms: began.elapsed().as_secs_f64() * 1000.0 })
+        }
     };
     Ok(Taken { results, abandoned })
 }
