@@ -142,27 +142,7 @@ impl Reloader {
                 None,
             )?
             .0;
-        let cycles = resolve::cycles(&parked, |_, wait| match wait {
-            Wait::Name { namespace, name } => binders.get(namespace, name),
-            _ => None,
-        });
-        for (i, wait) in parked {
-            let problem = match cycles.iter().find(|c| c.contains(&i)) {
-                Some(cycle) => {
-                    let mut names: Vec<&str> = cycle.iter().map(|&c| members[c].path().as_str()).collect();
-                    names.push(members[cycle[0]].path().as_str());
-                    ScriptProblem::Cycle { waits_for: wait.clone(), cycle: names.join(" -> ") }
-                }
-                None => {
-                    let parked = members[i].parked.as_ref().expect("a parked member failed an import");
-                    ScriptProblem::Blocked {
-                        waits_for: wait.clone(),
-                        failure: Box::new(parked.failure.clone()),
-                    }
-                }
-            };
-            members[i].fail(RejectReason::Script { problem }, Some(wait), true, false);
-        }
+        fail_parked(members, parked, &binders);
         let (contributions, duplicates) = load_step::lock(&installer).finish();
         for (member, contributions) in members.iter_mut().zip(contributions) {
             member.exports = contributions;
@@ -233,6 +213,28 @@ fn canonical_directory(given: &Path) -> Result<std::path::PathBuf, Error> {
         return Err(Error::NotADirectory { path: given.to_path_buf() });
     }
     Ok(root)
+}
+
+/// What stays parked once nothing more can progress is blocked, or in a cycle (L6).
+fn fail_parked(members: &mut [Member], parked: BTreeMap<usize, Wait>, binders: &Binders) {
+    let cycles = resolve::cycles(&parked, |_, wait| match wait {
+        Wait::Name { namespace, name } => binders.get(namespace, name),
+        _ => None,
+    });
+    for (i, wait) in parked {
+        let problem = match cycles.iter().find(|c| c.contains(&i)) {
+            Some(cycle) => {
+                let mut names: Vec<&str> = cycle.iter().map(|&c| members[c].path().as_str()).collect();
+                names.push(members[cycle[0]].path().as_str());
+                ScriptProblem::Cycle { waits_for: wait.clone(), cycle: names.join(" -> ") }
+            }
+            None => {
+                let parked = members[i].parked.as_ref().expect("a parked member failed an import");
+                ScriptProblem::Blocked { waits_for: wait.clone(), failure: Box::new(parked.failure.clone()) }
+            }
+        };
+        members[i].fail(RejectReason::Script { problem }, Some(wait), true, false);
+    }
 }
 
 /// Which script binds a name at top level, per namespace: the first in sorted path order.
