@@ -22,7 +22,8 @@
 //! The contract is `docs/semantics.md` (each rule with its status); `docs/rule-index.md`
 //! maps every rule to its functions, tests and scenarios. By family:
 //! - **L, loading**: which files count in `layout`; the directory load in `engine::load`,
-//!   running its scripts and installing their exports (L5) in `engine::load_run`,
+//!   its scripts run as a batch under the load policy (`engine::batch_build`), each
+//!   installing its exports (L5) in `engine::load_step`,
 //!   namespaces in `engine::namespace`, load order and waking in `engine::resolve`, one script's code
 //!   and exports in `engine::script`.
 //! - **T, tests**: the gate in `engine::candidate`; running a candidate and its tests under

@@ -17,22 +17,12 @@ use super::batch::{Kind, Member, Role, close_rejections, member_report};
 use super::batch_helper::BatchApply;
 use super::dependents::Imports;
 use super::leaks::Leak;
-use super::namespace::{self, Claim};
+use super::namespace::{self, BatchClaims, Claim};
 use super::reload::Change;
 use super::script;
 use super::update::{self, ApplyError, Candidate};
-use super::{Error, Mode, Reloader, Script};
+use super::{Error, Mode, Reloader};
 use crate::report::{Changes, Outcome, RejectReason, ReloadReport};
-
-/// The names the members of a batch applied so far claimed (L5): a member applied later
-/// but earlier in path order takes them over.
-#[derive(Default)]
-struct BatchClaims {
-    /// (namespace, name) -> the member holding it, and its path.
-    holders: BTreeMap<(String, String), (usize, crate::report::ScriptPath)>,
-    /// (member, name): names members applied earlier lost to a later one.
-    lost: Vec<(usize, String)>,
-}
 
 /// What applying one member did.
 pub(super) struct Applied {
@@ -87,7 +77,7 @@ impl Reloader {
                     Ok(()) => {
                         batch.close().map_err(|e| Error::python(py, &e))?;
                         // L5: a name a member applied earlier claimed went to one earlier in path order.
-                        for (holder, name) in claims.lost {
+                        for (holder, name) in claims.take_lost() {
                             if let Some(done) = applied.get_mut(&holder) {
                                 done.exports.retain(|n| n != &name);
                             }
@@ -197,7 +187,7 @@ impl Reloader {
             log::info!("{report}");
             return Ok(report);
         }
-        let compiled = member.compiled.take().expect("built members compiled");
+        let compiled = member.compiled.clone().expect("built members compiled");
         // A dependent's file and test file did not change (a change would be in the batch).
         let (imports, test_imports) = match (member.role, self.scripts.get(&file)) {
             (Role::Dependent, Some(script)) => (script.imports.clone(), script.test_imports.clone()),
@@ -209,7 +199,7 @@ impl Reloader {
         let globals = applied.globals.bind(py).clone();
         let exports = applied.exports.clone();
         if member.kind == Kind::New {
-            return self.commit_new(py, member, compiled, globals, exports, (imports, test_imports), tests);
+            return self.commit_new(py, member, globals, exports, (imports, test_imports), tests);
         }
         let module = self.namespaces.module(py, &member.change.found.namespace).expect("in effect");
         let candidate = member.candidate.as_ref().expect("built").bind(py).clone();
@@ -222,7 +212,7 @@ impl Reloader {
         if !dependent {
             script.version += 1;
             script.bytes = std::mem::take(&mut member.bytes);
-            script.source = compiled.source;
+            script.source = compiled.source.clone_ref(py);
         }
         script.contributions = exports;
         script.globals = globals.unbind();
@@ -265,10 +255,9 @@ impl Reloader {
         &mut self,
         py: Python<'_>,
         member: &mut Member,
-        compiled: script::Compiled,
         globals: Bound<'_, PyDict>,
         exports: Vec<String>,
-        (imports, test_imports): (Imports, Imports),
+        imports: (Imports, Imports),
         tests: Option<crate::testing::TestReport>,
     ) -> Result<ReloadReport, Error> {
         let change = &member.change;
@@ -276,19 +265,9 @@ impl Reloader {
         script::register_script(self.registry.bind(py), &globals, &exports)
             .map_err(|e| Error::python(py, &e))?;
         self.directories.get_mut(&change.directory).expect("registered").pending.remove(&change.found.file);
-        let script = Script {
-            directory: change.directory,
-            path: change.found.path.clone(),
-            namespace: change.found.namespace.clone(),
-            globals: globals.unbind(),
-            version: 1,
-            contributions: exports,
-            bytes: std::mem::take(&mut member.bytes),
-            source: compiled.source,
-            imports,
-            test_imports,
-        };
-        self.scripts.insert(change.found.file.clone(), script);
+        let file = change.found.file.clone();
+        let script = member.first_version(py, globals.unbind(), exports, imports);
+        self.scripts.insert(file, script);
         let report = ReloadReport {
             version: Some(1),
             changes: Some(Changes { reclaimed, ..Changes::default() }),
@@ -317,8 +296,16 @@ impl Reloader {
             }
         };
         let report = if pending {
+            // W2: a pending script rejected along with another member of its batch waits for
+            // what it waited for before.
+            let wait = match &failure.reason {
+                RejectReason::DependsOnRejected { .. } | RejectReason::NeedsRejected { .. } => {
+                    member.waited.clone().or(failure.wait)
+                }
+                _ => failure.wait,
+            };
             let directory = self.directories.get_mut(&member.change.directory).expect("registered");
-            directory.pending.insert(file, failure.wait);
+            directory.pending.insert(file, wait);
             ReloadReport { reason: Some(failure.reason), tests, ..member_report(member, Outcome::Pending) }
         } else {
             ReloadReport {
@@ -346,28 +333,26 @@ impl Reloader {
         let namespace = &change.found.namespace;
         let mut claimed = Vec::new();
         for name in exports {
-            let key = (namespace.clone(), name.clone());
             let subnamespace = self.namespaces.module(py, &format!("{namespace}.{name}")).is_some();
-            if let Some((holder, holder_path)) = claims.holders.get(&key).filter(|(h, _)| *h != me).cloned() {
-                match namespace::claim(&change.found.path, subnamespace, Some(&holder_path)) {
-                    Claim::SubNamespace | Claim::Free => {}
-                    Claim::Kept => {
-                        log::warn!(
-                            "duplicate name {namespace}.{name}: {} ignored, {holder_path} kept",
-                            change.found.path
-                        );
-                        continue;
-                    }
-                    Claim::TakenOver => {
-                        log::warn!(
-                            "duplicate name {namespace}.{name}: {holder_path} ignored, {} kept",
-                            change.found.path
-                        );
-                        claims.lost.push((holder, name.clone()));
-                        claims.holders.insert(key, (me, change.found.path.clone()));
-                        claimed.push(name);
-                        continue;
-                    }
+            // First against the members of the batch applied before this one.
+            match claims.claim(me, &change.found.path, namespace, &name, subnamespace) {
+                (Claim::SubNamespace | Claim::Free, _) => {}
+                (Claim::Kept, holder) => {
+                    let holder = holder.expect("a kept name has a holder");
+                    log::warn!(
+                        "duplicate name {namespace}.{name}: {} ignored, {holder} kept",
+                        change.found.path
+                    );
+                    continue;
+                }
+                (Claim::TakenOver, holder) => {
+                    let holder = holder.expect("a name taken over has a holder");
+                    log::warn!(
+                        "duplicate name {namespace}.{name}: {holder} ignored, {} kept",
+                        change.found.path
+                    );
+                    claimed.push(name);
+                    continue;
                 }
             }
             // Cheap cases first, so a reload does not scan every script (scale, issue 7): a
@@ -417,7 +402,7 @@ impl Reloader {
                 }
                 Claim::Free => {}
             }
-            claims.holders.insert(key, (me, change.found.path.clone()));
+            claims.hold(me, &change.found.path, namespace, &name);
             claimed.push(name);
         }
         claimed

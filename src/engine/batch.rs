@@ -1,12 +1,19 @@
 //! One batch, one pipeline (R14, R15, T1): build every candidate, test them all, then apply
 //! all of them or reject the failing ones together with what they touch.
 //!
+//! A directory's load is a batch too (`load.rs`): its scripts are new members, and they
+//! run through the same step 2 under the load policy (`batch_step::Policy::Load`): each is
+//! tested as it runs and installs its exports at once (L5), and one waiting for a relive
+//! name is parked until it is exported (L6); its decision is all or nothing (L7) unless
+//! `partial` (`load_kept`). The reload policy is what follows.
+//!
 //! 1. *Members*: the changed scripts, plus their dependents (R15, `dependents.rs`): scripts
 //!    that import their names, transitively, are rebuilt; scripts whose test files import
 //!    them are retested.
-//! 2. *Build* (`batch_build.rs`), in dependency order (L6): each candidate executes inside
-//!    the batch's view, so it imports the candidates built before it, and joins the view
-//!    once it ran; the members in effect run as one worker job.
+//! 2. *Build* (`batch_build.rs`), in dependency order (L6), as the resolver hands the
+//!    members out: each candidate executes inside the batch's view, so it imports the
+//!    candidates built before it, and joins the view once it ran; the members in effect run
+//!    as one worker job.
 //! 3. *Test* (`batch_test.rs`): every member's tests run with every candidate of the batch
 //!    in view (T1), all in one worker job.
 //! 4. *Decide*: a failing member takes with it what was built against it and, when its
@@ -16,15 +23,19 @@
 //!    memo, or, if anything fails, none of it does and the decision is made again.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use super::batch_step::Policy;
 use super::dependents::{Imports, Target};
+use super::pending::Waiters;
 use super::reload::{Change, report_for};
 use super::script::{self, Compiled};
-use super::{Error, Reloader, resolve, update};
+use super::{Error, Reloader, Script, resolve, update};
+use crate::python::PyFailure;
 use crate::report::{Outcome, RejectReason, ReloadReport, ScriptPath, ScriptProblem, Timings, Wait};
 use crate::testing::TestReport;
 use crate::testing::view::View;
@@ -65,8 +76,9 @@ pub(super) struct Failure {
 pub(super) struct Member {
     pub(super) change: Change,
     pub(super) bytes: Vec<u8>,
-    /// `None` for a member that is only retested.
-    pub(super) compiled: Option<Compiled>,
+    /// `None` for a member that is only retested (or, in a load, did not compile). Shared
+    /// with the worker while the member runs there.
+    pub(super) compiled: Option<Arc<Compiled>>,
     pub(super) role: Role,
     pub(super) kind: Kind,
     pub(super) start: Instant,
@@ -82,6 +94,22 @@ pub(super) struct Member {
     pub(super) elapsed: Duration,
     pub(super) tests: Option<TestReport>,
     pub(super) failure: Option<Failure>,
+    /// How many times its module-level code ran (a load re-runs a woken script, L6).
+    pub(super) executions: u32,
+    /// Why it waits, while a load has it parked (L6).
+    pub(super) parked: Option<Parked>,
+    /// What it waited for as a pending script before it joined the batch (W2): it waits
+    /// for that again if it is rejected along with another member.
+    pub(super) waited: Option<Wait>,
+}
+
+/// A member of a load parked until a relive name is exported (L6).
+pub(super) struct Parked {
+    /// The import failure it waits on (its blocked report, if it is never woken).
+    pub(super) failure: PyFailure,
+    /// Its candidate, when its module-level code passed and only its test file waits: once
+    /// woken, only its tests run again.
+    pub(super) tests_waiting: Option<Py<PyDict>>,
 }
 
 impl Member {
@@ -96,7 +124,7 @@ impl Member {
         Member {
             change,
             bytes,
-            compiled,
+            compiled: compiled.map(Arc::new),
             role,
             kind,
             before: Vec::new(),
@@ -108,6 +136,9 @@ impl Member {
             elapsed: Duration::ZERO,
             tests: None,
             failure: None,
+            executions: 0,
+            parked: None,
+            waited: None,
         }
     }
 
@@ -117,6 +148,30 @@ impl Member {
 
     pub(super) fn path(&self) -> &ScriptPath {
         &self.change.found.path
+    }
+
+    /// The script a new member becomes in effect, as version 1 (a load's, or a new script
+    /// of a reload, W2), with `globals` and the names it holds.
+    pub(super) fn first_version(
+        &mut self,
+        py: Python<'_>,
+        globals: Py<PyDict>,
+        contributions: Vec<String>,
+        (imports, test_imports): (Imports, Imports),
+    ) -> Script {
+        let compiled = self.compiled.as_ref().expect("in effect, so compiled");
+        Script {
+            directory: self.change.directory,
+            path: self.change.found.path.clone(),
+            namespace: self.change.found.namespace.clone(),
+            globals,
+            version: 1,
+            contributions,
+            bytes: std::mem::take(&mut self.bytes),
+            source: compiled.source.clone_ref(py),
+            imports,
+            test_imports,
+        }
     }
 }
 
@@ -219,6 +274,27 @@ impl Reloader {
         Ok(members)
     }
 
+    /// The members that member `m` (a new script joining a batch, W2) imports from, its test
+    /// file included.
+    pub(super) fn upstream_of(
+        &self,
+        py: Python<'_>,
+        members: &[Member],
+        m: usize,
+    ) -> Result<BTreeSet<usize>, Error> {
+        let member = &members[m];
+        let source = member.compiled.as_ref().expect("a joining member compiled").source.bind(py);
+        let own = Imports::of_source(py, source).map_err(|e| Error::python(py, &e))?;
+        let test = Imports::of_test_file(py, &member.change.found.file);
+        Ok((0..members.len())
+            .filter(|&u| u != m)
+            .filter(|&u| {
+                let target = self.target_of(members, &[], u);
+                own.reach(&target) || test.reach(&target)
+            })
+            .collect())
+    }
+
     /// Member `i` (counting `joined` after `members`) as others may import from it: its
     /// namespace, its names in effect and its candidate's top-level bindings.
     fn target_of<'a>(
@@ -253,12 +329,19 @@ impl Reloader {
         py: Python<'_>,
         mut members: Vec<Member>,
         announce_failures: bool,
+        waiters: Option<&mut Waiters>,
     ) -> Result<Vec<ReloadReport>, Error> {
         let deps: Vec<Vec<usize>> = members.iter().map(|m| m.upstream.iter().copied().collect()).collect();
         let order = resolve::static_order(&deps);
         let view = View::new(py).map_err(|e| Error::python(py, &e))?;
-        let built = self.build_members(py, &mut members, &order, &view);
-        let tested = built.and_then(|()| self.test_members(py, &mut members, &order, &view));
+        let policy = Policy::Reload(view.clone_ref(py));
+        let (order, tested) = match self.build_members(py, &mut members, &order, &policy, waiters) {
+            Ok((_, order)) => {
+                let tested = self.test_members(py, &mut members, &order, &view);
+                (order, tested)
+            }
+            Err(err) => (order, Err(err)),
+        };
         let candidates: Vec<Bound<'_, PyDict>> =
             members.iter().filter_map(|m| m.candidate.as_ref().map(|c| c.bind(py).clone())).collect();
         let proxies = view.release(py, &candidates).map_err(|e| Error::python(py, &e))?;
@@ -297,6 +380,13 @@ impl Reloader {
         }
         Ok(reports)
     }
+}
+
+/// Step 4 under the load policy (L7): what passed is kept when nothing failed, or when the
+/// load is `partial`. No member goes with another: a load member's exports go into effect
+/// only once it passed, so nothing ran against a candidate that failed.
+pub(super) fn load_kept(members: &[Member], partial: bool) -> bool {
+    partial || members.iter().all(|m| m.failure.is_none())
 }
 
 /// Step 4: which members go with a failing one.
@@ -432,5 +522,19 @@ mod tests {
         close_rejections(&mut members);
         assert_eq!(reason(&members[1]), None);
         assert!(reason(&members[0]).is_some_and(|r| r.starts_with("tests failed")));
+    }
+
+    #[test]
+    fn l7_a_load_keeps_nothing_when_a_member_failed_unless_partial() {
+        let mut members = vec![
+            member("a.py", Role::Changed, Kind::New, &[]),
+            member("b.py", Role::Changed, Kind::New, &[0]),
+        ];
+        assert!(load_kept(&members, false));
+        members[1].fail(tests_failed(), None, true, false);
+        assert!(!load_kept(&members, false));
+        assert!(load_kept(&members, true));
+        close_rejections(&mut members);
+        assert_eq!(reason(&members[0]), None, "a new member takes no one with it");
     }
 }

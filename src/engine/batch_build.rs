@@ -1,208 +1,185 @@
-//! Step 2 of a batch (R15): each candidate runs inside the batch's view, after the members
-//! it imports from, and joins the view once it ran, so the candidates built after it import
-//! its new objects.
+//! Running a batch's members (L6, R15): step 2 of a reload, and the whole run of a load.
 //!
-//! Members whose scripts are in effect run as one worker job (`testing/group.rs`) instead of
-//! one job per member; a new or re-created script is made ready first (its namespace, W3)
-//! and runs on its own. Which member is skipped because what it imports from failed, and
-//! which failure names the rejected script a member needed, is decided as the members run,
-//! exactly as when each was its own job.
+//! The resolver (`resolve.rs`) hands the members out in dependency order. While no member
+//! is parked, the ready ones go to the worker thread together, as one group
+//! (`testing/group.rs`), each run as the batch's policy says (`batch_step.rs`): a reload's
+//! candidates execute inside the batch's view and join it, so the candidates built after
+//! them import their new objects; a load's execute, are tested and install their exports
+//! at once. A group stops after a member that is parked (a load's, waiting for a relive
+//! name): any export may wake it, and it must then run before the members ranked after it,
+//! so while one is parked members run one at a time. A new or re-created script of a reload
+//! is made ready first (its namespace, W3) and runs on its own. Which member is skipped
+//! because what it imports from failed, and which failure names the rejected script a
+//! member needed, is decided as the members run, exactly as when each was its own job.
+//!
+//! A batch can grow while it runs: given waiting scripts (W2's retries, `pending.rs`), each
+//! that a member's exports wake joins the batch (`Resolver::join`), ranked after the
+//! members so far, and runs, is tested and is decided with them.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::batch::{Kind, Member, Role};
-use super::candidate::{Gate, Ran};
-use super::reload::{Change, script_error};
-use super::script::{self, Compiled};
-use super::{Error, Reloader, update};
-use crate::report::{RejectReason, ScriptPath, Wait};
-use crate::testing::group::{self, GroupEnd, Here};
+use super::batch_step::{self, Built, Context, Item, Policy, Progress};
+use super::pending::Waiters;
+use super::resolve::Resolver;
+use super::script;
+use super::{Error, Reloader, load_step};
+use crate::report::{ScriptPath, Wait};
+use crate::testing::group::{self, Here};
 use crate::testing::view::View;
 
-/// A member's build, owned.
-struct Item {
-    index: usize,
-    change: Change,
-    role: Role,
-    upstream: Vec<usize>,
-    /// The member's, for the run; given back after it (kept by a worker that was abandoned
-    /// while running it: that member failed, and its `bindings` are copied below).
-    compiled: Mutex<Option<Compiled>>,
-    bindings: Vec<String>,
-    globals: Py<PyDict>,
-    own: Vec<String>,
-}
-
-/// How a member's build went.
-#[derive(Default)]
-struct Built {
-    /// Time its module-level code took (T6), when it ran to the end.
-    elapsed: Option<Duration>,
-    exports: Vec<String>,
-    candidate: Option<Py<PyDict>>,
-    /// Why it is rejected, what it waits for, whether it ran and was seen (`Member::fail`).
-    failure: Option<(RejectReason, Option<Wait>, bool, bool)>,
-    execute_ms: Option<f64>,
-}
-
-/// One item's build; `None` for a member that is only retested.
-type Outcome = Option<Result<Built, Error>>;
-
-/// What the members built so far decide for the next ones.
-#[derive(Clone)]
-struct Progress {
-    /// By member index: it failed.
-    failed: Vec<bool>,
-    /// Names the failed members' candidates bind, with the member (R14's `NeedsRejected`).
-    failed_bindings: BTreeMap<(String, String), ScriptPath>,
-}
-
-impl Progress {
-    fn record(&mut self, item: &Item, built: &Built) {
-        if built.failure.is_none() {
-            return;
-        }
-        self.failed[item.index] = true;
-        if built.execute_ms.is_some() {
-            let namespace = &item.change.found.namespace;
-            for name in &item.bindings {
-                self.failed_bindings
-                    .insert((namespace.clone(), name.clone()), item.change.found.path.clone());
-            }
-        }
-    }
-}
-
 impl Reloader {
-    /// Step 2: each candidate runs inside the view, after the members it imports from.
+    /// Runs the members in `order` (see `resolve::static_order`) as `policy` says. With
+    /// `waiters`, the batch grows while it runs: a waiting script that what a member exports
+    /// wakes joins it (W2). Returns the members a load left parked, with what each waits for
+    /// (L6), and the order of every member, those that joined last.
     pub(super) fn build_members(
         &mut self,
         py: Python<'_>,
-        members: &mut [Member],
+        members: &mut Vec<Member>,
         order: &[usize],
-        view: &View,
-    ) -> Result<(), Error> {
-        let mut progress = Progress {
-            failed: members.iter().map(|m| m.failure.is_some()).collect(),
-            failed_bindings: BTreeMap::new(),
-        };
-        let paths: Arc<Vec<ScriptPath>> = Arc::new(members.iter().map(|m| m.path().clone()).collect());
-        let mut rest = order;
-        while !rest.is_empty() {
-            // In effect (or only retested): nothing to make ready, so they run together.
-            let plain = |&i: &usize| members[i].kind == Kind::InEffect || members[i].role == Role::Retest;
-            let mut take = rest.iter().take_while(|i| plain(i)).count();
-            if take == 0 {
-                self.prepare_member(py, &mut members[rest[0]])?;
-                take = 1;
+        policy: &Policy,
+        mut waiters: Option<&mut Waiters>,
+    ) -> Result<(BTreeMap<usize, Wait>, Vec<usize>), Error> {
+        let mut progress = Progress::new(members.iter().map(|m| m.failure.is_some()).collect());
+        let mut paths: Arc<Vec<ScriptPath>> = Arc::new(members.iter().map(|m| m.path().clone()).collect());
+        let mut resolver = Resolver::new(order);
+        let mut order = order.to_vec();
+        while let Some(first) = resolver.next() {
+            // Not compiled: only retested (step 3), or a load's that failed already.
+            if members[first].compiled.is_none() {
+                continue;
             }
-            let ran = self.build_group(py, members, &rest[..take], view, &paths, &mut progress)?;
-            rest = &rest[ran..];
+            if let Some(globals) = members[first].parked.as_mut().and_then(|p| p.tests_waiting.take()) {
+                let built = self.retest_parked(py, members, first, globals, policy)?;
+                settle(members, first, built, &mut progress, &mut resolver);
+                continue;
+            }
+            // A reload's new or re-created script is made ready first (W3), and runs alone.
+            let unready =
+                |m: &Member| !policy.is_load() && m.kind != Kind::InEffect && m.role != Role::Retest;
+            let retests = |m: &Member| m.parked.as_ref().is_some_and(|p| p.tests_waiting.is_some());
+            let mut group = vec![first];
+            if unready(&members[first]) {
+                self.prepare_member(py, &mut members[first])?;
+            } else if resolver.is_calm() {
+                // Nothing is parked: no export can wake a member ranked before the rest.
+                while let Some(j) = resolver.next_if(|j| !unready(&members[j]) && !retests(&members[j])) {
+                    if members[j].compiled.is_some() {
+                        group.push(j);
+                    }
+                }
+            }
+            let ran =
+                self.build_group(py, members, &group, policy, &paths, (&mut progress, &mut resolver))?;
+            for &j in &group[ran..] {
+                resolver.requeue(j);
+            }
+            if let Some(waiters) = waiters.as_deref_mut().filter(|w| !w.is_empty()) {
+                let exported: BTreeSet<(String, String)> = group[..ran]
+                    .iter()
+                    .map(|&j| &members[j])
+                    .filter(|m| m.failure.is_none() && m.candidate.is_some())
+                    .flat_map(|m| m.exports.iter().map(|n| (m.change.found.namespace.clone(), n.clone())))
+                    .collect();
+                for joined in self.join_woken(py, members, waiters, &exported)? {
+                    progress.join();
+                    resolver.join(joined);
+                    order.push(joined);
+                    paths = Arc::new(members.iter().map(|m| m.path().clone()).collect());
+                }
+            }
         }
-        Ok(())
+        Ok((resolver.into_parked(), order))
     }
 
-    /// Builds the members of `group` on the worker, in order; returns how many were taken
-    /// (fewer than all when one was abandoned, blocked inside C, T6).
+    /// Runs the members of `group` on the worker, in order; returns how many were taken
+    /// (fewer than all when one was parked, or abandoned, blocked inside C, T6).
     fn build_group(
         &self,
         py: Python<'_>,
         members: &mut [Member],
         group: &[usize],
-        view: &View,
+        policy: &Policy,
         paths: &Arc<Vec<ScriptPath>>,
-        progress: &mut Progress,
+        (progress, resolver): (&mut Progress, &mut Resolver),
     ) -> Result<usize, Error> {
         let mut items = Vec::with_capacity(group.len());
         for &i in group {
-            let member = &mut members[i];
+            let member = &members[i];
             let found = member.change.found.clone();
             let globals = script::new_globals(py, &found.namespace, &found.file, found.path.as_str())
                 .map_err(|e| Error::python(py, &e))?;
-            let compiled = member.compiled.take();
+            let view = match policy {
+                Policy::Load(_) => Some(View::new(py).map_err(|e| Error::python(py, &e))?),
+                Policy::Reload(_) => None,
+            };
             items.push(Item {
                 index: i,
                 own: self.own_names(&found),
-                change: Change { found, directory: member.change.directory },
+                change: super::reload::Change { found, directory: member.change.directory },
                 role: member.role,
                 upstream: member.upstream.iter().copied().collect(),
-                bindings: compiled.as_ref().map(|c| c.bindings.clone()).unwrap_or_default(),
-                compiled: Mutex::new(compiled),
+                compiled: member.compiled.clone().expect("only compiled members run"),
                 globals: globals.unbind(),
+                view,
             });
         }
         let items = Arc::new(items);
-        let gate = Arc::new(self.gate(py)?);
-        let results: Arc<Mutex<Vec<Outcome>>> = Arc::default();
-        let work = {
-            let (gate, items, results, paths) = (gate.clone(), items.clone(), results.clone(), paths.clone());
-            let (view, mut progress) = (view.clone_ref(py), progress.clone());
-            move |py: Python<'_>, here: &Here| {
-                for item in items.iter() {
-                    let built = build_item(py, &gate, item, &progress, &paths, &view, here);
-                    if here.cancelled() {
-                        return;
-                    }
-                    if let Some(Ok(built)) = &built {
-                        progress.record(item, built);
-                    }
-                    let error = matches!(built, Some(Err(_)));
-                    results.lock().unwrap_or_else(|p| p.into_inner()).push(built);
-                    if error {
-                        return;
-                    }
+        let context =
+            Arc::new(Context { gate: self.gate(py)?, paths: paths.clone(), policy: policy.clone_ref(py) });
+        let step = {
+            let (context, mut progress) = (context.clone(), progress.clone());
+            move |py: Python<'_>, item: &Item, here: &Here| {
+                let built = batch_step::step(py, &context, item, &progress, here);
+                if let Ok(built) = &built {
+                    progress.record(item.index, &item.change, &item.compiled.bindings, built);
                 }
+                let go_on = matches!(&built, Ok(built) if built.park.is_none());
+                (built, go_on)
             }
         };
-        let started = Instant::now();
-        let end = group::run_group(py, gate.stop(), work).map_err(|e| Error::python(py, &e))?;
-        let results = std::mem::take(&mut *results.lock().unwrap_or_else(|p| p.into_inner()));
-        let taken = results.len();
-        let mut took_ms = 0.0;
+        let stop = context.gate.stop();
+        let taken = group::run_items(py, stop, &items, step).map_err(|e| Error::python(py, &e))?;
+        let count = taken.results.len();
         let mut error = None;
-        for (item, built) in items.iter().zip(results) {
+        for (item, built) in items.iter().zip(taken.results) {
             match built {
-                Some(Ok(built)) => {
-                    progress.record(item, &built);
-                    took_ms += built.execute_ms.unwrap_or_default();
-                    settle(&mut members[item.index], built);
-                }
-                Some(Err(err)) => error = error.or(Some(err)),
-                None => {}
-            }
-        }
-        // Every member's compiled code goes back, but the one an abandoned worker still runs.
-        for item in items.iter() {
-            if let Ok(mut compiled) = item.compiled.try_lock()
-                && let Some(compiled) = compiled.take()
-            {
-                members[item.index].compiled = Some(compiled);
+                Ok(built) => settle(members, item.index, built, progress, resolver),
+                Err(err) => error = error.or(Some(err)),
             }
         }
         if let Some(err) = error {
             return Err(err);
         }
-        let GroupEnd::Abandoned(finished) = end else { return Ok(items.len()) };
-        let item = &items[taken];
-        let problem = match gate.ran(py, &item.change.found, finished, started.elapsed()) {
-            Ran::Failed(problem) => problem,
-            _ => unreachable!("an abandoned run timed out"),
-        };
-        update::undo_contribution(py, item.globals.bind(py));
-        let ms = started.elapsed().as_secs_f64() * 1000.0 - took_ms;
-        let built = Built {
-            failure: Some((RejectReason::Script { problem }, None, true, false)),
-            execute_ms: Some(ms),
-            ..Built::default()
-        };
-        progress.record(item, &built);
-        settle(&mut members[item.index], built);
-        Ok(taken + 1)
+        let Some(abandoned) = taken.abandoned else { return Ok(count) };
+        let item = &items[count];
+        let built = batch_step::abandoned(py, &context, item, abandoned)?;
+        settle(members, item.index, built, progress, resolver);
+        Ok(count + 1)
+    }
+
+    /// L6: a load's member parked by its test file ran already; only its tests run again,
+    /// so its module-level code (and what it did to other scripts' objects) runs once.
+    fn retest_parked(
+        &self,
+        py: Python<'_>,
+        members: &[Member],
+        i: usize,
+        globals: Py<PyDict>,
+        policy: &Policy,
+    ) -> Result<Built, Error> {
+        let Policy::Load(installer) = policy else { unreachable!("only a load parks") };
+        let member = &members[i];
+        let compiled = member.compiled.clone().expect("only compiled members run");
+        let globals = globals.into_bound(py);
+        let checked = self.test_candidate(py, &member.change.found, &compiled, &globals)?;
+        let gate = self.gate(py)?;
+        load_step::outcome(py, &gate, installer, (i, &member.change.found, &compiled), &globals, checked)
     }
 
     /// Makes a member's script ready to run: a new script's namespace exists, a re-created
@@ -243,90 +220,35 @@ impl Reloader {
     }
 }
 
-/// Builds one member on the worker; `None` for one that is only retested.
-fn build_item(
-    py: Python<'_>,
-    gate: &Gate,
-    item: &Item,
-    progress: &Progress,
-    paths: &[ScriptPath],
-    view: &View,
-    here: &Here,
-) -> Outcome {
-    if item.role == Role::Retest {
-        return None;
-    }
-    let broken = item.upstream.iter().find(|&&u| progress.failed[u]).copied();
-    if let (Role::Dependent, Some(u)) = (item.role, broken) {
-        let reason = RejectReason::DependsOnRejected { script: paths[u].clone() };
-        return Some(Ok(Built { failure: Some((reason, None, false, false)), ..Built::default() }));
-    }
-    Some(run_item(py, gate, item, progress, view, here))
-}
-
-fn run_item(
-    py: Python<'_>,
-    gate: &Gate,
-    item: &Item,
-    progress: &Progress,
-    view: &View,
-    here: &Here,
-) -> Result<Built, Error> {
-    let guard = item.compiled.lock().unwrap_or_else(|p| p.into_inner());
-    let compiled = guard.as_ref().expect("built members compiled");
-    let found = &item.change.found;
-    let globals = item.globals.bind(py);
-    let started = Instant::now();
-    let ran = gate.exec(py, found, compiled, globals, item.own.clone(), view, |py, job| here.run(py, job))?;
-    let mut built = Built::default();
-    match ran {
-        Ran::Done { elapsed } => {
-            built.elapsed = Some(elapsed);
-            let registry = gate.registry(py);
-            match script::exports(py, compiled, globals, &found.namespace, &registry) {
-                Ok(exports) => {
-                    built.exports = exports;
-                    built.candidate = Some(globals.clone().unbind());
-                }
-                Err(err) => built.failure = Some((script_error(py, &err, &item.change), None, true, true)),
-            }
-        }
-        Ran::Failed(problem) => built.failure = Some((RejectReason::Script { problem }, None, true, false)),
-        Ran::Raised(err) => {
-            let refs: Vec<&str> = gate.namespaces().iter().map(String::as_str).collect();
-            let wait = script::wait_target(py, &err, &refs).map_err(|e| Error::python(py, &e))?;
-            let reason = match &wait {
-                Some(Wait::Name { namespace, name }) => progress
-                    .failed_bindings
-                    .get(&(namespace.clone(), name.clone()))
-                    .map(|script| RejectReason::NeedsRejected {
-                        waits_for: wait.clone().expect("matched"),
-                        script: script.clone(),
-                    }),
-                _ => None,
-            };
-            let reason = reason.unwrap_or_else(|| script_error(py, &err, &item.change));
-            built.failure = Some((reason, wait, true, false));
-        }
-    }
-    if built.failure.is_some() && built.candidate.is_none() {
-        update::undo_contribution(py, globals);
-    }
-    built.execute_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
-    Ok(built)
-}
-
-/// Takes in how a member's build went.
-fn settle(member: &mut Member, built: Built) {
+/// Takes in how member `i`'s run went: its exports wake who waited for them, a load parks it
+/// while it waits for a relive name (L6).
+fn settle(members: &mut [Member], i: usize, built: Built, progress: &mut Progress, resolver: &mut Resolver) {
+    let member = &mut members[i];
+    let bindings = member.compiled.as_ref().map(|c| c.bindings.as_slice()).unwrap_or_default();
+    progress.record(i, &member.change, bindings, &built);
     if let Some(elapsed) = built.elapsed {
         member.elapsed = elapsed;
     }
-    member.exports = built.exports;
-    member.candidate = built.candidate;
-    if let Some((reason, wait, ran, seen)) = built.failure {
-        member.fail(reason, wait, ran, seen);
-    }
     if let Some(ms) = built.execute_ms {
         member.timings.execute_ms = ms;
+        member.executions += 1;
     }
+    if let Some(tests) = built.tests {
+        member.tests = tests;
+    }
+    member.exports = built.exports;
+    member.candidate = built.candidate;
+    if let Some((wait, parked)) = built.park {
+        member.parked = Some(parked);
+        resolver.park(i, wait);
+        return;
+    }
+    if let Some((reason, wait, ran, seen)) = built.failure {
+        member.fail(reason, wait, ran, seen);
+        return;
+    }
+    let namespace = &member.change.found.namespace;
+    let names: Vec<(String, String)> =
+        member.exports.iter().map(|n| (namespace.clone(), n.clone())).collect();
+    resolver.exported(&names);
 }

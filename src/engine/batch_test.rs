@@ -5,7 +5,7 @@
 //! in a way that takes it along anyway (step 4, `close_rejections`): that is decided as
 //! the tests run, from the failures so far, exactly as when each member was its own job.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
@@ -16,7 +16,7 @@ use super::candidate::{Tested, Tester, test_file_wait};
 use super::directory::FoundScript;
 use super::{Error, Reloader};
 use crate::report::{RejectReason, ScriptProblem};
-use crate::testing::group::{self, GroupEnd, Here};
+use crate::testing::group::{self, Here};
 use crate::testing::view::View;
 
 /// A member's test run, owned.
@@ -66,44 +66,30 @@ impl Reloader {
     ) -> Result<usize, Error> {
         let items: Arc<Vec<Item>> = Arc::new(order.iter().map(|&i| self.test_item(py, members, i)).collect());
         // Whether each member failed, and if so whether others saw its candidate.
-        let failed: Vec<Option<bool>> = members.iter().map(|m| m.failure.as_ref().map(|f| f.seen)).collect();
-        let results: Arc<Mutex<Vec<Outcome>>> = Arc::default();
-        let work = {
-            let (tester, items, results, view) =
-                (tester.clone(), items.clone(), results.clone(), view.clone_ref(py));
-            move |py: Python<'_>, here: &Here| {
-                let mut failed = failed;
-                for item in items.iter() {
-                    let outcome = run_item(py, &tester, item, &failed, &view, here);
-                    if here.cancelled() {
-                        return;
-                    }
-                    let error = matches!(outcome, Some((Err(_), _)));
-                    if let Some((Ok(Err(_)), _)) = &outcome {
-                        failed[item.index] = Some(true);
-                    }
-                    results.lock().unwrap_or_else(|p| p.into_inner()).push(outcome);
-                    if error {
-                        return;
-                    }
+        let mut failed: Vec<Option<bool>> =
+            members.iter().map(|m| m.failure.as_ref().map(|f| f.seen)).collect();
+        let step = {
+            let (tester, view) = (tester.clone(), view.clone_ref(py));
+            move |py: Python<'_>, item: &Item, here: &Here| {
+                let outcome = run_item(py, &tester, item, &failed, &view, here);
+                if let Some((Ok(Err(_)), _)) = &outcome {
+                    failed[item.index] = Some(true);
                 }
+                let go_on = !matches!(outcome, Some((Err(_), _)));
+                (outcome, go_on)
             }
         };
-        let started = Instant::now();
-        let end = group::run_group(py, tester.stop(), work).map_err(|e| Error::python(py, &e))?;
-        let results = std::mem::take(&mut *results.lock().unwrap_or_else(|p| p.into_inner()));
-        let mut took_ms = 0.0;
-        let taken = results.len();
-        for (item, outcome) in items.iter().zip(results) {
+        let taken = group::run_items(py, tester.stop(), &items, step).map_err(|e| Error::python(py, &e))?;
+        let count = taken.results.len();
+        for (item, outcome) in items.iter().zip(taken.results) {
             if let Some((tested, ms)) = outcome {
-                took_ms += ms;
                 settle(&mut members[item.index], tested?, ms);
             }
         }
-        let GroupEnd::Abandoned(finished) = end else { return Ok(items.len()) };
-        let ms = started.elapsed().as_secs_f64() * 1000.0 - took_ms;
-        settle(&mut members[items[taken].index], tester.tested(py, finished), ms);
-        Ok(taken + 1)
+        let Some(abandoned) = taken.abandoned else { return Ok(items.len()) };
+        let tested = tester.tested(py, abandoned.finished);
+        settle(&mut members[items[count].index], tested, abandoned.ms);
+        Ok(count + 1)
     }
 
     fn test_item(&self, py: Python<'_>, members: &[Member], i: usize) -> Item {

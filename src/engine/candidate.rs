@@ -1,7 +1,7 @@
 //! Checking a candidate before anything goes live (R1, T2): execute its module-level code,
 //! then run its tests, both bounded by the per-script timeout (T6).
 //!
-//! Used alike by loads (`load_run`: [`Gate::check`], each script with its own view) and batches
+//! Used alike by loads (`load_step`: [`Gate::check`], each script with its own view) and batches
 //! (`batch_build`: [`Gate::exec`], then `batch_test`: [`Tester::test`] once every member ran), so a script meets
 //! the same gate on its first load and on every change; a test file waiting for a relive
 //! name blocks its script the same way in both (`test_file_wait`, L6).
@@ -47,7 +47,7 @@ pub(crate) enum Ran {
 /// rejects it with the report so far.
 pub(crate) type Tested = Result<Option<TestReport>, (ScriptProblem, Option<TestReport>)>;
 
-/// What running a candidate needs, owned, so that a load's attempts (`load_run.rs`) and a
+/// What running a candidate needs, owned, so that a load's members (`load_step.rs`) and a
 /// batch's builds (`batch_build.rs`) can run on the worker thread one after the other
 /// (issue 17).
 pub(crate) struct Gate {
@@ -99,27 +99,11 @@ impl Gate {
             Some(Err(report)) => (None, Some(report)),
             None => (None, None),
         };
-        let validate =
-            validate_with_snapshots(py, self.validate.bind(py), compiled, globals, &self.tester.namespaces)?;
-        let join =
-            joining(py, self.registry.bind(py), found, compiled, own).map_err(|e| Error::python(py, &e))?;
-        let job = Job {
-            view: tests.then(|| view.clone_ref(py)),
-            join: tests.then_some(&join),
-            namespaces: self.tester.namespaces.clone(),
-            validate: Some(validate.unbind()),
-            code: Some(compiled.code.clone_ref(py).into_any()),
-            globals: globals.clone().unbind(),
-            test_file: test_file.as_ref(),
-            tests: tests && broken.is_none(),
-            timeout: self.tester.timeout,
-            display_path: found.path.as_str(),
-            stop: self.tester.stop(),
-        };
-        let finished = run(py, job);
+        // Without tests nothing runs in the view: it joins none.
+        let (view_if, test) = (tests.then_some(view), (test_file.as_ref(), tests && broken.is_none()));
+        let finished = self.execute(py, found, compiled, globals, own, view_if, test, run);
         view.release(py, std::slice::from_ref(globals)).map_err(|e| Error::python(py, &e))?;
-        let finished = finished.map_err(|e| Error::python(py, &e))?;
-        Ok(self.checked(py, found, globals, finished, broken))
+        Ok(self.checked(py, found, globals, finished?, broken))
     }
 
     /// Executes a batch member's candidate into `globals` inside the batch's `view`, which
@@ -136,26 +120,45 @@ impl Gate {
         view: &View,
         run: impl FnOnce(Python<'_>, Job<'_>) -> PyResult<Finished>,
     ) -> Result<Ran, Error> {
+        let started = Instant::now();
+        let finished = self.execute(py, found, compiled, globals, own, Some(view), (None, false), run)?;
+        Ok(self.ran(py, found, finished, started.elapsed()))
+    }
+
+    /// The one job of a candidate: its module-level code runs into `globals` (inside `view`,
+    /// which it joins once it ran), is validated (its R8a/R8b snapshots taken first), and,
+    /// when `tests` says so (its test file, and whether its tests run), is tested in the
+    /// same job.
+    #[allow(clippy::too_many_arguments)]
+    fn execute(
+        &self,
+        py: Python<'_>,
+        found: &FoundScript,
+        compiled: &Compiled,
+        globals: &Bound<'_, PyDict>,
+        own: Vec<String>,
+        view: Option<&View>,
+        (test_file, tests): (Option<&TestFile>, bool),
+        run: impl FnOnce(Python<'_>, Job<'_>) -> PyResult<Finished>,
+    ) -> Result<Finished, Error> {
         let validate =
             validate_with_snapshots(py, self.validate.bind(py), compiled, globals, &self.tester.namespaces)?;
         let join =
             joining(py, self.registry.bind(py), found, compiled, own).map_err(|e| Error::python(py, &e))?;
         let job = Job {
-            view: Some(view.clone_ref(py)),
-            join: Some(&join),
+            view: view.map(|v| v.clone_ref(py)),
+            join: view.map(|_| &join),
             namespaces: self.tester.namespaces.clone(),
             validate: Some(validate.unbind()),
             code: Some(compiled.code.clone_ref(py).into_any()),
             globals: globals.clone().unbind(),
-            test_file: None,
-            tests: false,
+            test_file,
+            tests,
             timeout: self.tester.timeout,
             display_path: found.path.as_str(),
             stop: self.tester.stop(),
         };
-        let started = Instant::now();
-        let finished = run(py, job).map_err(|e| Error::python(py, &e))?;
-        Ok(self.ran(py, found, finished, started.elapsed()))
+        run(py, job).map_err(|e| Error::python(py, &e))
     }
 
     /// How a batch member's module-level code fared, from how its job finished after

@@ -5,16 +5,19 @@
 //! - loading a directory: `directory` (a directory's listing and namespaces; which files
 //!   are scripts is `crate::layout`'s), `namespace` (modules in `sys.modules`, and L5's
 //!   `claim`: who keeps a duplicated name), `resolve` (load order, parking and waking, L6),
-//!   `load` (one directory's all-or-nothing load, L7), `load_run` (running its scripts in
-//!   the resolver's order, the ready ones as one worker job, and L5's install);
+//!   `load` (one directory's all-or-nothing load, L7: its scripts become batch members run
+//!   by `batch_build` under the load policy), `load_step` (a load member's run: checked in
+//!   one job, its exports installed at once by L5's `Installer`, parked while it waits);
 //! - one script: `script` (its code, globals and exports, with `script.py`), `split` and
 //!   `source.py` (its top-level statements, each parsed and compiled once: a reload compiles
 //!   only what changed, R1), `candidate`
 //!   (executing and testing a candidate under the timeout, and L6's test-file wait);
 //! - reloading: `reload` (what changed files become), `batch` (one batch's pipeline:
-//!   members and their dependents, build, test, decide; its builds in `batch_build`, its
-//!   tests in `batch_test`),
-//!   `dependents` (R15's import graph),
+//!   members and their dependents, build, test, decide; its builds in `batch_build`, the
+//!   resolver-driven run of a batch's members, shared with loads, one member's run by the
+//!   batch's policy in `batch_step`; its tests in `batch_test`),
+//!   `dependents` (R15's import graph), `pending` (W2: pending scripts retried as one
+//!   batch that grows while it runs, as the scripts it wakes join it),
 //!   `apply` (putting a batch into effect), `batch_helper` (`batch.py`'s typed wrapper: the
 //!   batch's journal and translation memo, import targets), `update` (applying one script in
 //!   place, with the Python in `update.py`, `journal.py`, `state_rule.py` and
@@ -26,6 +29,7 @@ mod apply;
 mod batch;
 mod batch_build;
 mod batch_helper;
+mod batch_step;
 mod batch_test;
 mod callbacks;
 mod candidate;
@@ -35,8 +39,9 @@ mod directory;
 mod error;
 mod leaks;
 mod load;
-mod load_run;
+mod load_step;
 mod namespace;
+mod pending;
 mod pump;
 mod reload;
 mod resolve;

@@ -38,6 +38,55 @@ pub(crate) fn claim(claimant: &ScriptPath, subnamespace: bool, holder: Option<&S
     }
 }
 
+/// L5 among the members of one batch (a load is one batch): which member claimed each name,
+/// so a member claiming later but earlier in path order takes it over. Loads and reloads
+/// keep their claims in one of these; what holds a name *outside* the batch (scripts in
+/// effect, sub-namespaces) each asks on its own.
+#[derive(Debug, Default)]
+pub(crate) struct BatchClaims {
+    /// (namespace, name) -> the member holding it, and its path.
+    holders: BTreeMap<(String, String), (usize, ScriptPath)>,
+    /// (member, name): names members lost to one earlier in path order, in order.
+    lost: Vec<(usize, String)>,
+}
+
+impl BatchClaims {
+    /// Member `me`, at `path`, claims `namespace.name` against the other member holding it
+    /// (L5; `subnamespace`: a sub-namespace of that name exists). `Kept`: the holder, whose
+    /// path comes with it, keeps it. `TakenOver`: `me` holds it now and the holder (its path
+    /// comes with it) lost it. `Free` or `SubNamespace`: no other member holds it, or a
+    /// sub-namespace wins; nothing is recorded (see [`Self::hold`]).
+    pub(crate) fn claim(
+        &mut self,
+        me: usize,
+        path: &ScriptPath,
+        namespace: &str,
+        name: &str,
+        subnamespace: bool,
+    ) -> (Claim, Option<ScriptPath>) {
+        let key = (namespace.to_string(), name.to_string());
+        let Some((holder, holder_path)) = self.holders.get(&key).filter(|(h, _)| *h != me).cloned() else {
+            return (claim(path, subnamespace, None), None);
+        };
+        let verdict = claim(path, subnamespace, Some(&holder_path));
+        if verdict == Claim::TakenOver {
+            self.lost.push((holder, name.to_string()));
+            self.holders.insert(key, (me, path.clone()));
+        }
+        (verdict, Some(holder_path))
+    }
+
+    /// Member `me`, at `path`, holds `namespace.name` (a name it claimed and was free).
+    pub(crate) fn hold(&mut self, me: usize, path: &ScriptPath, namespace: &str, name: &str) {
+        self.holders.insert((namespace.to_string(), name.to_string()), (me, path.clone()));
+    }
+
+    /// The names members lost to one earlier in path order, as (member, name), in order.
+    pub(crate) fn take_lost(&mut self) -> Vec<(usize, String)> {
+        std::mem::take(&mut self.lost)
+    }
+}
+
 /// Which registered directory owns a namespace.
 pub(crate) type DirId = u64;
 
@@ -296,5 +345,23 @@ mod tests {
         assert_eq!(claim(&a, false, Some(&b)), Claim::TakenOver);
         assert_eq!(claim(&a, true, None), Claim::SubNamespace);
         assert_eq!(claim(&a, true, Some(&b)), Claim::SubNamespace);
+    }
+
+    #[test]
+    fn l5_batch_claims_the_earlier_path_takes_a_name_over_and_the_later_one_loses_it() {
+        let (a, b, c) = (path("a.py"), path("b.py"), path("c.py"));
+        let mut claims = BatchClaims::default();
+        assert_eq!(claims.claim(1, &b, "game", "X", false), (Claim::Free, None));
+        claims.hold(1, &b, "game", "X");
+        // The holder claiming again is not a duplicate of itself.
+        assert_eq!(claims.claim(1, &b, "game", "X", false), (Claim::Free, None));
+        assert_eq!(claims.claim(2, &c, "game", "X", false), (Claim::Kept, Some(b.clone())));
+        assert_eq!(claims.claim(0, &a, "game", "X", false), (Claim::TakenOver, Some(b.clone())));
+        // a holds it now: b claims it again in vain; another namespace is another name.
+        assert_eq!(claims.claim(1, &b, "game", "X", false), (Claim::Kept, Some(a.clone())));
+        assert_eq!(claims.claim(2, &c, "game.sub", "X", false), (Claim::Free, None));
+        assert_eq!(claims.claim(2, &c, "game", "X", true).0, Claim::SubNamespace);
+        assert_eq!(claims.take_lost(), vec![(1, "X".to_string())]);
+        assert!(claims.take_lost().is_empty());
     }
 }

@@ -5,7 +5,7 @@
 //! changed script that compiled becomes a member. The members, with their dependents (R15),
 //! go through one pipeline (`batch.rs`, `apply.rs`): built, tested, then applied or
 //! rejected; nothing relive controls changes for a rejected one. New files are loaded (or
-//! stay pending, and are retried when what they wait for appears, W2).
+//! stay pending, and are retried when what they wait for appears, W2, `pending.rs`).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -21,10 +21,10 @@ use super::leaks::Leak;
 use super::namespace::{self, DirId};
 use super::script;
 use super::update;
-use super::{Error, Mode, Reloader, candidate, resolve};
+use super::{Error, Mode, Reloader};
 use crate::layout;
 use crate::python::{self, PyFailure};
-use crate::report::{Changes, Outcome, RejectReason, ReloadReport, ScriptPath, ScriptProblem, Timings, Wait};
+use crate::report::{Changes, Outcome, RejectReason, ReloadReport, ScriptPath, ScriptProblem, Timings};
 use crate::testing::TestReport;
 
 /// A file of a batch, resolved against the registered directories.
@@ -137,7 +137,7 @@ impl Reloader {
                 reports.push(self.retest(py, &change, Instant::now())?);
             }
         }
-        let batch = self.run_members(py, members, true)?;
+        let batch = self.run_members(py, members, true, None)?;
         let progressed = batch.iter().any(|r| matches!(r.outcome, Outcome::Reloaded | Outcome::Loaded));
         reports.extend(batch);
         if progressed && self.directories.values().any(|d| !d.pending.is_empty()) {
@@ -224,7 +224,7 @@ impl Reloader {
     }
 
     /// Whether a changed script is in effect, new, or deleted and re-created (W3).
-    fn kind_of(&self, change: &Change) -> Kind {
+    pub(super) fn kind_of(&self, change: &Change) -> Kind {
         if self.scripts.contains_key(&change.found.file) {
             Kind::InEffect
         } else if self.directories[&change.directory].removed.contains_key(&change.found.file) {
@@ -322,74 +322,6 @@ impl Reloader {
                         script.path
                     );
                 }
-            }
-        }
-    }
-
-    /// `(namespace, name)` of every name the applied scripts of `reports` export.
-    fn exported_by(&self, reports: &[ReloadReport]) -> BTreeSet<(String, String)> {
-        let applied: BTreeSet<(&str, &str)> = reports
-            .iter()
-            .filter(|r| matches!(r.outcome, Outcome::Reloaded | Outcome::Loaded))
-            .map(|r| (r.namespace.as_str(), r.path.as_str()))
-            .collect();
-        self.scripts
-            .values()
-            .filter(|s| applied.contains(&(s.namespace.as_str(), s.path.as_str())))
-            .flat_map(|s| s.contributions.iter().map(|n| (s.namespace.clone(), n.clone())))
-            .collect()
-    }
-
-    /// Retries the pending scripts outside the batch that wait for a name the batch exported
-    /// (or for anything new), until none loads any more (W2). Scripts that failed for
-    /// another reason wait for an edit.
-    fn retry_pending(
-        &mut self,
-        py: Python<'_>,
-        batch: &BTreeSet<ScriptPath>,
-        mut exported: BTreeSet<(String, String)>,
-    ) -> Result<Vec<ReloadReport>, Error> {
-        let mut reports = Vec::new();
-        loop {
-            let waiting: Vec<(PathBuf, Option<Wait>)> = self
-                .directories
-                .values()
-                .flat_map(|d| d.pending.iter().map(|(f, w)| (f.clone(), w.clone())))
-                .collect();
-            let mut progressed = false;
-            for (file, wait) in waiting {
-                let may_load = wait.as_ref().is_some_and(|wait| {
-                    resolve::wakes(
-                        wait,
-                        |namespace, name| exported.contains(&(namespace.to_string(), name.to_string())),
-                        !exported.is_empty(),
-                        |namespace| self.namespaces.module(py, namespace).is_some(),
-                    )
-                });
-                if layout::script_for(&file).is_some() {
-                    continue; // a test file whose script exists again is not a script (T5)
-                }
-                let change = self.locate(&file)?;
-                if !may_load
-                    || batch.contains(&change.found.path)
-                    || reports.iter().any(|r: &ReloadReport| r.path == change.found.path)
-                {
-                    continue;
-                }
-                let Ok((bytes, compiled)) = candidate::build(py, &file, self.config.size_limit) else {
-                    continue;
-                };
-                let kind = self.kind_of(&change);
-                let member = Member::new(change, bytes, Some(compiled), Role::Changed, kind);
-                let done = self.run_members(py, vec![member], false)?;
-                if done.first().is_some_and(|r| r.outcome == Outcome::Loaded) {
-                    progressed = true;
-                    exported.extend(self.exported_by(&done[..1]));
-                    reports.extend(done);
-                }
-            }
-            if !progressed {
-                return Ok(reports);
             }
         }
     }

@@ -78,6 +78,15 @@ impl Resolver {
         fresh(script).then(|| self.next()).flatten()
     }
 
+    /// Adds `script` (the next index: `0..order.len()` and those joined before it) while
+    /// the batch runs: it is ranked after every script so far and ready at once (a pending
+    /// script woken by what the batch exports joins it, W2).
+    pub(crate) fn join(&mut self, script: usize) {
+        assert_eq!(script, self.rank.len(), "scripts join in index order");
+        self.rank.push(script);
+        self.ready.insert((script, script));
+    }
+
     /// Puts back a script taken with [`Self::next`] that did not run.
     pub(crate) fn requeue(&mut self, script: usize) {
         self.ready.insert((self.rank[script], script));
@@ -237,6 +246,19 @@ mod tests {
         let namespace = Wait::Namespace { namespace: "game.x".into() };
         assert!(!wakes(&namespace, exported, true, |_| false));
         assert!(wakes(&namespace, |_, _| false, false, |n| n == "game.x"));
+    }
+
+    #[test]
+    fn w2_a_joined_script_runs_after_every_script_ranked_so_far() {
+        let mut r = Resolver::new(&[1, 0]);
+        assert_eq!(r.next(), Some(1));
+        r.join(2);
+        assert_eq!(r.next(), Some(0));
+        r.park(0, name("B"));
+        r.join(3);
+        assert_eq!((r.next(), r.next(), r.next()), (Some(2), Some(3), None));
+        r.exported(&[("game".into(), "B".into())]);
+        assert_eq!(r.next(), Some(0), "a woken script keeps its rank");
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //! its own per-script timeout and interrupted by a stop (T6, W4), as [`super::run::run`]
 //! bounds a single one.
 //!
-//! The caller hands the worker a closure that runs its jobs through [`Here::run`] and keeps
-//! what it learns in state it shares with the caller. The caller waits detached and wakes
+//! [`run_items`] is the shape every caller uses: a list of owned items, one step per item on
+//! the worker (which runs its job through [`Here::run`]), the steps' results handed back in
+//! order, and the item whose worker was abandoned told apart. Underneath, [`run_group`]
+//! hands the worker a closure and keeps what it learns in state it shares with the caller. The caller waits detached and wakes
 //! only when the group is over or the job running now has had its time. A job still blocked
 //! one second after it was interrupted is abandoned with its worker, as a single job is;
 //! the group is then cancelled: the closure learns it from [`Here::cancelled`] if it ever
@@ -42,7 +44,7 @@ pub(crate) struct Here {
 }
 
 /// How a group ended.
-pub(crate) enum GroupEnd {
+enum GroupEnd {
     /// The closure returned.
     Done,
     /// The job running was blocked inside C and its worker abandoned (T6): how it ended.
@@ -94,6 +96,68 @@ fn cancelled() -> PyErr {
     pyo3::exceptions::PyRuntimeError::new_err("the group was abandoned")
 }
 
+/// How [`run_items`] went.
+pub(crate) struct Taken<R> {
+    /// What each item taken gave, in order (fewer than all when a step said to stop, or when
+    /// the worker was abandoned).
+    pub(crate) results: Vec<R>,
+    /// The worker was abandoned while it ran the item after the last one taken (blocked
+    /// inside C after its timeout, T6): how that item's job ended.
+    pub(crate) abandoned: Option<Abandoned>,
+}
+
+/// The item whose worker was abandoned.
+pub(crate) struct Abandoned {
+    /// How its job ended.
+    pub(crate) finished: Finished,
+    /// How long its step had run when it was given up, in ms.
+    pub(crate) ms: f64,
+}
+
+/// Runs `step` for each of `items`, in order, on the worker as one group; `step` says what
+/// an item gave and whether the group goes on after it. An item whose step was cancelled
+/// (its worker abandoned) gives nothing.
+pub(crate) fn run_items<I, R>(
+    py: Python<'_>,
+    stop: Arc<AtomicBool>,
+    items: &Arc<Vec<I>>,
+    mut step: impl FnMut(Python<'_>, &I, &Here) -> (R, bool) + Send + 'static,
+) -> PyResult<Taken<R>>
+where
+    I: Send + Sync + 'static,
+    R: Send + 'static,
+{
+    let results: Arc<Mutex<Vec<R>>> = Arc::default();
+    // When the step running now began.
+    let began: Arc<Mutex<Instant>> = Arc::new(Mutex::new(Instant::now()));
+    let work = {
+        let (items, results, began) = (items.clone(), results.clone(), began.clone());
+        move |py: Python<'_>, here: &Here| {
+            for item in items.iter() {
+                *began.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+                let (result, go_on) = step(py, item, here);
+                if here.cancelled() {
+                    return;
+                }
+                results.lock().unwrap_or_else(|p| p.into_inner()).push(result);
+                if !go_on {
+                    return;
+                }
+            }
+        }
+    };
+    let end = run_group(py, stop, work)?;
+    let results = std::mem::take(&mut *results.lock().unwrap_or_else(|p| p.into_inner()));
+    let abandoned = match end {
+        GroupEnd::Done => None,
+        GroupEnd::Abandoned(finished) => {
+            let began = *began.lock().unwrap_or_else(|p| p.into_inner());
+            Some(Abandoned { finished, ms: began.elapsed().as_secs_f64() * 1000.0 })
+        }
+    };
+    Ok(Taken { results, abandoned })
+}
+
 /// What the caller's wait saw.
 enum Waited {
     Done,
@@ -104,7 +168,7 @@ enum Waited {
 
 /// Runs `work` on the worker thread; the caller waits detached, interrupting each job of it
 /// that runs longer than its timeout or while `stop` is set.
-pub(crate) fn run_group<F>(py: Python<'_>, stop: Arc<AtomicBool>, work: F) -> PyResult<GroupEnd>
+fn run_group<F>(py: Python<'_>, stop: Arc<AtomicBool>, work: F) -> PyResult<GroupEnd>
 where
     F: FnOnce(Python<'_>, &Here) + Send + 'static,
 {

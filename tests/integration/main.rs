@@ -10,6 +10,7 @@ mod leaks;
 mod load;
 mod load_errors;
 mod oracle;
+mod pending;
 mod pieces;
 mod plain_tests;
 mod property;
