@@ -332,8 +332,15 @@ impl Reloader {
     ) -> Vec<String> {
         let namespace = &change.found.namespace;
         let mut claimed = Vec::new();
+        let held: std::collections::HashSet<String> = self
+            .scripts
+            .get(&change.found.file)
+            .map(|s| s.contributions.iter().cloned().collect())
+            .unwrap_or_default();
+        let children: std::collections::HashSet<String> =
+            self.namespaces.children(namespace).into_iter().map(str::to_string).collect();
         for name in exports {
-            let subnamespace = self.namespaces.module(py, &format!("{namespace}.{name}")).is_some();
+            let subnamespace = children.contains(&name);
             // First against the members of the batch applied before this one.
             match claims.claim(me, &change.found.path, namespace, &name, subnamespace) {
                 (Claim::SubNamespace | Claim::Free, _) => {}
@@ -357,7 +364,7 @@ impl Reloader {
             }
             // Cheap cases first, so a reload does not scan every script (scale, issue 7): a
             // name this script holds already, or one nobody holds, is this script's.
-            let holds = self.scripts.get(&change.found.file).is_some_and(|s| s.contributions.contains(&name));
+            let holds = held.contains(&name);
             let taken = !subnamespace
                 && !holds
                 && self
@@ -422,8 +429,9 @@ impl Reloader {
     ) -> Result<(), Error> {
         let script = &self.scripts[&change.found.file];
         let next_version = script.version + 1;
+        let exported: std::collections::HashSet<&str> = exports.iter().map(String::as_str).collect();
         for name in &script.contributions {
-            if exports.contains(name) || candidate.contains(name).unwrap_or(false) {
+            if exported.contains(name.as_str()) || candidate.contains(name).unwrap_or(false) {
                 continue;
             }
             if self.config.prune {

@@ -50,11 +50,14 @@ impl Leaks {
 
     /// Removes and returns the names of `names` that were leaked in `namespace` (R10).
     pub(crate) fn reclaim(&mut self, namespace: &str, names: &[String]) -> Vec<String> {
-        names
-            .iter()
-            .filter(|name| self.entries.remove(&(namespace.to_string(), (*name).clone())).is_some())
-            .cloned()
-            .collect()
+        let leaked: std::collections::HashSet<&str> =
+            self.entries.keys().filter(|(ns, _)| ns == namespace).map(|(_, name)| name.as_str()).collect();
+        let reclaimed: Vec<String> =
+            names.iter().filter(|name| leaked.contains(name.as_str())).cloned().collect();
+        for name in &reclaimed {
+            self.entries.remove(&(namespace.to_string(), name.clone()));
+        }
+        reclaimed
     }
 
     /// Forgets every leak of the given namespaces (L9).

@@ -44,8 +44,11 @@ pub(crate) fn claim(claimant: &ScriptPath, subnamespace: bool, holder: Option<&S
 /// effect, sub-namespaces) each asks on its own.
 #[derive(Debug, Default)]
 pub(crate) struct BatchClaims {
-    /// (namespace, name) -> the member holding it, and its path.
-    holders: BTreeMap<(String, String), (usize, ScriptPath)>,
+    /// namespace -> name -> the member holding it (looked up without allocating: a
+    /// reload claims every name its script exports).
+    holders: BTreeMap<String, BTreeMap<String, usize>>,
+    /// member -> its path.
+    paths: BTreeMap<usize, ScriptPath>,
     /// (member, name): names members lost to one earlier in path order, in order.
     lost: Vec<(usize, String)>,
 }
@@ -64,21 +67,26 @@ impl BatchClaims {
         name: &str,
         subnamespace: bool,
     ) -> (Claim, Option<ScriptPath>) {
-        let key = (namespace.to_string(), name.to_string());
-        let Some((holder, holder_path)) = self.holders.get(&key).filter(|(h, _)| *h != me).cloned() else {
+        let holder = self.holders.get(namespace).and_then(|names| names.get(name)).copied();
+        let Some(holder) = holder.filter(|h| *h != me) else {
             return (claim(path, subnamespace, None), None);
         };
+        let holder_path = self.paths[&holder].clone();
         let verdict = claim(path, subnamespace, Some(&holder_path));
         if verdict == Claim::TakenOver {
             self.lost.push((holder, name.to_string()));
-            self.holders.insert(key, (me, path.clone()));
+            self.hold(me, path, namespace, name);
         }
         (verdict, Some(holder_path))
     }
 
     /// Member `me`, at `path`, holds `namespace.name` (a name it claimed and was free).
     pub(crate) fn hold(&mut self, me: usize, path: &ScriptPath, namespace: &str, name: &str) {
-        self.holders.insert((namespace.to_string(), name.to_string()), (me, path.clone()));
+        self.paths.entry(me).or_insert_with(|| path.clone());
+        match self.holders.get_mut(namespace) {
+            Some(names) => names.insert(name.to_string(), me),
+            None => self.holders.entry(namespace.to_string()).or_default().insert(name.to_string(), me),
+        };
     }
 
     /// The names members lost to one earlier in path order, as (member, name), in order.
@@ -164,6 +172,18 @@ impl Namespaces {
     /// Every namespace name relive has made.
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.entries.keys().map(String::as_str)
+    }
+
+    /// The last components of the namespaces directly under `name` (`b` for `a.b`).
+    pub(crate) fn children(&self, name: &str) -> std::collections::HashSet<&str> {
+        let prefix = format!("{name}.");
+        self.entries
+            .range(prefix.clone()..)
+            .map(|(dotted, _)| dotted)
+            .take_while(|dotted| dotted.starts_with(&prefix))
+            .map(|dotted| &dotted[prefix.len()..])
+            .filter(|rest| !rest.contains('.'))
+            .collect()
     }
 
     /// The module of a namespace.

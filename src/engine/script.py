@@ -5,7 +5,9 @@ state except the `Registry` objects Rust creates and owns, one per reloader.
 """
 
 import builtins
+import collections
 import io
+import itertools
 import tokenize
 import types
 import unittest
@@ -43,17 +45,15 @@ class Registry:
 
     def add_script(self, g, exported):
         self.script_globals[id(g)] = g
-        ids = []
-        for name in exported:
-            value = g[name]
-            self.contributed[id(value)] = value
-            ids.append(id(value))
+        values = list(map(g.__getitem__, exported))
+        ids = list(map(id, values))
+        self.contributed.update(zip(ids, values))
         self.by_script[id(g)] = ids
 
     def forget_script(self, g):
         self.script_globals.pop(id(g), None)
-        for key in self.by_script.pop(id(g), ()):
-            self.contributed.pop(key, None)
+        keys = self.by_script.pop(id(g), ())
+        collections.deque(map(self.contributed.pop, keys, itertools.repeat(None)), maxlen=0)
 
 
 class UndecodableSource(ValueError):

@@ -386,7 +386,7 @@ mod tests {
                     if let Some(old) = &previous {
                         let args = (old.bind(py), source.bind(py));
                         let full: std::collections::BTreeSet<String> = state_rule
-                            .call_method1("kept_names_in_full", args.clone())
+                            .call_method1("kept_names_in_full", args)
                             .unwrap()
                             .extract()
                             .unwrap();
