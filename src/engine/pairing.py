@@ -43,6 +43,11 @@ class Pairing:
             return False
         if id(cls) in self.registry.contributed:
             return False
+        candidate = self.candidate
+        for member in cls.__dict__.values():
+            # The common case, a plain method of the candidate, without the walk below.
+            if type(member) is types.FunctionType and member.__globals__ is candidate:
+                return True
         foreign_script = False
         has_methods = False
         for member in cls.__dict__.values():
@@ -94,13 +99,15 @@ class Pairing:
         return True
 
     def _class_twins(self, old, new, found):
-        if type(old) is not type(new) or tuple(self.memo.get(id(b), b) for b in new.__bases__) != old.__bases__:
+        if type(old) is not type(new):
+            return False
+        if new.__bases__ != old.__bases__ and tuple(self.memo.get(id(b), b) for b in new.__bases__) != old.__bases__:
             return False
         old_dict, new_dict = old.__dict__, new.__dict__
         if old_dict.keys() != new_dict.keys():
             return False
         found.append((old, new))
-        slots = _slot_names(new)
+        slots = _slot_names(new) if "__slots__" in new_dict else ()
         for name, member in new_dict.items():
             if name in LAYOUT or name in slots:
                 continue

@@ -385,11 +385,8 @@ mod tests {
                     let source = compiled.expect("compiles").source;
                     if let Some(old) = &previous {
                         let args = (old.bind(py), source.bind(py));
-                        let full: std::collections::BTreeSet<String> = state_rule
-                            .call_method1("kept_names_in_full", args)
-                            .unwrap()
-                            .extract()
-                            .unwrap();
+                        let full: std::collections::BTreeSet<String> =
+                            state_rule.call_method1("kept_names_in_full", args).unwrap().extract().unwrap();
                         let quick: std::collections::BTreeSet<String> =
                             state_rule.call_method1("kept_names", args).unwrap().extract().unwrap();
                         assert_eq!(quick, full, "{:?} after an edit", lines);
