@@ -158,10 +158,14 @@ fn build(
     let ran = gate.exec(py, found, compiled, globals, item.own.clone(), view, run)?;
     let mut built = Built::default();
     match ran {
-        Ran::Done { elapsed } => {
+        Ran::Done { elapsed, exports } => {
             built.elapsed = Some(elapsed);
             let registry = gate.registry(py);
-            match script::exports(py, compiled, globals, &found.namespace, &registry) {
+            let exports = match exports {
+                Some(exports) => Ok(exports),
+                None => script::exports(py, compiled, globals, &found.namespace, &registry),
+            };
+            match exports {
                 Ok(exports) => {
                     built.exports = exports;
                     built.candidate = Some(globals.clone().unbind());
@@ -208,7 +212,7 @@ pub(super) fn abandoned(
         return Ok(built);
     }
     let elapsed = Duration::from_secs_f64(ms / 1000.0);
-    let problem = match context.gate.ran(py, &item.change.found, finished, elapsed) {
+    let problem = match context.gate.ran(py, &item.change.found, finished, elapsed, None) {
         Ran::Failed(problem) => problem,
         _ => unreachable!("an abandoned run timed out"),
     };

@@ -36,7 +36,11 @@ pub(crate) enum Checked {
 /// How a batch member's module-level code fared (R15: tests run later, for the batch).
 pub(crate) enum Ran {
     /// It ran and was validated, and joined the view; it took `elapsed` of its timeout.
-    Done { elapsed: Duration },
+    Done {
+        elapsed: Duration,
+        /// What it exported when it joined the view (L4), when it did.
+        exports: Option<Vec<String>>,
+    },
     /// Its module-level code raised (a blocked import is told apart by the caller).
     Raised(PyErr),
     /// A validate callback rejected it, or the timeout expired.
@@ -101,7 +105,7 @@ impl Gate {
         };
         // Without tests nothing runs in the view: it joins none.
         let (view_if, test) = (tests.then_some(view), (test_file.as_ref(), tests && broken.is_none()));
-        let finished = self.execute(py, found, compiled, globals, own, view_if, test, run);
+        let finished = self.execute(py, found, compiled, globals, own, view_if, test, run).map(|(f, _)| f);
         view.release(py, std::slice::from_ref(globals)).map_err(|e| Error::python(py, &e))?;
         Ok(self.checked(py, found, globals, finished?, broken))
     }
@@ -121,8 +125,9 @@ impl Gate {
         run: impl FnOnce(Python<'_>, Job<'_>) -> PyResult<Finished>,
     ) -> Result<Ran, Error> {
         let started = Instant::now();
-        let finished = self.execute(py, found, compiled, globals, own, Some(view), (None, false), run)?;
-        Ok(self.ran(py, found, finished, started.elapsed()))
+        let (finished, exports) =
+            self.execute(py, found, compiled, globals, own, Some(view), (None, false), run)?;
+        Ok(self.ran(py, found, finished, started.elapsed(), exports))
     }
 
     /// The one job of a candidate: its module-level code runs into `globals` (inside `view`,
@@ -140,7 +145,7 @@ impl Gate {
         view: Option<&View>,
         (test_file, tests): (Option<&TestFile>, bool),
         run: impl FnOnce(Python<'_>, Job<'_>) -> PyResult<Finished>,
-    ) -> Result<Finished, Error> {
+    ) -> Result<(Finished, Option<Vec<String>>), Error> {
         let validate =
             validate_with_snapshots(py, self.validate.bind(py), compiled, globals, &self.tester.namespaces)?;
         let join =
@@ -158,7 +163,9 @@ impl Gate {
             display_path: found.path.as_str(),
             stop: self.tester.stop(),
         };
-        run(py, job).map_err(|e| Error::python(py, &e))
+        let finished = run(py, job).map_err(|e| Error::python(py, &e))?;
+        let exported = join.exported(py).map_err(|e| Error::python(py, &e))?;
+        Ok((finished, exported))
     }
 
     /// How a batch member's module-level code fared, from how its job finished after
@@ -169,9 +176,10 @@ impl Gate {
         found: &FoundScript,
         finished: Finished,
         elapsed: Duration,
+        exports: Option<Vec<String>>,
     ) -> Ran {
         match finished {
-            Finished::Ran(_) => Ran::Done { elapsed },
+            Finished::Ran(_) => Ran::Done { elapsed, exports },
             Finished::Raised(err) => Ran::Raised(err),
             Finished::Invalid(err) => {
                 let failure = PyFailure::locate(py, &err, Some(&found.file.to_string_lossy()));

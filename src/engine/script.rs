@@ -243,12 +243,7 @@ pub(crate) fn exports_function<'py>(
     namespace: &str,
     registry: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let exports = HELPER.module(py).getattr("exports")?;
-    let kwargs = pyo3::types::PyDict::new(py);
-    kwargs.set_item("namespace", namespace)?;
-    kwargs.set_item("registry", registry)?;
-    kwargs.set_item("imported", compiled.imported.clone())?;
-    py.import("functools")?.getattr("partial")?.call((exports,), Some(&kwargs))
+    HELPER.module(py).getattr("Exports")?.call1((namespace, registry, compiled.imported.clone()))
 }
 
 /// A new registry of contributed objects and script globals (see `script.py`).

@@ -70,6 +70,12 @@ impl Joining {
         Joining(Join { namespace, exports: exports.unbind(), own })
     }
 
+    /// The names the candidate exported when it joined a view (`script.py`'s `Exports`);
+    /// `None` when it did not join one.
+    pub(crate) fn exported(&self, py: Python<'_>) -> PyResult<Option<Vec<String>>> {
+        self.0.exports.bind(py).getattr("names")?.extract()
+    }
+
     /// `(namespace, exports, own)`, as `runner.py` passes it to `BatchView.add`.
     pub(crate) fn to_argument(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let Join { namespace, exports, own } = &self.0;
