@@ -135,6 +135,12 @@ unsafe fn empty_dict_or_null(object: *mut pyo3::ffi::PyObject) -> bool {
 mod tests {
     use pyo3::prelude::*;
 
+    /// A copy of `objects.py` whose functions stay the Python ones.
+    fn python_objects(py: Python<'_>) -> Bound<'_, PyModule> {
+        let code = std::ffi::CString::new(include_str!("objects.py")).unwrap();
+        PyModule::from_code(py, &code, c"objects_copy.py", c"_relive_objects_python").unwrap()
+    }
+
     /// The Rust answer is the Python one (`objects.py`'s `_twins`) on twins and on each
     /// way two functions can differ.
     #[test]
@@ -142,15 +148,7 @@ mod tests {
         crate::python::attach(|py| {
             super::super::update::update_module(py);
             let objects = py.import("_relive_objects").unwrap();
-            let python = PyModule::from_code(
-                py,
-                &std::ffi::CString::new(include_str!("objects.py")).unwrap(),
-                c"objects_copy.py",
-                c"_relive_objects_python",
-            )
-            .unwrap()
-            .getattr("_twins")
-            .unwrap();
+            let python = python_objects(py).getattr("_twins").unwrap();
             let rust = objects.getattr("_twins").unwrap();
             assert!(rust.is_instance_of::<pyo3::types::PyCFunction>(), "the Rust check is installed");
             let cases = PyModule::from_code(py, CASES, c"twins_cases.py", c"_relive_twins_cases").unwrap();
@@ -184,15 +182,7 @@ mod tests {
         crate::python::attach(|py| {
             super::super::update::update_module(py);
             let objects = py.import("_relive_objects").unwrap();
-            let python = PyModule::from_code(
-                py,
-                &std::ffi::CString::new(include_str!("objects.py")).unwrap(),
-                c"objects_copy.py",
-                c"_relive_objects_python",
-            )
-            .unwrap()
-            .getattr("_pair_module_twins")
-            .unwrap();
+            let python = python_objects(py).getattr("_pair_module_twins").unwrap();
             let rust = objects.getattr("_pair_module_twins").unwrap();
             assert!(rust.is_instance_of::<pyo3::types::PyCFunction>(), "the Rust pairing is installed");
             let case =

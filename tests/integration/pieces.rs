@@ -2,21 +2,9 @@
 //! what runs must still be exactly what a fresh load of the whole file runs (R1): line
 //! numbers, the module docstring, `__annotations__`, `__future__` flags, syntax errors.
 
-use relive::{Outcome, Reloader};
+use relive::Outcome;
 
-use crate::util::{ScriptDir, eval, python_lock, run};
-
-fn loaded(dir: &ScriptDir, namespace: &str, text: &str) -> Reloader {
-    dir.write("a.py", text);
-    let mut r = Reloader::builder().tests(false).build().unwrap();
-    assert_eq!(r.add_directory(namespace, dir.path()).unwrap().outcome, Outcome::Loaded);
-    r
-}
-
-fn reload(r: &mut Reloader, dir: &ScriptDir, text: &str) -> relive::ReloadReport {
-    let file = dir.write("a.py", text);
-    r.reload(file).unwrap()
-}
+use crate::util::{ScriptDir, eval, load_one as loaded, python_lock, reload_one as reload, run};
 
 /// The line a call of `expr` raised at, by its traceback.
 fn raised_at(expr: &str) -> usize {

@@ -5,18 +5,10 @@
 
 use relive::{Outcome, Reloader};
 
-use crate::util::{ScriptDir, eval, python_lock, run};
-
-fn loaded(dir: &ScriptDir, namespace: &str, text: &str) -> Reloader {
-    dir.write("a.py", text);
-    let mut r = Reloader::builder().tests(false).build().unwrap();
-    assert_eq!(r.add_directory(namespace, dir.path()).unwrap().outcome, Outcome::Loaded);
-    r
-}
+use crate::util::{ScriptDir, eval, load_one as loaded, python_lock, reload_one, run};
 
 fn reload(r: &mut Reloader, dir: &ScriptDir, text: &str) -> relive::ReloadReport {
-    let file = dir.write("a.py", text);
-    let report = r.reload(file).unwrap();
+    let report = reload_one(r, dir, text);
     assert_eq!(report.outcome, Outcome::Reloaded, "{report}");
     report
 }

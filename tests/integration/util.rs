@@ -31,6 +31,20 @@ impl ScriptDir {
     }
 }
 
+/// A reloader without tests that loaded `text` as `a.py` of `dir` into `namespace`.
+pub fn load_one(dir: &ScriptDir, namespace: &str, text: &str) -> relive::Reloader {
+    dir.write("a.py", text);
+    let mut r = relive::Reloader::builder().tests(false).build().unwrap();
+    assert_eq!(r.add_directory(namespace, dir.path()).unwrap().outcome, relive::Outcome::Loaded);
+    r
+}
+
+/// Writes `text` as `a.py` of `dir` (see [`load_one`]) and reloads it.
+pub fn reload_one(r: &mut relive::Reloader, dir: &ScriptDir, text: &str) -> relive::ReloadReport {
+    let file = dir.write("a.py", text);
+    r.reload(file).unwrap()
+}
+
 /// The interpreter's `sys.modules` and relive's namespaces are process-wide: tests that
 /// load directories take this lock so they never see each other's namespaces.
 pub fn python_lock() -> MutexGuard<'static, ()> {
