@@ -13,7 +13,6 @@ import types
 import _relive_objects
 from _relive_journal import MISSING
 from _relive_objects import (
-    ATOM_TYPES,
     ATOMS,
     LAYOUT,
     Rejected,
@@ -115,7 +114,12 @@ class Pairing:
             if prior is member or _same_constant(prior, member):
                 continue
             if isinstance(member, type):
-                if not (self.is_candidate_class(member) and self._class_twins(prior, member, found)):
+                if not (
+                    isinstance(prior, type)
+                    and prior.__qualname__ == member.__qualname__
+                    and self.is_candidate_class(member)
+                    and self._class_twins(prior, member, found)
+                ):
                     return False
             else:
                 functions = _descriptor_functions(prior, member)
@@ -294,14 +298,19 @@ class Pairing:
             self.keep_alive.append(member)
 
 
+# Constants whose equal values are the same value (not floats: 0.0 == -0.0; not ranges:
+# range(0) == range(5, 5)).
+_PLAIN_CONSTANTS = frozenset((int, bool, str, bytes, type(None), type(Ellipsis), type(NotImplemented)))
+
+
 def _same_constant(a, b):
-    """Equal immutable constants of one type (an atom, or a tuple of them): a class body's
-    `__module__`, `__doc__`, `__slots__`, `x = 1`."""
+    """Equal immutable constants of one type (a plain constant, or a tuple of them): a class
+    body's `__module__`, `__doc__`, `__slots__`, `x = 1`."""
     if type(a) is not type(b):
         return False
     if type(a) is tuple:
         return len(a) == len(b) and all(map(_same_constant, a, b))
-    return type(a) in ATOM_TYPES and a == b
+    return type(a) in _PLAIN_CONSTANTS and a == b
 
 
 _DESCRIBED = ("__doc__", "__name__", "__qualname__", "__annotations__")

@@ -124,3 +124,28 @@ fn r3_classes_that_are_not_twins_are_still_updated_in_place() {
         (true, false, "child+base".to_string())
     );
 }
+
+/// Equal is not enough where a fresh load would give another value: `-0.0` set at run time
+/// over a class's `0.0`, and a nested class replaced by another class of the same shape.
+#[test]
+fn r3_an_unchanged_class_loses_values_that_only_compare_equal_to_its_own() {
+    let _py = python_lock();
+    let dir = ScriptDir::new();
+    let text = |v: usize| {
+        format!(
+            "class K:\n    x = 0.0\n    class Inner:\n        pass\n\nclass Other:\n    pass\n\ndef f():\n    return {v}\n"
+        )
+    };
+    let mut r = loaded(&dir, "twins_equal", &text(1));
+    run("m = sys.modules['twins_equal']\n\
+         m.K.x = -0.0\n\
+         m.K.Inner = m.Other\n");
+    reload(&mut r, &dir, &text(2));
+    assert_eq!(
+        eval::<(f64, bool, String)>(
+            "(lambda m: (__import__('math').copysign(1.0, m.K.x), m.K.Inner is m.Other, m.K.Inner.__qualname__))\
+             (sys.modules['twins_equal'])"
+        ),
+        (1.0, false, "K.Inner".to_string())
+    );
+}
