@@ -174,12 +174,13 @@ class Source:
     def delta(self, old):
         """The statement summaries of the pieces only `old` has and of those only this
         version has, when the pieces the two share are in the same order, each once; else
-        None. A piece both versions share is one object (`_build_from`), so this costs a
-        few set operations, not a look at every statement."""
+        None. A piece both versions share is one object (`_build_from`), so this compares
+        pieces by identity and reads only the changed pieces' statements."""
         if self.whole is not None or old.whole is not None:
             return None
-        common = set(self.facts).intersection(old.facts)
-        if not common or len(set(self.facts)) != len(self.facts) or len(set(old.facts)) != len(old.facts):
+        new_set, old_set = set(self.facts), set(old.facts)
+        common = new_set & old_set
+        if not common or len(new_set) != len(self.facts) or len(old_set) != len(old.facts):
             return None
         if [f for f in old.facts if f in common] != [f for f in self.facts if f in common]:
             return None
