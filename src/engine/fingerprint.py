@@ -92,18 +92,21 @@ class Snapshot:
         return isinstance(module, str) and (module == self.root or module.startswith(self.root + "."))
 
     def prepare(self):
-        """Module-level objects are fingerprinted by name where another one holds them."""
+        """Module-level objects are fingerprinted by name where another one holds them.
+        Returns the module-level (name, value) pairs that can hold such an object."""
+        entries = []
         for name, value in self.g.items():
-            if name.startswith("__") and name.endswith("__") or type(value) in _ATOMS:
+            if type(value) in _ATOMS or isinstance(value, _SKIP_TOP):
                 continue
-            if isinstance(value, _SKIP_TOP) or name in self.imported:
+            entries.append((name, value))
+            if name.startswith("__") and name.endswith("__") or name in self.imported:
                 continue
             self.aliases.setdefault(id(value), name)
+        return entries
 
     def take(self):
         base = {}
-        self.prepare()
-        for name, value in list(self.g.items()):
+        for name, value in self.prepare():
             if id(value) in self.aliases:
                 digest, node = self.value(value, 0, top=True)
                 base[name] = node if node is not None else digest

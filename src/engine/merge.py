@@ -25,9 +25,7 @@ class Merger:
     def merge_state(self, kept, imported, old_base, new_base):
         """Merge kept names; returns the next base for every name of the new snapshot."""
         next_base = {}
-        live_digests = Snapshot(self.retained, imported)
-        live_digests.prepare()
-        self.live_digests = live_digests
+        self.live_digests, self.live_imported = None, imported
         self.merged = {}
         for name, new in (new_base or {}).items():
             old = (old_base or {}).get(name, _MISSING)
@@ -38,6 +36,13 @@ class Merger:
                 continue
             next_base[name] = self.merge_top(name, old, new, live, cand)
         return next_base
+
+    def live_snapshot(self):
+        """The fingerprints of the objects in effect, prepared when a merge first needs them."""
+        if self.live_digests is None:
+            self.live_digests = Snapshot(self.retained, self.live_imported)
+            self.live_digests.prepare()
+        return self.live_digests
 
     # the next base
 
@@ -75,7 +80,7 @@ class Merger:
         return self.rebase(new)
 
     def mergeable(self, old, new, live):
-        return old.kind == new.kind and old.type_fp == new.type_fp and self.live_digests.container_kind(live) == new.kind
+        return old.kind == new.kind and old.type_fp == new.type_fp and self.live_snapshot().container_kind(live) == new.kind
 
     def merge_node(self, path, base, new, live):
         done = self.merged.get(id(live))
@@ -307,10 +312,10 @@ class Merger:
         return result + tail
 
     def digest_of(self, value):
-        return self.live_digests.value(value, 1)[0]
+        return self.live_snapshot().value(value, 1)[0]
 
     def key_digest(self, key):
-        return self.live_digests.value(key, MAX_DEPTH)[0]
+        return self.live_snapshot().value(key, MAX_DEPTH)[0]
 
     def warn(self, message):
         path = getattr(self.retained.get("__relive__"), "path", self.ns)

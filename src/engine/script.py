@@ -113,10 +113,16 @@ def exports(g, namespace, registry, imported):
             raise AttributeError(f"__all__ names {', '.join(map(repr, missing))}, which the script does not define")
         return sorted(set(names))
     imported = set(imported)
+    function = types.FunctionType
     return sorted(
         name
         for name, value in g.items()
-        if name not in imported and _is_exported(name, value, g, namespace, registry)
+        if name not in imported
+        and (
+            not name.startswith("_")  # a function defined here, the most common case
+            if type(value) is function and value.__globals__ is g
+            else _is_exported(name, value, g, namespace, registry)
+        )
     )
 
 

@@ -159,12 +159,15 @@ pub(crate) fn compile(
     let text = helper
         .call_method1("decode", (pyo3::types::PyBytes::new(py, bytes), &filename))
         .map_err(|err| ScriptProblem::Undecodable { message: PyFailure::from_err(py, &err).message })?;
-    let starts: Vec<(u32, usize)> = match text.cast::<PyString>().ok().and_then(|t| t.to_str().ok()) {
-        Some(text) => super::split::statement_starts(text).into_iter().map(|s| (s.line, s.offset)).collect(),
-        None => vec![(1, 0)],
-    };
+    let (lines, offsets): (Vec<u32>, Vec<usize>) =
+        match text.cast::<PyString>().ok().and_then(|t| t.to_str().ok()) {
+            Some(text) => {
+                super::split::statement_starts(text).into_iter().map(|s| (s.line, s.offset)).unzip()
+            }
+            None => (vec![1], vec![0]),
+        };
     let built = source_module(py)
-        .call_method1("compiled", (text, starts, &filename, previous.map(|p| p.bind(py))))
+        .call_method1("compiled", (text, lines, offsets, &filename, previous.map(|p| p.bind(py))))
         .map_err(|err| ScriptProblem::Error {
             failure: Box::new(PyFailure::locate(py, &err, Some(&filename))),
         })?;

@@ -31,8 +31,13 @@ _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _BINDINGS = operator.attrgetter("bindings")
 _IMPORTED = operator.attrgetter("imported")
 _FROM_IMPORTS = operator.attrgetter("from_imports")
+_MODULE_IMPORTS = operator.attrgetter("module_imports")
 _FUTURE = operator.attrgetter("future")
 _SHAPE = operator.attrgetter("shape")
+_FACTS = operator.attrgetter("facts")
+_LINE_OF = operator.attrgetter("line")
+_CODE = operator.attrgetter("code")
+_ANNOTATES = operator.attrgetter("annotates")
 # What a module with annotations runs first (CPython's SETUP_ANNOTATIONS, in fresh globals).
 _ANNOTATIONS_SETUP = compile("__annotations__ = {}", "<relive annotations>", "exec", dont_inherit=True)
 
@@ -130,25 +135,29 @@ class Piece:
 class Source:
     """A script's text as pieces, ready to run and to compare with the next version."""
 
-    __slots__ = ("pieces", "facts", "flags", "suffix", "whole", "_summaries", "_index", "_bound", "__weakref__")
+    __slots__ = (
+        "pieces", "facts", "flags", "suffix", "whole", "_summaries", "_index", "_bound", "_bindings", "_imported",
+        "_from_imports", "_module_imports", "__weakref__",
+    )
 
     def __init__(self, pieces, flags, suffix, whole=None, facts=None):
         self.pieces = pieces
         # One per piece; for a source compiled whole (a load), one for the whole text.
-        self.facts = facts if facts is not None else [p.facts for p in pieces]
+        self.facts = facts if facts is not None else list(map(_FACTS, pieces))
         self.flags = flags
         self.suffix = suffix  # what its pieces were compiled with (see `_Compiling`)
         self.whole = whole  # the whole module's code, when it was compiled as one
         self._summaries = None
         self._index = None
         self._bound = None
+        self._bindings = self._imported = self._from_imports = self._module_imports = None
 
     def code(self):
         """The code objects to run in order into one globals dict."""
         if self.whole is not None:
             return (self.whole,)
-        parts = tuple(p.code for p in self.pieces)
-        if any(p.facts.annotates for p in self.pieces[1:]):
+        parts = tuple(map(_CODE, self.pieces))
+        if any(map(_ANNOTATES, itertools.islice(self.facts, 1, None))):
             return (_ANNOTATIONS_SETUP,) + parts
         return parts
 
@@ -171,6 +180,13 @@ class Source:
             self._bound = Bound(self.summaries())
         return self._bound
 
+    def bound_after(self, old, removed, added):
+        """`bound`, computed from `old`'s when this version differs from it by the
+        statements `removed` and `added` (`delta`)."""
+        if self._bound is None:
+            self._bound = old.bound().after(removed, added)
+        return self._bound
+
     def delta(self, old):
         """The statement summaries of the pieces only `old` has and of those only this
         version has, when the pieces the two share are in the same order, each once; else
@@ -182,23 +198,40 @@ class Source:
         common = new_set & old_set
         if not common or len(new_set) != len(self.facts) or len(old_set) != len(old.facts):
             return None
-        if [f for f in old.facts if f in common] != [f for f in self.facts if f in common]:
+        shared = common.__contains__
+        if list(filter(shared, old.facts)) != list(filter(shared, self.facts)):
             return None
-        removed = [s for f in old.facts if f not in common for s in f.summaries()]
-        added = [s for f in self.facts if f not in common for s in f.summaries()]
-        return removed, added
+        removed = map(Facts.summaries, itertools.filterfalse(shared, old.facts))
+        added = map(Facts.summaries, itertools.filterfalse(shared, self.facts))
+        return list(itertools.chain.from_iterable(removed)), list(itertools.chain.from_iterable(added))
 
     def bindings(self):
         """Names its module-level statements bind other than by importing, sorted."""
-        return sorted(set().union(*map(_BINDINGS, self.facts)))
+        if self._bindings is None:
+            self._bindings = sorted(_union(_BINDINGS, self.facts))
+        return self._bindings
 
     def imported(self):
         """Names only its import statements bind, sorted (never exported, L4)."""
-        imported = set().union(*map(_IMPORTED, self.facts))
-        return sorted(imported.difference(*map(_BINDINGS, self.facts)))
+        if self._imported is None:
+            self._imported = sorted(_union(_IMPORTED, self.facts).difference(self.bindings()))
+        return self._imported
+
+    def names_of(self, previous):
+        """Takes the name lists of `previous`, which binds and imports the same names."""
+        self._bindings, self._imported = previous.bindings(), previous.imported()
 
     def from_imports(self):
-        return list(itertools.chain.from_iterable(map(_FROM_IMPORTS, self.facts)))
+        """(module, name, asname, level) of its module-level `from` imports, in order."""
+        if self._from_imports is None:
+            self._from_imports = tuple(itertools.chain.from_iterable(map(_FROM_IMPORTS, self.facts)))
+        return self._from_imports
+
+    def module_imports(self):
+        """(name, asname) of its module-level `import` statements, in order."""
+        if self._module_imports is None:
+            self._module_imports = tuple(itertools.chain.from_iterable(map(_MODULE_IMPORTS, self.facts)))
+        return self._module_imports
 
     def imports(self):
         """(module, name) of its module-level `from MODULE import NAME` statements (L6)."""
@@ -207,34 +240,32 @@ class Source:
     def import_targets(self):
         """([(module, name)] of `from module import name`, [module] of `import module`)."""
         names = [(module, name) for module, name, _, level in self.from_imports() if not level and module]
-        modules = [name for f in self.facts for name, _ in f.module_imports]
+        modules = [name for name, _ in self.module_imports()]
         return names, modules
 
     def import_roots(self, namespaces):
         """(local name, module, attribute or None) of its module-level imports from relive
         namespaces (R8b)."""
         roots = []
-        for f in self.facts:
-            for module, name, asname, level in f.from_imports:
-                if not level and module in namespaces and name != "*":
-                    roots.append((asname or name, module, name))
-            for name, asname in f.module_imports:
-                if name in namespaces and asname:
-                    roots.append((asname, name, None))
-                elif name.split(".")[0] in namespaces:
-                    roots.append((name.split(".")[0], name, None))
+        for module, name, asname, level in self.from_imports():
+            if not level and module in namespaces and name != "*":
+                roots.append((asname or name, module, name))
+        for name, asname in self.module_imports():
+            if name in namespaces and asname:
+                roots.append((asname, name, None))
+            elif name.split(".")[0] in namespaces:
+                roots.append((name.split(".")[0], name, None))
         return roots
 
     def relive_bindings(self, namespaces):
         """Names its module-level imports bind from relive namespaces (R15)."""
         bound = set()
-        for f in self.facts:
-            for module, name, asname, level in f.from_imports:
-                if not level and module in namespaces and name != "*":
-                    bound.add(asname or name)
-            for name, asname in f.module_imports:
-                if name in namespaces or name.split(".")[0] in namespaces:
-                    bound.add(asname or name.split(".")[0])
+        for module, name, asname, level in self.from_imports():
+            if not level and module in namespaces and name != "*":
+                bound.add(asname or name)
+        for name, asname in self.module_imports():
+            if name in namespaces or name.split(".")[0] in namespaces:
+                bound.add(asname or name.split(".")[0])
         return bound
 
     def value_statements(self):
@@ -242,64 +273,96 @@ class Source:
         return [v for f in self.facts for v in f.values()]
 
 
-def build(text, starts, filename, previous):
-    """The `Source` of `text`, whose pieces start at `starts` ([(line, offset)], from
-    split.rs), reusing what `previous` (a `Source` or None) compiled. Raises SyntaxError
+def build(text, lines, offsets, filename, previous):
+    """The `Source` of `text`, whose pieces start at `lines` (counted from 1) and at
+    `offsets` (in characters), from split.rs, reusing what `previous` (a `Source` or None) compiled. Raises SyntaxError
     (and RelativeImportError) as compiling the whole text would."""
     if previous is not None and previous.pieces:
-        source = _build_from(previous, _piece_texts(text, starts), starts, filename)
+        source = _build_from(previous, _piece_texts(text, offsets), lines, filename)
         if source is not None:
             return source
     elif previous is not None:
         # The first reload after a load: one parse of the whole text makes every piece.
-        source = _build_first(text, _piece_texts(text, starts), starts, filename)
+        source = _build_first(text, _piece_texts(text, offsets), lines, filename)
         if source is not None:
             return source
     return _parse_whole(text, filename)
 
 
-def _piece_texts(text, starts):
-    ends = [offset for _, offset in starts[1:]] + [len(text)]
-    return [text[offset:end] for (_, offset), end in zip(starts, ends)]
+def _piece_texts(text, offsets):
+    ends = itertools.chain(itertools.islice(offsets, 1, None), (len(text),))
+    return list(map(text.__getitem__, map(slice, offsets, ends)))
 
 
-def _build_from(previous, texts, starts, filename):
+def _build_from(previous, texts, lines, filename):
     """Pieces that did not change reused, the others parsed and compiled on their own;
-    None when a piece does not (the caller then parses the whole text)."""
+    None when a piece does not (the caller then parses the whole text). Only the changed
+    and moved pieces are looked at one by one."""
     known = {p.text: p for p in previous.pieces}
     flags = previous.flags  # every piece of `previous` was compiled with them
-    # Per piece: the previous version's piece, or (its syntax tree, its facts). A piece
-    # that was first, or is first now, changes meaning (a docstring): it is parsed again.
-    found = list(map(known.get, texts))
-    first = previous.pieces[0]
-    changed = [i for i, old in enumerate(found) if old is None or (old is first) != (i == 0)]
-    for index in changed:
-        found[index] = _parse_piece(texts[index], flags, filename)
-        if found[index] is None:
+    pieces = list(map(known.get, texts))
+    trees = {}
+    for index in _to_parse(pieces, previous.pieces[0]):
+        parsed = _parse_piece(texts[index], flags, filename)
+        if parsed is None:
             return None
-    facts = [f.facts if type(f) is Piece else f[1] for f in found]
+        trees[index], facts = parsed
+        pieces[index] = Piece(texts[index], lines[index], index == 0, flags, None, facts)
+    facts = list(map(_FACTS, pieces))
     if _future_flags(facts) != flags:
         return None
-    compiling = _Compiling(filename, flags, facts)
+    same_names = _same_names(previous.facts, facts)
+    compiling = _Compiling(filename, flags, facts, previous.suffix if same_names else None)
     # Code compiled beside other module-level imports is not reused (see `_Compiling`).
     reuse = compiling.suffix == previous.suffix
-    pieces = []
-    for index, (piece_text, (line, _), f) in enumerate(zip(texts, starts, found)):
-        if type(f) is Piece:
-            if reuse and f.line == line:
-                pieces.append(f)  # the very piece: nothing about it changed
-                continue
-            code = _moved(f.code, line - f.line) if reuse else None
-            facts, tree = f.facts, None
-        else:
-            code, (tree, facts) = None, f
+    if reuse:
+        moved = itertools.compress(range(len(pieces)), map(operator.ne, map(_LINE_OF, pieces), lines))
+        todo = sorted(trees.keys() | set(moved))
+    else:
+        todo = range(len(pieces))
+    for index in todo:
+        piece, line = pieces[index], lines[index]
+        code = _moved(piece.code, line - piece.line) if reuse and index not in trees else None
         if code is None:
             try:
-                code = compiling.piece(piece_text, line, index == 0, facts, tree)
+                code = compiling.piece(texts[index], line, index == 0, piece.facts, trees.get(index))
             except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
                 return None
-        pieces.append(Piece(piece_text, line, index == 0, flags, code, facts))
-    return Source(pieces, flags, compiling.suffix)
+        if index in trees:
+            piece.code = code  # a piece made just now
+        else:
+            pieces[index] = Piece(texts[index], line, index == 0, flags, code, piece.facts)
+    source = Source(pieces, flags, compiling.suffix, facts=facts)
+    if same_names:
+        source.names_of(previous)
+    return source
+
+
+def _to_parse(found, first):
+    """Where `found` (per piece: the previous version's piece with its text, or None) needs
+    a parse: a new text, or a piece that was first and is not now, or the reverse (its
+    docstring changes meaning)."""
+    indices = range(len(found))
+    todo = set(itertools.compress(indices, map(operator.is_, found, itertools.repeat(None))))
+    todo.update(itertools.compress(indices, map(operator.is_, found, itertools.repeat(first))))
+    todo.discard(0)
+    if found and found[0] is not first:
+        todo.add(0)
+    return sorted(todo)
+
+
+def _same_names(old, new):
+    """Whether the pieces only `old` has (facts) and those only `new` has bind and import
+    the same names: the name lists of the version before then hold."""
+    old_set, new_set = set(old), set(new)
+    removed, added = old_set - new_set, new_set - old_set
+    return _union(_BINDINGS, removed) == _union(_BINDINGS, added) and _union(_IMPORTED, removed) == _union(
+        _IMPORTED, added
+    )
+
+
+def _union(attribute, facts):
+    return set().union(*map(attribute, facts))
 
 
 def _parse_piece(piece_text, flags, filename):
@@ -345,18 +408,18 @@ def _parse_whole(text, filename):
     return Source((), flags, None, _code(tree.body, True, flags, filename), [facts])
 
 
-def _build_first(text, texts, starts, filename):
+def _build_first(text, texts, lines, filename):
     """Every piece of `text` made from one parse of it, cut where split.rs saw statements
     start; None when it saw a start inside a statement or a `__future__` import is out of
     place (the whole text is then compiled as one)."""
     tree = compile(text, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
     _reject_relative_imports(tree, filename, text)
-    groups = _group(tree.body, [line for line, _ in starts])
+    groups = _group(tree.body, lines)
     if groups is None:
         return None
     flags = _future_flags_of(tree.body)
     facts = []
-    for nodes, piece_text, (line, _) in zip(groups, texts, starts):
+    for nodes, piece_text, line in zip(groups, texts, lines):
         f = Facts(nodes, piece_text, flags)
         f._derive(nodes, line)
         facts.append(f)
@@ -365,7 +428,7 @@ def _build_first(text, texts, starts, filename):
     compiling = _Compiling(filename, flags, facts)
     pieces = [
         Piece(piece_text, line, index == 0, flags, compiling.piece(piece_text, line, index == 0, f), f)
-        for index, (piece_text, (line, _), f) in enumerate(zip(texts, starts, facts))
+        for index, (piece_text, line, f) in enumerate(zip(texts, lines, facts))
     ]
     return Source(pieces, flags, compiling.suffix)
 
@@ -391,11 +454,13 @@ class _Compiling:
     `mod.f()` differently when `mod` is a module-level import anywhere in the module, and
     a piece's code must be what compiling the whole module gives."""
 
-    def __init__(self, filename, flags, facts):
+    def __init__(self, filename, flags, facts, suffix=None):
         self.filename = filename
         self.flags = flags
-        names = sorted(set().union(*map(_IMPORTED, facts)))
-        self.suffix = f"\nif 0: import {', '.join(names)}\n" if names else ""
+        if suffix is None:
+            names = sorted(_union(_IMPORTED, facts))
+            suffix = f"\nif 0: import {', '.join(names)}\n" if names else ""
+        self.suffix = suffix
 
     def piece(self, text, line, first, facts, tree=None):
         """A piece's code at `line`: compiled at line 1 and moved (so it can move again),
@@ -538,8 +603,8 @@ def _reject_relative_imports(tree, filename, text):
             )
 
 
-def compiled(text, starts, filename, previous):
+def compiled(text, lines, offsets, filename, previous):
     """`build`, with what src/engine/script.rs takes from it: (source, code objects,
     bindings, imported names, `from` imports)."""
-    source = build(text, starts, filename, previous)
+    source = build(text, lines, offsets, filename, previous)
     return source, source.code(), source.bindings(), source.imported(), source.imports()

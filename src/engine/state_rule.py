@@ -184,8 +184,9 @@ def _kept_after_delta(old_source, new_source, removed, added):
     the rest being the same statements in the same order: only names those bind can have
     different binding sequences."""
     touched = set().union(*(s[2] for s in removed), *(s[2] for s in added))
-    old_seq = _sequences(old_source.summaries(), touched)
-    new_seq = _sequences(new_source.summaries(), touched)
+    bound = new_source.bound_after(old_source, removed, added)
+    old_seq = _touched_sequences(old_source, old_source.bound(), removed, touched)
+    new_seq = _touched_sequences(new_source, bound, added, touched)
     rebound = {name for name in touched if old_seq.get(name) != new_seq.get(name)}
     changed_binds = {
         name for name in rebound if _for_readers(old_seq.get(name, ())) != _for_readers(new_seq.get(name, ()))
@@ -196,7 +197,6 @@ def _kept_after_delta(old_source, new_source, removed, added):
     mutates.update((s[0], s[4]) for s in added)
     for fingerprint in (plus - minus).keys() | (minus - plus).keys():
         changed_binds.update(mutates[fingerprint])
-    bound = new_source.bound()
     keep = [s for s in bound.values if rebound.isdisjoint(s[2])]
     dropped = set().union(*(s[2] for s in bound.values if not rebound.isdisjoint(s[2])))
     while True:
@@ -209,7 +209,7 @@ def _kept_after_delta(old_source, new_source, removed, added):
             changed_binds.update(s[2])
             dropped.update(s[2])
     # A name is kept when it is bound by value statements only, all of them kept.
-    return bound.value_names - bound.definition_names - dropped
+    return bound.value_counts.keys() - bound.definition_counts.keys() - dropped
 
 
 def _sequences(statements, names):
@@ -222,15 +222,49 @@ def _sequences(statements, names):
     return {name: tuple(seq) for name, seq in sequences.items()}
 
 
-class Bound:
-    """Per version: its value statements and the names value and other statements bind."""
+def _touched_sequences(source, bound, changed, names):
+    """`_sequences` of `names` in `source`, read from its `changed` statements alone when
+    no other statement of it binds any of the names."""
+    counts = collections.Counter(name for s in changed for name in s[2] if name in names)
+    if all(bound.binders(name) == counts[name] for name in names):
+        return _sequences(changed, names)
+    return _sequences(source.summaries(), names)
 
-    __slots__ = ("values", "value_names", "definition_names")
+
+class Bound:
+    """Per version: its value statements, and how many value statements and how many other
+    statements bind each name (names bound by none are left out)."""
+
+    __slots__ = ("values", "value_counts", "definition_counts")
 
     def __init__(self, statements):
         self.values = [s for s in statements if s[1] == "value"]
-        self.value_names = set(itertools.chain.from_iterable(s[2] for s in self.values))
-        self.definition_names = set(itertools.chain.from_iterable(s[2] for s in statements if s[1] != "value"))
+        definitions = (s[2] for s in statements if s[1] != "value")
+        self.value_counts = dict(collections.Counter(itertools.chain.from_iterable(s[2] for s in self.values)))
+        self.definition_counts = dict(collections.Counter(itertools.chain.from_iterable(definitions)))
+
+    def after(self, removed, added):
+        """The `Bound` of a version that has this one's statements but `removed`, and
+        `added`: computed from those alone."""
+        bound = Bound(())
+        gone = set(map(id, removed))
+        bound.values = [s for s in self.values if id(s) not in gone] + [s for s in added if s[1] == "value"]
+        bound.value_counts = self.value_counts.copy()
+        bound.definition_counts = self.definition_counts.copy()
+        for statements, step in ((removed, -1), (added, 1)):
+            for _, kind, binds, _, _ in statements:
+                counts = bound.value_counts if kind == "value" else bound.definition_counts
+                for name in binds:
+                    count = counts.get(name, 0) + step
+                    if count:
+                        counts[name] = count
+                    else:
+                        del counts[name]
+        return bound
+
+    def binders(self, name):
+        """How many statements bind `name`."""
+        return self.value_counts.get(name, 0) + self.definition_counts.get(name, 0)
 
 
 class Index:

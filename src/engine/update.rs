@@ -390,6 +390,23 @@ mod tests {
                         let quick: std::collections::BTreeSet<String> =
                             state_rule.call_method1("kept_names", args).unwrap().extract().unwrap();
                         assert_eq!(quick, full, "{:?} after an edit", lines);
+                        // A `Bound` derived from the version before's equals one computed anew.
+                        let summaries = source.bind(py).call_method0("summaries").unwrap();
+                        let fresh = state_rule.getattr("Bound").unwrap().call1((summaries,)).unwrap();
+                        let derived = source.bind(py).call_method0("bound").unwrap();
+                        for attribute in ["value_counts", "definition_counts"] {
+                            let (a, b) =
+                                (derived.getattr(attribute).unwrap(), fresh.getattr(attribute).unwrap());
+                            assert!(a.eq(&b).unwrap(), "{attribute}: {a} != {b} for {lines:?}");
+                        }
+                        let ids = |bound: &Bound<'_, PyAny>| -> Vec<usize> {
+                            let values = bound.getattr("values").unwrap();
+                            let mut ids: Vec<usize> =
+                                values.try_iter().unwrap().map(|v| v.unwrap().as_ptr() as usize).collect();
+                            ids.sort();
+                            ids
+                        };
+                        assert_eq!(ids(&derived), ids(&fresh), "value statements for {lines:?}");
                         let delta = source.bind(py).call_method1("delta", (old.bind(py),)).unwrap();
                         fast += usize::from(!delta.is_none());
                         rounds += 1;
