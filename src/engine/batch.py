@@ -61,8 +61,8 @@ def _kept_given(kept, new_source, changed):
     while progress:
         progress = False
         for binds, reads in statements:
-            if reads & dirty and not binds <= dirty:
-                dirty |= binds
+            if not dirty.isdisjoint(reads) and not dirty.issuperset(binds):
+                dirty.update(binds)
                 progress = True
     return kept - dirty
 

@@ -25,7 +25,8 @@ from _relive_plain import is_rewritten, rewrite_statement
 from _relive_state_rule import Bound, Index, summarize
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
-_RELATIVE_IMPORT = re.compile(r"\bfrom\s+\.")
+# A cheap filter (a match is checked on the syntax tree); a leading `\b` makes it 20 times slower.
+_RELATIVE_IMPORT = re.compile(r"from\s+\.")
 _FUTURE_PLACE = re.compile(r"d?f*")
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _BINDINGS = operator.attrgetter("bindings")
@@ -405,7 +406,8 @@ def _parse_whole(text, filename):
     _reject_relative_imports(tree, filename, text)
     flags = _future_flags_of(tree.body)
     facts = Facts(tree.body, text, flags)
-    return Source((), flags, None, _code(tree.body, True, flags, filename), [facts])
+    code = _code(tree.body, True, flags, filename) if facts.rewrites else compile(tree, filename, "exec", flags, dont_inherit=True)
+    return Source((), flags, None, code, [facts])
 
 
 def _build_first(text, texts, lines, filename):
@@ -582,7 +584,8 @@ def _value_statement(stmt):
             (binds if isinstance(node.ctx, ast.Store) else reads).add(node.id)
     if isinstance(stmt, (ast.Import, ast.ImportFrom)):
         binds.update(alias.asname or alias.name.split(".")[0] for alias in stmt.names)
-    return frozenset(binds), frozenset(reads)
+    # Tuples: a set of a few names costs several times as much (R12).
+    return tuple(binds), tuple(reads)
 
 
 def _relative_import(tree):
