@@ -333,4 +333,32 @@ mod tests {
             );
         });
     }
+
+    /// A reload takes the name lists of the version before only when its changed pieces bind
+    /// and import the same names (issue 17); every version must list what a fresh compile does.
+    #[test]
+    fn a_reload_lists_the_names_a_fresh_compile_lists() {
+        let versions = [
+            "import os\nX = 1\ndef f():\n    return X\n",
+            "import os\nX = 1\ndef g():\n    return X\n",
+            "import os\nX = 1\ndef g():\n    return 2\n",
+            "import sys\nX = 1\ndef g():\n    return 2\n",
+            "from game import Y\nX = 1\ndef g():\n    return 2\n",
+            "from game import Y\nY = 1\ndef g():\n    return 2\n",
+            "from game import Y\nY = 1\ndef h():\n    return 2\n",
+            "from game import Y\nY = 1\nfrom game import Y\ndef h():\n    return 2\n",
+        ];
+        crate::python::attach(|py| {
+            let mut previous: Option<Py<PyAny>> = None;
+            for text in versions {
+                let file = Path::new("t.py");
+                let reloaded = compile(py, file, text.as_bytes(), previous.as_ref()).unwrap();
+                let fresh = compile(py, file, text.as_bytes(), None).unwrap();
+                assert_eq!(reloaded.bindings, fresh.bindings, "{text}");
+                assert_eq!(reloaded.imported, fresh.imported, "{text}");
+                assert_eq!(reloaded.imports, fresh.imports, "{text}");
+                previous = Some(reloaded.source);
+            }
+        });
+    }
 }
