@@ -26,7 +26,9 @@ import enum
 import fractions
 import functools
 import hashlib
+import itertools
 import logging
+import operator
 import pathlib
 import re
 import types
@@ -95,8 +97,10 @@ class Snapshot:
         """Module-level objects are fingerprinted by name where another one holds them.
         Returns the module-level (name, value) pairs that can hold such an object."""
         entries = []
-        for name, value in self.g.items():
-            if type(value) in _ATOMS or isinstance(value, _SKIP_TOP):
+        # Functions, classes and modules, most of a module's names, dropped without a loop.
+        skipped = map(isinstance, self.g.values(), itertools.repeat(_SKIP_TOP))
+        for name, value in itertools.compress(self.g.items(), map(operator.not_, skipped)):
+            if type(value) in _ATOMS:
                 continue
             entries.append((name, value))
             if name.startswith("__") and name.endswith("__") or name in self.imported:

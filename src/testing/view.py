@@ -16,6 +16,7 @@ namespace module, so nothing put into effect refers to a proxy.
 """
 
 import builtins
+import itertools
 import sys
 import threading
 import types
@@ -77,9 +78,9 @@ class BatchView:
         keeps elsewhere (a class attribute, a default) with the real module too."""
         self.leave()
         for g in globals_list:
-            for name, value in list(g.items()):
-                if isinstance(value, NamespaceProxy):
-                    g[name] = sys.modules.get(value.__name__, value)
+            bound = map(isinstance, list(g.values()), itertools.repeat(NamespaceProxy))
+            for name in list(itertools.compress(list(g), bound)):
+                g[name] = sys.modules.get(g[name].__name__, g[name])
         proxies = list(self.proxies.items())
         for dotted, proxy in proxies:
             # It held candidates: nothing may reach them through it any more (R12).
