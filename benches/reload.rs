@@ -17,7 +17,8 @@
 //! `importlib.reload` is timed after the same 30 ms pause, so both start from equally cold
 //! caches: a reload right after another job runs faster, for importlib by about a third.
 //! Both are also timed with no pause (relive's file dated back so W1 does not wait), and
-//! that ratio is printed too. Figure 5 measures the whole write → applied path.
+//! that ratio is printed too. In both pairs the two reloads alternate, so the machine's
+//! drift treats them alike. Figure 5 measures the whole write → applied path.
 //! Issue 17's goals are printed with `met` / `not met` (benches/common/goals.rs).
 //!
 //! Run with `cargo bench --bench reload`; results also go to `target/bench-reload.json`.
@@ -85,7 +86,7 @@ fn time_relive(
     start_version: usize,
     text: impl Fn(usize) -> String,
 ) -> Vec<Duration> {
-    time_relive_after(reloader, file, start_version, text, Pause::Settled)
+    (0..RUNS).map(|i| reload_once(reloader, file, &text(start_version + i), Pause::Settled)).collect()
 }
 
 /// What happens between writing a version and timing its reload.
@@ -97,31 +98,65 @@ enum Pause {
     None,
 }
 
-fn time_relive_after(
-    reloader: &mut Reloader,
-    file: &Path,
-    start_version: usize,
-    text: impl Fn(usize) -> String,
-    pause: Pause,
-) -> Vec<Duration> {
-    (0..RUNS)
-        .map(|i| {
-            std::fs::write(file, text(start_version + i)).expect("write");
-            match pause {
-                Pause::Settled => std::thread::sleep(SETTLED),
-                Pause::None => std::fs::File::options()
-                    .write(true)
-                    .open(file)
-                    .and_then(|f| f.set_modified(std::time::SystemTime::now() - Duration::from_secs(1)))
-                    .expect("date the file back"),
-            }
-            let start = Instant::now();
-            let report = reloader.reload(file).expect("reload");
-            let elapsed = start.elapsed();
-            assert_eq!(report.outcome, Outcome::Reloaded, "{report}");
-            elapsed
+/// Writes `text` to `file` and pauses as told.
+fn write_then(file: &Path, text: &str, pause: Pause) {
+    std::fs::write(file, text).expect("write");
+    match pause {
+        Pause::Settled => std::thread::sleep(SETTLED),
+        Pause::None => std::fs::File::options()
+            .write(true)
+            .open(file)
+            .and_then(|f| f.set_modified(std::time::SystemTime::now() - Duration::from_secs(1)))
+            .expect("date the file back"),
+    }
+}
+
+/// Times one reload of `file` after writing `text` to it.
+fn reload_once(reloader: &mut Reloader, file: &Path, text: &str, pause: Pause) -> Duration {
+    write_then(file, text, pause);
+    let start = Instant::now();
+    let report = reloader.reload(file).expect("reload");
+    let elapsed = start.elapsed();
+    assert_eq!(report.outcome, Outcome::Reloaded, "{report}");
+    elapsed
+}
+
+/// `importlib.reload` of a plain module, timed inside Python (`benches/reload_baseline.py`).
+struct Importlib {
+    helper: Py<PyModule>,
+    module: Py<PyAny>,
+    file: std::path::PathBuf,
+}
+
+impl Importlib {
+    fn import(folder: &Path) -> Importlib {
+        let file = folder.join("bench_plain.py");
+        std::fs::write(&file, big_script(0)).expect("write");
+        relive::python::attach(|py| {
+            let helper = baseline(py);
+            let module = helper
+                .call_method1("import_module", (folder.to_string_lossy(), "bench_plain"))
+                .expect("import");
+            Importlib { helper: helper.unbind(), module: module.unbind(), file }
         })
-        .collect()
+    }
+
+    fn reload_once(&self, text: &str, pause: Pause) -> Duration {
+        // No W1 here: with no pause, the file is reloaded as written.
+        std::fs::write(&self.file, text).expect("write");
+        if pause == Pause::Settled {
+            std::thread::sleep(SETTLED);
+        }
+        relive::python::attach(|py| {
+            let seconds: f64 = self
+                .helper
+                .bind(py)
+                .call_method1("time_reload", (self.module.bind(py),))
+                .and_then(|s| s.extract())
+                .expect("reload");
+            Duration::from_secs_f64(seconds)
+        })
+    }
 }
 
 fn baseline(py: Python<'_>) -> Bound<'_, PyModule> {
@@ -140,32 +175,21 @@ fn main() {
     let mut reloader = Reloader::builder().tests(false).build().expect("reloader");
     reloader.add_directory("bench", &scripts).expect("load");
 
-    // 1. Reload cost vs importlib.reload.
+    // 1. Reload cost vs importlib.reload: the two alternate, so the machine's drift and
+    // each pause treat both alike.
     let plain = dir.path().join("plain");
     std::fs::create_dir_all(&plain).expect("mkdir");
-    let plain_file = plain.join("bench_plain.py");
-    std::fs::write(&plain_file, big_script(0)).expect("write");
-    let importlib: (Vec<Duration>, Vec<Duration>) = relive::python::attach(|py| {
-        let helper = baseline(py);
-        let module =
-            helper.call_method1("import_module", (plain.to_string_lossy(), "bench_plain")).expect("import");
-        let time = |version: usize, pause: Pause| {
-            std::fs::write(&plain_file, big_script(version)).expect("write");
-            if pause == Pause::Settled {
-                std::thread::sleep(SETTLED);
-            }
-            let s: f64 =
-                helper.call_method1("time_reload", (&module,)).expect("reload").extract().expect("f64");
-            Duration::from_secs_f64(s)
-        };
-        // The same pause as before each relive reload: both start equally idle. Timed
-        // right after the write too, as relive is below (`hot`).
-        let paused = (0..RUNS).map(|i| time(i + 1, Pause::Settled)).collect();
-        (paused, (0..RUNS).map(|i| time(RUNS + i + 1, Pause::None)).collect::<Vec<_>>())
-    });
-    let (importlib, importlib_hot) = importlib;
-    let relive_small = time_relive(&mut reloader, &file, 1, big_script);
-    let relive_hot = time_relive_after(&mut reloader, &file, RUNS + 1, big_script, Pause::None);
+    let importlib_module = Importlib::import(&plain);
+    let (mut importlib, mut relive_small) = (Vec::new(), Vec::new());
+    let (mut importlib_hot, mut relive_hot) = (Vec::new(), Vec::new());
+    for i in 1..=RUNS {
+        importlib.push(importlib_module.reload_once(&big_script(i), Pause::Settled));
+        relive_small.push(reload_once(&mut reloader, &file, &big_script(i), Pause::Settled));
+    }
+    for i in RUNS + 1..=2 * RUNS {
+        importlib_hot.push(importlib_module.reload_once(&big_script(i), Pause::None));
+        relive_hot.push(reload_once(&mut reloader, &file, &big_script(i), Pause::None));
+    }
     figures.push(figure("importlib.reload (200 functions, 20 classes)", importlib));
     figures.push(figure("relive reload, tests off", relive_small));
 
