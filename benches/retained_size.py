@@ -30,8 +30,10 @@ def _size(obj, seen, skip):
         seen.add(id(o))
         total += sys.getsizeof(o)
         if isinstance(o, types.CodeType):
+            # Not `co_code`: since 3.11 the bytecode is inside the code object (counted by
+            # `getsizeof`), and reading `co_code` makes and keeps a copy of it.
             todo.extend(o.co_consts)
-            todo.extend((o.co_names, o.co_varnames, o.co_linetable, o.co_exceptiontable, o.co_code))
+            todo.extend((o.co_names, o.co_varnames, o.co_linetable, o.co_exceptiontable))
         else:
             todo.extend(gc.get_referents(o))
     return total
