@@ -276,8 +276,9 @@ class Source:
 
 def build(text, lines, offsets, filename, previous):
     """The `Source` of `text`, whose pieces start at `lines` (counted from 1) and at
-    `offsets` (in characters), from split.rs, reusing what `previous` (a `Source` or None) compiled. Raises SyntaxError
-    (and RelativeImportError) as compiling the whole text would."""
+    `offsets` (in characters), from split.rs, reusing what `previous` (a `Source` or None)
+    compiled. Raises SyntaxError (and RelativeImportError) as compiling the whole text
+    would."""
     if previous is not None and previous.pieces:
         source = _build_from(previous, _piece_texts(text, offsets), lines, filename)
         if source is not None:
@@ -357,9 +358,8 @@ def _same_names(old, new):
     the same names: the name lists of the version before then hold."""
     old_set, new_set = set(old), set(new)
     removed, added = old_set - new_set, new_set - old_set
-    return _union(_BINDINGS, removed) == _union(_BINDINGS, added) and _union(_IMPORTED, removed) == _union(
-        _IMPORTED, added
-    )
+    same_bindings = _union(_BINDINGS, removed) == _union(_BINDINGS, added)
+    return same_bindings and _union(_IMPORTED, removed) == _union(_IMPORTED, added)
 
 
 def _union(attribute, facts):
@@ -406,7 +406,10 @@ def _parse_whole(text, filename):
     _reject_relative_imports(tree, filename, text)
     flags = _future_flags_of(tree.body)
     facts = Facts(tree.body, text, flags)
-    code = _code(tree.body, True, flags, filename) if facts.rewrites else compile(tree, filename, "exec", flags, dont_inherit=True)
+    if facts.rewrites:
+        code = _code(tree.body, True, flags, filename)
+    else:
+        code = compile(tree, filename, "exec", flags, dont_inherit=True)
     return Source((), flags, None, code, [facts])
 
 
