@@ -10,7 +10,7 @@
 //!   one job, its exports installed at once by L5's `Installer`, parked while it waits);
 //! - one script: `script` (its code, globals and exports, with `script.py`), `split` and
 //!   `source.py` (its top-level statements, each parsed and compiled once: a reload compiles
-//!   only what changed, R1), `candidate`
+//!   only what changed, R1; what it reads from their syntax trees is in `facts.py`), `candidate`
 //!   (executing and testing a candidate under the timeout, and L6's test-file wait);
 //! - reloading: `reload` (what changed files become), `batch` (one batch's pipeline:
 //!   members and their dependents, build, test, decide; its builds in `batch_build`, the

@@ -13,6 +13,7 @@ use crate::python::{Helper, PyFailure};
 use crate::report::{ScriptProblem, Wait};
 
 static HELPER: Helper = Helper::new(include_str!("script.py"), c"src/engine/script.py", c"_relive_script");
+static FACTS: Helper = Helper::new(include_str!("facts.py"), c"src/engine/facts.py", c"_relive_facts");
 static SOURCE: Helper = Helper::new(include_str!("source.py"), c"src/engine/source.py", c"_relive_source");
 
 /// A compiled script, ready to execute any number of times.
@@ -181,6 +182,7 @@ pub(crate) fn compile(
 fn source_module(py: Python<'_>) -> &Bound<'_, PyModule> {
     crate::testing::plain::module(py);
     super::update::state_rule_module(py);
+    FACTS.module(py);
     SOURCE.module(py)
 }
 

@@ -1,8 +1,8 @@
 """A script's source as pieces, one per top-level statement, each parsed and compiled once
 (issue 17: a reload costs what the change costs).
 
-Loaded by src/engine/script.rs after state_rule.py and plain.py, which it uses. `build`
-takes a script's text, where its statements start (src/engine/split.rs) and the `Source`
+Loaded by src/engine/script.rs after state_rule.py, plain.py and facts.py (what the engine
+reads from a piece's syntax tree), which it uses. `build` takes a script's text, where its statements start (src/engine/split.rs) and the `Source`
 of the version before. A piece whose text did not change keeps its code object (moved when
 its lines moved) and what the engine read from its syntax tree; only changed and new pieces
 are parsed and compiled. When that cannot be done exactly (a piece does not parse on its
@@ -21,14 +21,13 @@ import operator
 import re
 import types
 
-from _relive_plain import is_rewritten, rewrite_statement
-from _relive_state_rule import Bound, Index, summarize
+from _relive_facts import Facts, is_docstring
+from _relive_plain import rewrite_statement
+from _relive_state_rule import Bound, Index
 
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 # A cheap filter (a match is checked on the syntax tree); a leading `\b` makes it 20 times slower.
 _RELATIVE_IMPORT = re.compile(r"from\s+\.")
 _FUTURE_PLACE = re.compile(r"d?f*")
-_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _BINDINGS = operator.attrgetter("bindings")
 _IMPORTED = operator.attrgetter("imported")
 _FROM_IMPORTS = operator.attrgetter("from_imports")
@@ -45,76 +44,6 @@ _ANNOTATIONS_SETUP = compile("__annotations__ = {}", "<relive annotations>", "ex
 
 class RelativeImportError(SyntaxError):
     """A relative import in a script (L3): scripts import namespaces by absolute name."""
-
-
-class Facts:
-    """What the engine reads from one piece's syntax tree (positions play no part). The
-    import and binding facts are read when the piece is parsed; R8's statement summaries
-    and R15's value statements only when a reload first needs them, from the piece's text
-    (a load pays nothing for them)."""
-
-    __slots__ = (
-        "text",
-        "flags",
-        "bindings",
-        "imported",
-        "from_imports",
-        "module_imports",
-        "annotates",
-        "future",
-        "rewrites",
-        "docstring",
-        "shape",
-        "_summaries",
-        "_values",
-    )
-
-    def __init__(self, nodes, text, flags):
-        self.text = text
-        self.flags = flags
-        bindings, imported, from_imports, module_imports = set(), set(), [], []
-        annotates = False
-        for stmt in _module_level(nodes):
-            _scan(stmt, bindings, imported, from_imports, module_imports)
-            annotates = annotates or isinstance(stmt, ast.AnnAssign)
-        self.bindings = tuple(bindings)  # tuples: a piece's few names cost less than a set
-        self.imported = tuple(imported)
-        self.from_imports = tuple(from_imports)  # (module, name, asname, level)
-        self.module_imports = tuple(module_imports)  # (name, asname)
-        self.annotates = annotates
-        self.future = tuple(
-            alias.name
-            for node in nodes
-            if isinstance(node, ast.ImportFrom) and node.module == "__future__"
-            for alias in node.names
-        )
-        self.rewrites = any(map(is_rewritten, nodes))  # T8: it holds a test that asserts
-        self.docstring = bool(nodes) and _is_docstring(nodes[0])
-        # Per statement: "d" a string (a docstring if first), "f" a `__future__` import, "o"
-        # anything else: where `__future__` imports may be (see `_future_flags`).
-        self.shape = "".join(_shape(node) for node in nodes)
-        self._summaries = self._values = None
-
-    def summaries(self):
-        """R8's summary of each statement (state_rule.py)."""
-        if self._summaries is None:
-            self._derive()
-        return self._summaries
-
-    def values(self):
-        """(binds, reads) of each statement that is not a `def` or `class` (R15)."""
-        if self._values is None:
-            self._derive()
-        return self._values
-
-    def _derive(self, nodes=None, first_line=1):
-        """Reads R8's summaries and R15's value statements from `nodes`, the statements of
-        `text` parsed with `text` starting at `first_line` (parsed now when not given)."""
-        if nodes is None:
-            nodes = compile(self.text, "<relive piece>", "exec", ast.PyCF_ONLY_AST | self.flags, dont_inherit=True).body
-        lines = _LINE.findall(self.text)
-        self._summaries = tuple(summarize(node, lines, first_line) for node in nodes)
-        self._values = tuple(_value_statement(node) for node in nodes if not isinstance(node, _DEFS))
 
 
 class Piece:
@@ -490,14 +419,10 @@ def _code(nodes, first, flags, filename):
     """The code of a piece's statements: a piece that is not the module's first never
     takes a docstring, and its asserting tests are rewritten (T8)."""
     nodes = [rewrite_statement(node) for node in nodes]
-    if not first and nodes and _is_docstring(nodes[0]):
+    if not first and nodes and is_docstring(nodes[0]):
         nodes.insert(0, ast.copy_location(ast.Pass(), nodes[0]))
     module = ast.Module(body=nodes, type_ignores=[])
     return compile(module, filename, "exec", flags, dont_inherit=True)
-
-
-def _is_docstring(node):
-    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
 
 
 def _future_flags_of(nodes):
@@ -526,69 +451,6 @@ def _future_flags(facts):
     if last >= 0 and not _FUTURE_PLACE.fullmatch(shape[: last + 1]):
         return -1
     return _compiler_flags(itertools.chain.from_iterable(map(_FUTURE, facts)))
-
-
-def _shape(node):
-    if _is_docstring(node):
-        return "d"
-    if isinstance(node, ast.ImportFrom) and node.module == "__future__":
-        return "f"
-    return "o"
-
-
-def _module_level(nodes):
-    """Statements that run when `nodes` run: into if/try/with/for/while, not into defs."""
-    todo = list(nodes)
-    while todo:
-        stmt = todo.pop(0)
-        yield stmt
-        if isinstance(stmt, _DEFS):
-            continue
-        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
-            todo.extend(getattr(stmt, field, None) or ())
-
-
-def _scan(stmt, bindings, imported, from_imports, module_imports):
-    if isinstance(stmt, _DEFS):
-        bindings.add(stmt.name)
-    elif isinstance(stmt, ast.Import):
-        for alias in stmt.names:
-            imported.add(alias.asname or alias.name.split(".")[0])
-            module_imports.append((alias.name, alias.asname))
-    elif isinstance(stmt, ast.ImportFrom):
-        for alias in stmt.names:
-            if alias.name != "*":
-                imported.add(alias.asname or alias.name)
-            from_imports.append((stmt.module, alias.name, alias.asname, stmt.level))
-    elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-        for target in targets:
-            _names(target, bindings)
-    elif isinstance(stmt, (ast.For, ast.AsyncFor)):
-        _names(stmt.target, bindings)
-    elif isinstance(stmt, (ast.With, ast.AsyncWith)):
-        for item in stmt.items:
-            if item.optional_vars is not None:
-                _names(item.optional_vars, bindings)
-    elif isinstance(stmt, ast.ExceptHandler) and stmt.name:
-        bindings.add(stmt.name)
-
-
-def _names(target, bindings):
-    for node in ast.walk(target):
-        if isinstance(node, ast.Name):
-            bindings.add(node.id)
-
-
-def _value_statement(stmt):
-    binds, reads = set(), set()
-    for node in ast.walk(stmt):
-        if isinstance(node, ast.Name):
-            (binds if isinstance(node.ctx, ast.Store) else reads).add(node.id)
-    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-        binds.update(alias.asname or alias.name.split(".")[0] for alias in stmt.names)
-    # Tuples: a set of a few names costs several times as much (R12).
-    return tuple(binds), tuple(reads)
 
 
 def _relative_import(tree):
