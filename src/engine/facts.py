@@ -13,7 +13,7 @@ from _relive_plain import is_rewritten
 from _relive_state_rule import summarize
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
-DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 class Facts:
@@ -83,7 +83,7 @@ class Facts:
             nodes = compile(self.text, "<relive piece>", "exec", ast.PyCF_ONLY_AST | self.flags, dont_inherit=True).body
         lines = _LINE.findall(self.text)
         self._summaries = tuple(summarize(node, lines, first_line) for node in nodes)
-        self._values = tuple(_value_statement(node) for node in nodes if not isinstance(node, DEFS))
+        self._values = tuple(_value_statement(node) for node in nodes if not isinstance(node, _DEFS))
 
 
 def is_docstring(node):
@@ -104,14 +104,14 @@ def _module_level(nodes):
     while todo:
         stmt = todo.pop(0)
         yield stmt
-        if isinstance(stmt, DEFS):
+        if isinstance(stmt, _DEFS):
             continue
         for field in ("body", "orelse", "finalbody", "handlers", "cases"):
             todo.extend(getattr(stmt, field, None) or ())
 
 
 def _scan(stmt, bindings, imported, from_imports, module_imports):
-    if isinstance(stmt, DEFS):
+    if isinstance(stmt, _DEFS):
         bindings.add(stmt.name)
     elif isinstance(stmt, ast.Import):
         for alias in stmt.names:
